@@ -1,0 +1,12 @@
+//! The fast `zenml` launcher: argv → route → resolve the Python env → (only when needed) start
+//! CPython in-process → run. See README.md for the flow and the module map.
+
+pub mod app;
+pub mod debug;
+pub mod delegate;
+pub mod embed;
+pub mod env;
+pub mod error;
+pub mod python;
+pub mod vars;
+pub mod zenml_pkg;

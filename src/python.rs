@@ -1,0 +1,89 @@
+//! Starting the embedded interpreter for a resolved env: the PyConfig recipe of
+//! embedding-notes §2 (Python config, `parse_argv = 0`, `executable = <env>/bin/python` as raw
+//! bytes, `home` only for a standalone prefix without a user PYTHONHOME).
+
+use std::ffi::OsString;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::debug;
+use crate::embed::{self, Config, Interpreter};
+use crate::env::{Kind, PythonEnv, preflight};
+use crate::error::UserError;
+use crate::vars;
+
+/// Python code that describes the running interpreter; `as_json` picks JSON or `key: repr` lines.
+/// Reads `env_*` names from its globals (bytes decoded with the filesystem encoding).
+const DESCRIBE: &str = r#"
+import json, os, sys
+_env = {"source": env_source, "kind": env_kind, "root": os.fsdecode(env_root), "version": env_version}
+_info = {
+    "prefix": sys.prefix, "base_prefix": sys.base_prefix,
+    "exec_prefix": sys.exec_prefix, "base_exec_prefix": sys.base_exec_prefix,
+    "executable": sys.executable, "path": list(sys.path), "env": _env,
+}
+if as_json:
+    _out = json.dumps(_info) + "\n"
+else:
+    _out = "".join(f"{line_prefix}{k}: {v!r}\n" for k, v in _info.items())
+_stream = sys.stderr if to_stderr else sys.stdout
+_stream.write(_out)
+_stream.flush()
+"#;
+
+/// Checks the env for embedding and builds its PyConfig.
+pub fn config_for(env: &PythonEnv) -> Result<Config, UserError> {
+    let problems = preflight::check(env, &preflight::CheckInput::from_process(Some(embed::linked_python())));
+    for p in &problems {
+        debug::line(format!("preflight {:?}: {}", p.severity, p.error));
+    }
+    if let Some(p) = preflight::first_embed_blocker(&problems) {
+        return Err(p.error.clone());
+    }
+    let mut config = Config::python();
+    config.set_parse_argv(false);
+    let fail = |e: embed::InitError| UserError::new(e.to_string(), "report this with ZENML_DEBUG_PYTHON=1 output");
+    config.set_executable(env.executable.as_os_str()).map_err(fail)?;
+    if env.kind == Kind::Standalone && vars::os(vars::PYTHONHOME).is_none_or(|h| h.is_empty()) {
+        config.set_home(env.root.as_os_str()).map_err(fail)?;
+    }
+    config.set_argv(&[OsString::from("zenml")]).map_err(fail)?;
+    for (name, value) in config.fields() {
+        debug::line(format!("PyConfig.{name} = {:?}", value));
+    }
+    Ok(config)
+}
+
+/// Starts the embedded interpreter for `env` (pre-flight checks included).
+pub fn start(env: &PythonEnv) -> Result<Interpreter, UserError> {
+    let config = config_for(env)?;
+    debug::line(format!("embedding {}", embed::linked_version_text().replace('\n', " ")));
+    let interpreter = embed::initialize(config).map_err(|e| {
+        UserError::new(
+            format!("{e} (env {})", env.root.display()),
+            "check the env with examples/print_sys_path, or recreate it",
+        )
+    })?;
+    if debug::enabled() {
+        let _ = describe(env, false, true);
+    }
+    Ok(interpreter)
+}
+
+/// Prints `sys.prefix`, `sys.path`, … of the running interpreter (plus the env) on stdout, or on
+/// stderr with the debug prefix.
+pub fn describe(env: &PythonEnv, as_json: bool, to_stderr: bool) -> PyResult<()> {
+    Python::attach(|py| {
+        let globals = PyDict::new(py);
+        globals.set_item("env_source", env.source.as_str())?;
+        globals.set_item("env_kind", env.kind.as_str())?;
+        globals.set_item("env_root", PyBytes::new(py, std::os::unix::ffi::OsStrExt::as_bytes(env.root.as_os_str())))?;
+        globals.set_item("env_version", env.version.map(|v| v.to_string()))?;
+        globals.set_item("as_json", as_json)?;
+        globals.set_item("to_stderr", to_stderr)?;
+        globals.set_item("line_prefix", format!("{} sys.", debug::PREFIX))?;
+        let code = std::ffi::CString::new(DESCRIBE).expect("no NUL in code");
+        py.run(&code, Some(&globals), None)
+    })
+}

@@ -1,0 +1,70 @@
+//! Every environment variable the launcher reads or sets, by name: the one place that spells them.
+
+/// Explicit interpreter override: a path to the `python` whose env the launcher should use.
+pub const ZENML_PYTHON: &str = "ZENML_PYTHON";
+/// Root of the activated venv.
+pub const VIRTUAL_ENV: &str = "VIRTUAL_ENV";
+/// Root of the activated conda env (a standalone prefix).
+pub const CONDA_PREFIX: &str = "CONDA_PREFIX";
+/// CPython's own prefix override; the launcher reads it for pre-flight checks and never overrides it.
+pub const PYTHONHOME: &str = "PYTHONHOME";
+/// Executable search path (the last resort of env discovery).
+pub const PATH: &str = "PATH";
+/// `1` prints the start-up diagnosis on stderr for any command.
+pub const ZENML_DEBUG_PYTHON: &str = "ZENML_DEBUG_PYTHON";
+/// `1` sends every command to the Python CLI.
+pub const ZENML_USE_PYTHON_CLI: &str = "ZENML_USE_PYTHON_CLI";
+/// Overrides where the launcher keeps its per-distribution cache (tests use it).
+pub const ZENML_LAUNCHER_CACHE_DIR: &str = "ZENML_LAUNCHER_CACHE_DIR";
+/// XDG cache root and the home directory it defaults under.
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+pub const HOME: &str = "HOME";
+
+// Terminal variables that change how rich and click print (behaviour notes §1.2, §1.3).
+pub const COLUMNS: &str = "COLUMNS";
+pub const LINES: &str = "LINES";
+pub const TERM: &str = "TERM";
+pub const COLORTERM: &str = "COLORTERM";
+pub const NO_COLOR: &str = "NO_COLOR";
+pub const FORCE_COLOR: &str = "FORCE_COLOR";
+pub const TTY_COMPATIBLE: &str = "TTY_COMPATIBLE";
+pub const TTY_INTERACTIVE: &str = "TTY_INTERACTIVE";
+/// Jupyter / IDE consoles that make rich take other decisions: their presence means "delegate".
+pub const JUPYTER_COLUMNS: &str = "JUPYTER_COLUMNS";
+pub const JUPYTER_LINES: &str = "JUPYTER_LINES";
+
+// ZenML variables that change the output of the commands answered without Python.
+pub const ZENML_LOGGING_VERBOSITY: &str = "ZENML_LOGGING_VERBOSITY";
+pub const ZENML_DEBUG: &str = "ZENML_DEBUG";
+pub const ZENML_CONSOLE_LOGGING_FORMAT: &str = "ZENML_CONSOLE_LOGGING_FORMAT";
+pub const ZENML_LOGGING_FORMAT: &str = "ZENML_LOGGING_FORMAT";
+
+/// Variables whose presence makes the launcher hand even pure-Rust commands to Python, because
+/// ZenML's import-time code reacts to them in ways not reproduced here.
+pub const DELEGATE_IF_SET: &[&str] = &[
+    ZENML_DEBUG,
+    ZENML_CONSOLE_LOGGING_FORMAT,
+    ZENML_LOGGING_FORMAT,
+    JUPYTER_COLUMNS,
+    JUPYTER_LINES,
+];
+
+/// Reads a variable as an OS string (never lossy).
+pub fn os(name: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(name)
+}
+
+/// Reads a variable as text; a non-UTF-8 value reads as absent.
+pub fn text(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// True when the variable is set to a non-empty value.
+pub fn non_empty(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+}
+
+/// True when the variable is set to `1`.
+pub fn is_one(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| v == "1")
+}
