@@ -1,12 +1,16 @@
-//! The launcher's main flow, shared by `src/main.rs`.
+//! The launcher's main flow: argv → route → resolve the env → run in Rust, or delegate.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use anyhow::Result;
 
+use crate::cache;
+use crate::commands::{self, Context};
 use crate::env::{self, preflight};
-use crate::{debug, delegate, zenml_pkg};
+use crate::route::{self, Route};
+use crate::terminal::Terminal;
+use crate::{debug, delegate, vars, zenml_pkg};
 
 /// Resolves the env the launcher runs for, refusing broken ones (fatal pre-flight problems).
 pub fn resolve_env() -> Result<env::PythonEnv> {
@@ -17,7 +21,8 @@ pub fn resolve_env() -> Result<env::PythonEnv> {
         env.source.as_str(),
         env.kind.as_str(),
         env.root.display(),
-        env.version.map_or_else(|| "?".to_string(), |v| v.to_string()),
+        env.version
+            .map_or_else(|| "?".to_string(), |v| v.to_string()),
         env.executable.display()
     ));
     let problems = preflight::check(&env, &preflight::CheckInput::from_process(None));
@@ -30,16 +35,112 @@ pub fn resolve_env() -> Result<env::PythonEnv> {
     Ok(env)
 }
 
+/// Variables under which the Python CLI prints something the Rust commands do not reproduce.
+pub fn environment_forces_delegation() -> Option<String> {
+    for name in vars::DELEGATE_IF_SET.iter().chain(vars::PYTHON_OUTPUT_VARS) {
+        if vars::os(name).is_some() {
+            return Some(format!("{name} is set"));
+        }
+    }
+    if let Some(level) = vars::os(vars::ZENML_LOGGING_VERBOSITY) {
+        let ok = level
+            .to_str()
+            .is_some_and(|l| vars::QUIET_LOGGING_LEVELS.contains(&l.to_uppercase().as_str()));
+        if !ok {
+            return Some(format!("{}={level:?}", vars::ZENML_LOGGING_VERBOSITY));
+        }
+    }
+    match vars::os(vars::PYTHONUTF8) {
+        Some(v) if v == "1" => None,
+        Some(_) => Some(format!("{} is set", vars::PYTHONUTF8)),
+        None => (!locale_is_utf8()).then(|| "the locale is not UTF-8".to_string()),
+    }
+}
+
+/// Python decodes and encodes stdio with the locale's codeset; C/POSIX are coerced to UTF-8.
+fn locale_is_utf8() -> bool {
+    // SAFETY: setlocale/nl_langinfo are called once, single-threaded, before any output; the
+    // returned strings are read immediately.
+    unsafe {
+        let name = libc::setlocale(libc::LC_CTYPE, c"".as_ptr());
+        if name.is_null() {
+            return false;
+        }
+        let name = std::ffi::CStr::from_ptr(name).to_bytes();
+        if name == b"C" || name == b"POSIX" {
+            return true;
+        }
+        let codeset = std::ffi::CStr::from_ptr(libc::nl_langinfo(libc::CODESET)).to_bytes();
+        codeset.eq_ignore_ascii_case(b"UTF-8") || codeset.eq_ignore_ascii_case(b"utf8")
+    }
+}
+
 /// Runs `zenml <args>`.
 pub fn run(args: Vec<OsString>) -> Result<ExitCode> {
+    let use_python = vars::is_one(vars::ZENML_USE_PYTHON_CLI);
+    let mut route = route::decide(&args, use_python, None);
     let env = resolve_env()?;
     let install = zenml_pkg::find(&env)?;
+    let version = install.version();
     debug::line(format!(
         "zenml: {} (entry point {}:{}, package {})",
-        install.version().unwrap_or_else(|| "?".into()),
+        version.as_deref().unwrap_or("?"),
         install.entry_point.module,
         install.entry_point.attr,
-        install.package_dir.as_ref().map_or_else(|| "?".into(), |p| p.display().to_string())
+        install
+            .package_dir
+            .as_ref()
+            .map_or_else(|| "?".into(), |p| p.display().to_string())
     ));
+    if route == Route::NeedsSpec {
+        route = match (environment_forces_delegation(), &version) {
+            (Some(why), _) => {
+                debug::line(format!("delegating: {why}"));
+                Route::Delegate("environment")
+            }
+            (None, None) => Route::Delegate("zenml/VERSION not found"),
+            (None, Some(_)) => match cache::load_or_generate(&env, &install) {
+                Ok(cache) => {
+                    debug::line(format!("cache: {}", cache.dir.display()));
+                    let decided = route::decide(&args, use_python, cache.meta.root.as_ref());
+                    debug::line(format!("route: {}", decided.name()));
+                    if let Some(code) = run_rust(&decided, &cache, version.as_deref().unwrap_or(""))
+                    {
+                        return Ok(ExitCode::from(code as u8));
+                    }
+                    Route::Delegate("not reproducible here")
+                }
+                Err(why) => {
+                    debug::line(format!("cache unavailable: {why}"));
+                    Route::Delegate("no cache")
+                }
+            },
+        };
+    }
+    debug::line(format!("route: {}", route.name()));
     Err(delegate::exec(&env, &install.entry_point, &args).into())
+}
+
+/// Runs a Rust route; `None` when it must be delegated after all (nothing printed yet).
+fn run_rust(route: &Route, cache: &cache::Cache, version: &str) -> Option<i32> {
+    let terminal = Terminal::probe();
+    let ctx = Context {
+        cache,
+        terminal: &terminal,
+        version,
+    };
+    let result = match route {
+        Route::VersionFlag => commands::version::flag(&ctx),
+        Route::VersionCommand => commands::version::command(&ctx, commands::version::random_index),
+        Route::RootHelp => commands::help::root(&ctx, false),
+        Route::NoArgsHelp => commands::help::root(&ctx, true),
+        Route::NeedsSpec | Route::Delegate(_) => return None,
+    };
+    match result {
+        Ok(output) => Some(output.write()),
+        Err(why) => {
+            debug::line(format!("delegating: {}", why.0));
+            None
+        }
+    }
 }

@@ -35,7 +35,10 @@ fn bootstrap(entry: &EntryPoint) -> String {
 /// The command delegation runs (exposed for the diagnosis and tests).
 pub fn command(env: &PythonEnv, entry: &EntryPoint, args: &[OsString]) -> Command {
     let mut cmd = Command::new(&env.executable);
-    cmd.arg("-c").arg(bootstrap(entry)).arg(env.bin_dir()).args(args);
+    cmd.arg("-c")
+        .arg(bootstrap(entry))
+        .arg(env.bin_dir())
+        .args(args);
     cmd
 }
 
@@ -49,7 +52,10 @@ pub fn exec(env: &PythonEnv, entry: &EntryPoint, args: &[OsString]) -> UserError
     ));
     let err = command(env, entry, args).exec();
     UserError::new(
-        format!("cannot run the env's Python {}: {err}", env.executable.display()),
+        format!(
+            "cannot run the env's Python {}: {err}",
+            env.executable.display()
+        ),
         "recreate the env, or set ZENML_USE_PYTHON_CLI=1 and run its own bin/zenml",
     )
 }
@@ -60,8 +66,14 @@ mod tests {
 
     #[test]
     fn bootstrap_walks_dotted_attributes() {
-        let code = bootstrap(&EntryPoint { module: "pkg.mod".into(), attr: "group.cli".into() });
-        assert!(code.contains("from pkg.mod import group as _cli\n_cli = _cli.cli\n"), "{code}");
+        let code = bootstrap(&EntryPoint {
+            module: "pkg.mod".into(),
+            attr: "group.cli".into(),
+        });
+        assert!(
+            code.contains("from pkg.mod import group as _cli\n_cli = _cli.cli\n"),
+            "{code}"
+        );
         assert!(code.ends_with("sys.exit(_cli())\n"));
     }
 }

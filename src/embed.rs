@@ -34,7 +34,9 @@ impl std::fmt::Display for InitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             InitError::Error { message, .. } => write!(f, "Python failed to start: {message}"),
-            InitError::Exit { code, .. } => write!(f, "Python exited with code {code} during start-up"),
+            InitError::Exit { code, .. } => {
+                write!(f, "Python exited with code {code} during start-up")
+            }
         }
     }
 }
@@ -47,7 +49,10 @@ impl Config {
         let mut raw = Box::new(MaybeUninit::<ffi::PyConfig>::uninit());
         // SAFETY: PyConfig_InitPythonConfig fully initialises the struct behind a valid pointer.
         unsafe { ffi::PyConfig_InitPythonConfig(raw.as_mut_ptr()) };
-        Config { raw, set: Vec::new() }
+        Config {
+            raw,
+            set: Vec::new(),
+        }
     }
 
     fn ptr(&mut self) -> *mut ffi::PyConfig {
@@ -58,7 +63,8 @@ impl Config {
     pub fn set_parse_argv(&mut self, parse: bool) {
         // SAFETY: the struct was initialised in `python()`; writing an int field is sound.
         unsafe { (*self.ptr()).parse_argv = parse as i32 };
-        self.set.push(("parse_argv", if parse { "1" } else { "0" }.into()));
+        self.set
+            .push(("parse_argv", if parse { "1" } else { "0" }.into()));
     }
 
     /// `executable`, from the raw bytes of the path (decoded by Python with the locale, like argv).
@@ -84,7 +90,9 @@ impl Config {
         let config = self.ptr();
         // SAFETY: config is initialised; ptrs holds `len` valid NUL-terminated strings that
         // outlive the call (CPython copies them).
-        let status = unsafe { ffi::PyConfig_SetBytesArgv(config, ptrs.len() as ffi::Py_ssize_t, ptrs.as_mut_ptr()) };
+        let status = unsafe {
+            ffi::PyConfig_SetBytesArgv(config, ptrs.len() as ffi::Py_ssize_t, ptrs.as_mut_ptr())
+        };
         check(status, Vec::new())?;
         self.set.push(("argv", join_display(args)));
         Ok(())
@@ -145,7 +153,10 @@ fn check(status: ffi::PyStatus, output: Vec<u8>) -> Result<(), InitError> {
     }
     // SAFETY: as above.
     if unsafe { ffi::PyStatus_IsExit(status) } != 0 {
-        return Err(InitError::Exit { code: status.exitcode, output });
+        return Err(InitError::Exit {
+            code: status.exitcode,
+            output,
+        });
     }
     let text = |p: *const std::os::raw::c_char| {
         // SAFETY: CPython sets these to NULL or to static NUL-terminated strings.
@@ -197,15 +208,26 @@ impl Interpreter {
 /// Version and file of the libpython this binary is linked against. Safe before initialisation.
 pub fn linked_python() -> LinkedPython {
     // SAFETY: Py_GetVersion returns a static NUL-terminated string and needs no initialisation.
-    let text = unsafe { CStr::from_ptr(ffi::Py_GetVersion()) }.to_string_lossy().into_owned();
-    let version = PyVersion::parse(&text).unwrap_or(PyVersion { major: 0, minor: 0, micro: None });
-    LinkedPython { version, library: linked_library() }
+    let text = unsafe { CStr::from_ptr(ffi::Py_GetVersion()) }
+        .to_string_lossy()
+        .into_owned();
+    let version = PyVersion::parse(&text).unwrap_or(PyVersion {
+        major: 0,
+        minor: 0,
+        micro: None,
+    });
+    LinkedPython {
+        version,
+        library: linked_library(),
+    }
 }
 
 /// The full `Py_GetVersion()` text.
 pub fn linked_version_text() -> String {
     // SAFETY: see `linked_python`.
-    unsafe { CStr::from_ptr(ffi::Py_GetVersion()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(ffi::Py_GetVersion()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn linked_library() -> Option<PathBuf> {

@@ -11,7 +11,10 @@ pub struct UserError {
 
 impl UserError {
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        UserError { message: message.into(), hint: hint.into() }
+        UserError {
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 }
 

@@ -2,11 +2,16 @@
 //! CPython in-process → run. See README.md for the flow and the module map.
 
 pub mod app;
+pub mod cache;
+pub mod commands;
 pub mod debug;
 pub mod delegate;
 pub mod embed;
 pub mod env;
 pub mod error;
 pub mod python;
+pub mod render;
+pub mod route;
+pub mod terminal;
 pub mod vars;
 pub mod zenml_pkg;

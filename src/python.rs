@@ -34,7 +34,10 @@ _stream.flush()
 
 /// Checks the env for embedding and builds its PyConfig.
 pub fn config_for(env: &PythonEnv) -> Result<Config, UserError> {
-    let problems = preflight::check(env, &preflight::CheckInput::from_process(Some(embed::linked_python())));
+    let problems = preflight::check(
+        env,
+        &preflight::CheckInput::from_process(Some(embed::linked_python())),
+    );
     for p in &problems {
         debug::line(format!("preflight {:?}: {}", p.severity, p.error));
     }
@@ -43,8 +46,15 @@ pub fn config_for(env: &PythonEnv) -> Result<Config, UserError> {
     }
     let mut config = Config::python();
     config.set_parse_argv(false);
-    let fail = |e: embed::InitError| UserError::new(e.to_string(), "report this with ZENML_DEBUG_PYTHON=1 output");
-    config.set_executable(env.executable.as_os_str()).map_err(fail)?;
+    let fail = |e: embed::InitError| {
+        UserError::new(
+            e.to_string(),
+            "report this with ZENML_DEBUG_PYTHON=1 output",
+        )
+    };
+    config
+        .set_executable(env.executable.as_os_str())
+        .map_err(fail)?;
     if env.kind == Kind::Standalone && vars::os(vars::PYTHONHOME).is_none_or(|h| h.is_empty()) {
         config.set_home(env.root.as_os_str()).map_err(fail)?;
     }
@@ -58,7 +68,10 @@ pub fn config_for(env: &PythonEnv) -> Result<Config, UserError> {
 /// Starts the embedded interpreter for `env` (pre-flight checks included).
 pub fn start(env: &PythonEnv) -> Result<Interpreter, UserError> {
     let config = config_for(env)?;
-    debug::line(format!("embedding {}", embed::linked_version_text().replace('\n', " ")));
+    debug::line(format!(
+        "embedding {}",
+        embed::linked_version_text().replace('\n', " ")
+    ));
     let interpreter = embed::initialize(config).map_err(|e| {
         UserError::new(
             format!("{e} (env {})", env.root.display()),
@@ -78,7 +91,13 @@ pub fn describe(env: &PythonEnv, as_json: bool, to_stderr: bool) -> PyResult<()>
         let globals = PyDict::new(py);
         globals.set_item("env_source", env.source.as_str())?;
         globals.set_item("env_kind", env.kind.as_str())?;
-        globals.set_item("env_root", PyBytes::new(py, std::os::unix::ffi::OsStrExt::as_bytes(env.root.as_os_str())))?;
+        globals.set_item(
+            "env_root",
+            PyBytes::new(
+                py,
+                std::os::unix::ffi::OsStrExt::as_bytes(env.root.as_os_str()),
+            ),
+        )?;
         globals.set_item("env_version", env.version.map(|v| v.to_string()))?;
         globals.set_item("as_json", as_json)?;
         globals.set_item("to_stderr", to_stderr)?;

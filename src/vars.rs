@@ -49,6 +49,29 @@ pub const DELEGATE_IF_SET: &[&str] = &[
     JUPYTER_LINES,
 ];
 
+/// `ZENML_LOGGING_VERBOSITY` values under which no command answered in Rust logs anything.
+pub const QUIET_LOGGING_LEVELS: &[&str] =
+    &["INFO", "WARN", "WARNING", "ERROR", "CRITICAL", "NOTSET"];
+
+/// CPython variables that make the interpreter print, fail or encode differently: with any of
+/// them set, the Python CLI's bytes are not what the launcher would print.
+pub const PYTHON_OUTPUT_VARS: &[&str] = &[
+    "PYTHONVERBOSE",
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONWARNINGS",
+    "PYTHONDEVMODE",
+    "PYTHONTRACEMALLOC",
+    "PYTHONMALLOCSTATS",
+    "PYTHONINSPECT",
+    "PYTHONIOENCODING",
+    "PYTHONLEGACYWINDOWSSTDIO",
+    "PYTHONDUMPREFS",
+    "PYTHONSHOWREFCOUNT",
+    "PYTHONSHOWALLOCCOUNT",
+];
+/// `PYTHONUTF8`: only `1` (or unset with a UTF-8 locale) is modelled.
+pub const PYTHONUTF8: &str = "PYTHONUTF8";
+
 /// Reads a variable as an OS string (never lossy).
 pub fn os(name: &str) -> Option<std::ffi::OsString> {
     std::env::var_os(name)

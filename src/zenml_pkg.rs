@@ -52,7 +52,11 @@ pub fn find(env: &PythonEnv) -> Result<ZenmlInstall, UserError> {
     }
     if env.pyvenv.as_ref().is_some_and(|c| c.system_site_packages) {
         if let (Some(base), Some(v)) = (env.base_prefix(), env.version) {
-            dirs.push(base.join("lib").join(v.lib_dir_name()).join("site-packages"));
+            dirs.push(
+                base.join("lib")
+                    .join(v.lib_dir_name())
+                    .join("site-packages"),
+            );
         }
     }
     for site in &dirs {
@@ -61,8 +65,14 @@ pub fn find(env: &PythonEnv) -> Result<ZenmlInstall, UserError> {
         }
     }
     Err(UserError::new(
-        format!("ZenML is not installed in the env at {}", env.root.display()),
-        format!("install it with `{} -m pip install zenml`", env.executable.display()),
+        format!(
+            "ZenML is not installed in the env at {}",
+            env.root.display()
+        ),
+        format!(
+            "install it with `{} -m pip install zenml`",
+            env.executable.display()
+        ),
     ))
 }
 
@@ -81,7 +91,12 @@ fn find_in(site: &Path) -> Option<ZenmlInstall> {
     let text = std::fs::read_to_string(dist_info.join("entry_points.txt")).ok()?;
     let entry_point = parse_entry_point(&text)?;
     let package_dir = locate_package(site);
-    Some(ZenmlInstall { site_packages: site.to_path_buf(), dist_info, entry_point, package_dir })
+    Some(ZenmlInstall {
+        site_packages: site.to_path_buf(),
+        dist_info,
+        entry_point,
+        package_dir,
+    })
 }
 
 /// The `zenml = module:attr` line of the `[console_scripts]` section.
@@ -95,7 +110,9 @@ pub fn parse_entry_point(text: &str) -> Option<EntryPoint> {
         if !in_scripts {
             continue;
         }
-        let Some((name, target)) = line.split_once('=') else { continue };
+        let Some((name, target)) = line.split_once('=') else {
+            continue;
+        };
         if name.trim() != "zenml" {
             continue;
         }
@@ -104,7 +121,10 @@ pub fn parse_entry_point(text: &str) -> Option<EntryPoint> {
         let (module, attr) = (module.trim(), attr.trim());
         let valid = |s: &str| !s.is_empty() && s.split('.').all(is_identifier);
         if valid(module) && valid(attr) {
-            return Some(EntryPoint { module: module.to_string(), attr: attr.to_string() });
+            return Some(EntryPoint {
+                module: module.to_string(),
+                attr: attr.to_string(),
+            });
         }
     }
     None
@@ -112,7 +132,9 @@ pub fn parse_entry_point(text: &str) -> Option<EntryPoint> {
 
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+    chars
+        .next()
+        .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
@@ -123,7 +145,11 @@ fn locate_package(site: &Path) -> Option<PathBuf> {
     if direct.join("__init__.py").is_file() {
         return Some(direct);
     }
-    let entries: Vec<PathBuf> = std::fs::read_dir(site).ok()?.flatten().map(|e| e.path()).collect();
+    let entries: Vec<PathBuf> = std::fs::read_dir(site)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     for path in &entries {
         let name = path.file_name().map(OsStr::as_bytes).unwrap_or_default();
         if name.ends_with(b".pth") {
@@ -134,7 +160,11 @@ fn locate_package(site: &Path) -> Option<PathBuf> {
                     continue;
                 }
                 let dir = Path::new(OsStr::from_bytes(line));
-                let dir = if dir.is_absolute() { dir.to_path_buf() } else { site.join(dir) };
+                let dir = if dir.is_absolute() {
+                    dir.to_path_buf()
+                } else {
+                    site.join(dir)
+                };
                 if dir.join("zenml/__init__.py").is_file() {
                     return Some(dir.join("zenml"));
                 }
@@ -169,7 +199,10 @@ mod tests {
         let old = "[console_scripts]\nzenml=zenml.cli.cli:cli\n\n[other]\nzenml = nope:x\n";
         assert_eq!(
             parse_entry_point(new),
-            Some(EntryPoint { module: "zenml_cli".into(), attr: "cli".into() })
+            Some(EntryPoint {
+                module: "zenml_cli".into(),
+                attr: "cli".into()
+            })
         );
         assert!(parse_entry_point(new).unwrap().reroutes_stdout());
         let old = parse_entry_point(old).unwrap();
@@ -179,13 +212,19 @@ mod tests {
 
     #[test]
     fn rejects_code_injection_and_other_sections() {
-        assert_eq!(parse_entry_point("[console_scripts]\nzenml = os;x:cli\n"), None);
+        assert_eq!(
+            parse_entry_point("[console_scripts]\nzenml = os;x:cli\n"),
+            None
+        );
         assert_eq!(parse_entry_point("[gui_scripts]\nzenml = a:b\n"), None);
     }
 
     #[test]
     fn editable_finder_mapping() {
         let finder = "import sys\nMAPPING = {'zenml': '/src/zenml/src/zenml', 'zenml_cli': '/x'}\n";
-        assert_eq!(editable_mapping(finder, "zenml"), Some(PathBuf::from("/src/zenml/src/zenml")));
+        assert_eq!(
+            editable_mapping(finder, "zenml"),
+            Some(PathBuf::from("/src/zenml/src/zenml"))
+        );
     }
 }

@@ -51,17 +51,32 @@ pub fn resolve(input: &DiscoveryInput) -> Result<PythonEnv, UserError> {
         let exe = PathBuf::from(python);
         if !exe.exists() {
             return Err(UserError::new(
-                format!("{} points to an interpreter that does not exist: {}", vars::ZENML_PYTHON, exe.display()),
-                format!("set {} to the `python` of the env to use, or unset it", vars::ZENML_PYTHON),
+                format!(
+                    "{} points to an interpreter that does not exist: {}",
+                    vars::ZENML_PYTHON,
+                    exe.display()
+                ),
+                format!(
+                    "set {} to the `python` of the env to use, or unset it",
+                    vars::ZENML_PYTHON
+                ),
             ));
         }
         return env_from_interpreter(Source::ZenmlPython, exe);
     }
     if let Some(root) = &input.virtual_env {
-        return Ok(env_from_root(Source::VirtualEnv, PathBuf::from(root), Some(Kind::Venv)));
+        return Ok(env_from_root(
+            Source::VirtualEnv,
+            PathBuf::from(root),
+            Some(Kind::Venv),
+        ));
     }
     if let Some(root) = &input.conda_prefix {
-        return Ok(env_from_root(Source::CondaPrefix, PathBuf::from(root), None));
+        return Ok(env_from_root(
+            Source::CondaPrefix,
+            PathBuf::from(root),
+            None,
+        ));
     }
     for launcher in &input.launcher_paths {
         if let Some(root) = launcher.parent().and_then(|bin| {
@@ -72,7 +87,11 @@ pub fn resolve(input: &DiscoveryInput) -> Result<PythonEnv, UserError> {
             return Ok(env_from_root(Source::LauncherPrefix, root, None));
         }
     }
-    if let Some(exe) = input.path.as_deref().and_then(|p| find_on_path(p, "python3")) {
+    if let Some(exe) = input
+        .path
+        .as_deref()
+        .and_then(|p| find_on_path(p, "python3"))
+    {
         return env_from_interpreter(Source::Path, exe);
     }
     Err(UserError::new(
@@ -85,18 +104,33 @@ pub fn resolve(input: &DiscoveryInput) -> Result<PythonEnv, UserError> {
 fn env_from_root(source: Source, root: PathBuf, kind: Option<Kind>) -> PythonEnv {
     let cfg_path = root.join("pyvenv.cfg");
     let pyvenv = PyvenvCfg::read(&cfg_path).ok();
-    let kind = kind.unwrap_or(if pyvenv.is_some() { Kind::Venv } else { Kind::Standalone });
+    let kind = kind.unwrap_or(if pyvenv.is_some() {
+        Kind::Venv
+    } else {
+        Kind::Standalone
+    });
     let executable = root.join("bin").join("python");
     let version = match (&pyvenv, kind) {
         (Some(cfg), Kind::Venv) => cfg.version,
         _ => standalone_version(&root, &executable),
     };
-    PythonEnv { source, kind, root, executable, version, pyvenv }
+    PythonEnv {
+        source,
+        kind,
+        root,
+        executable,
+        version,
+        pyvenv,
+    }
 }
 
 /// An env given by an interpreter path: `<root>/bin/<python>`.
 fn env_from_interpreter(source: Source, exe: PathBuf) -> Result<PythonEnv, UserError> {
-    let exe = if is_script(&exe) { ask_interpreter(&exe)? } else { exe };
+    let exe = if is_script(&exe) {
+        ask_interpreter(&exe)?
+    } else {
+        exe
+    };
     let root = exe
         .parent()
         .and_then(Path::parent)
@@ -108,12 +142,23 @@ fn env_from_interpreter(source: Source, exe: PathBuf) -> Result<PythonEnv, UserE
             )
         })?;
     let pyvenv = PyvenvCfg::read(&root.join("pyvenv.cfg")).ok();
-    let kind = if pyvenv.is_some() { Kind::Venv } else { Kind::Standalone };
+    let kind = if pyvenv.is_some() {
+        Kind::Venv
+    } else {
+        Kind::Standalone
+    };
     let version = match &pyvenv {
         Some(cfg) => cfg.version,
         None => standalone_version(&root, &exe),
     };
-    Ok(PythonEnv { source, kind, root, executable: exe, version, pyvenv })
+    Ok(PythonEnv {
+        source,
+        kind,
+        root,
+        executable: exe,
+        version,
+        pyvenv,
+    })
 }
 
 /// The version of a standalone prefix: from the interpreter's name (`python3.11`, possibly behind
@@ -135,7 +180,11 @@ fn standalone_version(root: &Path, exe: &Path) -> Option<PyVersion> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(root.join("lib")).ok()?.flatten() {
         let name = entry.file_name();
-        if let Some(v) = name.to_str().and_then(|n| n.strip_prefix("python")).and_then(PyVersion::parse) {
+        if let Some(v) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("python"))
+            .and_then(PyVersion::parse)
+        {
             if entry.path().join("os.py").is_file() {
                 found.push(v);
             }
@@ -152,13 +201,19 @@ fn is_file(path: &Path) -> bool {
 fn is_script(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 2];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head == b"#!"
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == b"#!"
 }
 
 /// Runs a shim to learn which interpreter it stands for.
 fn ask_interpreter(shim: &Path) -> Result<PathBuf, UserError> {
     let output = Command::new(shim)
-        .args(["-c", "import os, sys; sys.stdout.buffer.write(os.fsencode(sys.executable))"])
+        .args([
+            "-c",
+            "import os, sys; sys.stdout.buffer.write(os.fsencode(sys.executable))",
+        ])
         .output()
         .map_err(|e| {
             UserError::new(
@@ -204,7 +259,11 @@ mod tests {
     #[test]
     fn virtual_env_wins_over_conda_prefix() {
         let venv = tmp("venv");
-        std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\nversion = 3.11.2\n").unwrap();
+        std::fs::write(
+            venv.join("pyvenv.cfg"),
+            "home = /usr/bin\nversion = 3.11.2\n",
+        )
+        .unwrap();
         let input = DiscoveryInput {
             virtual_env: Some(venv.clone().into()),
             conda_prefix: Some("/opt/conda".into()),
@@ -223,9 +282,15 @@ mod tests {
         let prefix = tmp("conda");
         std::fs::create_dir_all(prefix.join("lib/python3.12")).unwrap();
         std::fs::write(prefix.join("lib/python3.12/os.py"), "").unwrap();
-        let input = DiscoveryInput { conda_prefix: Some(prefix.clone().into()), ..Default::default() };
+        let input = DiscoveryInput {
+            conda_prefix: Some(prefix.clone().into()),
+            ..Default::default()
+        };
         let env = resolve(&input).unwrap();
-        assert_eq!((env.source, env.kind), (Source::CondaPrefix, Kind::Standalone));
+        assert_eq!(
+            (env.source, env.kind),
+            (Source::CondaPrefix, Kind::Standalone)
+        );
         assert_eq!(env.version.unwrap().to_string(), "3.12");
         assert_eq!(env.base_prefix(), Some(prefix));
     }
@@ -233,9 +298,16 @@ mod tests {
     #[test]
     fn launcher_prefix_needs_a_python_next_to_it() {
         let prefix = tmp("installed");
-        std::fs::write(prefix.join("pyvenv.cfg"), "home = /x/bin\nversion_info = 3.10.13\n").unwrap();
+        std::fs::write(
+            prefix.join("pyvenv.cfg"),
+            "home = /x/bin\nversion_info = 3.10.13\n",
+        )
+        .unwrap();
         let launcher = prefix.join("bin/zenml");
-        let input = DiscoveryInput { launcher_paths: vec![launcher.clone()], ..Default::default() };
+        let input = DiscoveryInput {
+            launcher_paths: vec![launcher.clone()],
+            ..Default::default()
+        };
         assert!(resolve(&input).is_err(), "no bin/python yet: nothing found");
         std::fs::write(prefix.join("bin/python"), "").unwrap();
         let env = resolve(&input).unwrap();
@@ -245,7 +317,10 @@ mod tests {
 
     #[test]
     fn missing_zenml_python_names_the_path() {
-        let input = DiscoveryInput { zenml_python: Some("/nope/bin/python".into()), ..Default::default() };
+        let input = DiscoveryInput {
+            zenml_python: Some("/nope/bin/python".into()),
+            ..Default::default()
+        };
         let err = resolve(&input).unwrap_err();
         assert!(err.to_string().contains("/nope/bin/python"), "{err}");
     }

@@ -34,7 +34,11 @@ impl PyVersion {
             let digits: String = m.chars().take_while(char::is_ascii_digit).collect();
             digits.parse().ok()
         });
-        Some(PyVersion { major, minor, micro })
+        Some(PyVersion {
+            major,
+            minor,
+            micro,
+        })
     }
 
     pub fn same_minor(&self, other: &PyVersion) -> bool {
@@ -118,7 +122,12 @@ impl PythonEnv {
     /// `<root>/lib/pythonX.Y/site-packages`.
     pub fn site_packages(&self) -> Option<PathBuf> {
         let version = self.version?;
-        Some(self.root.join("lib").join(version.lib_dir_name()).join("site-packages"))
+        Some(
+            self.root
+                .join("lib")
+                .join(version.lib_dir_name())
+                .join("site-packages"),
+        )
     }
 
     pub fn bin_dir(&self) -> PathBuf {
@@ -128,7 +137,10 @@ impl PythonEnv {
 
 /// `<prefix>/lib/pythonX.Y/os.py`, the landmark CPython's getpath looks for.
 pub fn stdlib_landmark(prefix: &Path, version: &PyVersion) -> PathBuf {
-    prefix.join("lib").join(version.lib_dir_name()).join("os.py")
+    prefix
+        .join("lib")
+        .join(version.lib_dir_name())
+        .join("os.py")
 }
 
 #[cfg(test)]
@@ -137,10 +149,21 @@ mod tests {
 
     #[test]
     fn parses_versions() {
-        assert_eq!(PyVersion::parse("3.11"), Some(PyVersion { major: 3, minor: 11, micro: None }));
+        assert_eq!(
+            PyVersion::parse("3.11"),
+            Some(PyVersion {
+                major: 3,
+                minor: 11,
+                micro: None
+            })
+        );
         assert_eq!(
             PyVersion::parse("3.11.7 (main, Jan  1 2024, 00:00:00) [GCC 12.2.0]"),
-            Some(PyVersion { major: 3, minor: 11, micro: Some(7) })
+            Some(PyVersion {
+                major: 3,
+                minor: 11,
+                micro: Some(7)
+            })
         );
         assert_eq!(
             PyVersion::parse("3.13.0rc1").map(|v| v.micro),

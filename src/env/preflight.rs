@@ -43,7 +43,10 @@ pub struct CheckInput {
 
 impl CheckInput {
     pub fn from_process(linked: Option<LinkedPython>) -> Self {
-        CheckInput { pythonhome: vars::os(vars::PYTHONHOME).filter(|v| !v.is_empty()), linked }
+        CheckInput {
+            pythonhome: vars::os(vars::PYTHONHOME).filter(|v| !v.is_empty()),
+            linked,
+        }
     }
 }
 
@@ -68,15 +71,26 @@ pub fn check(env: &PythonEnv, input: &CheckInput) -> Vec<Problem> {
 
     if !env.root.is_dir() {
         fatal!(
-            format!("{} points to a directory that does not exist: {}", env.source.as_str(), env.root.display()),
+            format!(
+                "{} points to a directory that does not exist: {}",
+                env.source.as_str(),
+                env.root.display()
+            ),
             leave.to_string(),
         );
         return finish(problems);
     }
     if !env.executable.exists() {
-        let what = if env.executable.symlink_metadata().is_ok() { "a dangling link" } else { "missing" };
+        let what = if env.executable.symlink_metadata().is_ok() {
+            "a dangling link"
+        } else {
+            "missing"
+        };
         fatal!(
-            format!("the env's interpreter is {what}: {}", env.executable.display()),
+            format!(
+                "the env's interpreter is {what}: {}",
+                env.executable.display()
+            ),
             format!("the Python it was made from may have been removed; {leave}"),
         );
         return finish(problems);
@@ -84,17 +98,25 @@ pub fn check(env: &PythonEnv, input: &CheckInput) -> Vec<Problem> {
     let cfg_path = env.root.join("pyvenv.cfg");
     if env.kind == Kind::Venv && env.pyvenv.is_none() {
         fatal!(
-            format!("{} has no pyvenv.cfg, so it would run as the base Python: {}", env.source.as_str(), cfg_path.display()),
+            format!(
+                "{} has no pyvenv.cfg, so it would run as the base Python: {}",
+                env.source.as_str(),
+                cfg_path.display()
+            ),
             leave.to_string(),
         );
         return finish(problems);
     }
     let Some(version) = env.version else {
         fatal!(
-            format!("cannot tell which Python version the env at {} runs", env.root.display()),
+            format!(
+                "cannot tell which Python version the env at {} runs",
+                env.root.display()
+            ),
             match env.kind {
                 Kind::Venv => format!("pyvenv.cfg has no `version` or `version_info`; {leave}"),
-                Kind::Standalone => "expected exactly one lib/pythonX.Y/os.py under the prefix".to_string(),
+                Kind::Standalone =>
+                    "expected exactly one lib/pythonX.Y/os.py under the prefix".to_string(),
             },
         );
         return finish(problems);
@@ -102,9 +124,15 @@ pub fn check(env: &PythonEnv, input: &CheckInput) -> Vec<Problem> {
     if env.kind == Kind::Venv {
         let cfg = env.pyvenv.as_ref().expect("checked above");
         match &cfg.home {
-            None => fatal!(format!("pyvenv.cfg has no `home`: {}", cfg_path.display()), leave.to_string()),
+            None => fatal!(
+                format!("pyvenv.cfg has no `home`: {}", cfg_path.display()),
+                leave.to_string()
+            ),
             Some(home) if !home.is_dir() => fatal!(
-                format!("the base Python named by pyvenv.cfg `home` does not exist: {}", home.display()),
+                format!(
+                    "the base Python named by pyvenv.cfg `home` does not exist: {}",
+                    home.display()
+                ),
                 format!("the Python this env was made from was removed or moved; {leave}"),
             ),
             Some(_) => {}
@@ -114,7 +142,10 @@ pub fn check(env: &PythonEnv, input: &CheckInput) -> Vec<Problem> {
         let landmark = stdlib_landmark(&base, &version);
         if !landmark.is_file() && problems.is_empty() {
             fatal!(
-                format!("the base Python's standard library is missing: {}", landmark.display()),
+                format!(
+                    "the base Python's standard library is missing: {}",
+                    landmark.display()
+                ),
                 format!("the Python this env was made from is gone or broken; {leave}"),
             );
         }
@@ -122,26 +153,46 @@ pub fn check(env: &PythonEnv, input: &CheckInput) -> Vec<Problem> {
     if env.kind == Kind::Venv {
         if let Some(site) = env.site_packages().filter(|s| !s.is_dir()) {
             fatal!(
-                format!("the env has no site-packages for Python {}.{}: {}", version.major, version.minor, site.display()),
+                format!(
+                    "the env has no site-packages for Python {}.{}: {}",
+                    version.major,
+                    version.minor,
+                    site.display()
+                ),
                 format!("pyvenv.cfg may claim the wrong version; {leave}"),
             );
         }
     }
     if let Some(home) = &input.pythonhome {
         // PYTHONHOME is `prefix[:exec_prefix]`.
-        let prefix = home.as_bytes().split(|&b| b == b':').next().unwrap_or_default();
+        let prefix = home
+            .as_bytes()
+            .split(|&b| b == b':')
+            .next()
+            .unwrap_or_default();
         let landmark = stdlib_landmark(Path::new(OsStr::from_bytes(prefix)), &version);
         if !landmark.is_file() {
             fatal!(
-                format!("PYTHONHOME has no standard library for Python {}.{}: {}", version.major, version.minor, landmark.display()),
+                format!(
+                    "PYTHONHOME has no standard library for Python {}.{}: {}",
+                    version.major,
+                    version.minor,
+                    landmark.display()
+                ),
                 "unset PYTHONHOME (environments do not need it)".to_string(),
             );
         } else {
-            problems.push(warning(format!("PYTHONHOME is set: {}", Path::new(home).display())));
+            problems.push(warning(format!(
+                "PYTHONHOME is set: {}",
+                Path::new(home).display()
+            )));
         }
     }
     if std::str::from_utf8(env.root.as_os_str().as_bytes()).is_err() {
-        problems.push(warning(format!("the env path is not UTF-8: {}", env.root.display())));
+        problems.push(warning(format!(
+            "the env path is not UTF-8: {}",
+            env.root.display()
+        )));
     }
     if let Some(linked) = &input.linked {
         check_linked(env, &version, linked, &mut problems);
@@ -150,11 +201,22 @@ pub fn check(env: &PythonEnv, input: &CheckInput) -> Vec<Problem> {
 }
 
 fn warning(message: String) -> Problem {
-    Problem { severity: Severity::Warning, error: UserError::new(message, "nothing to do") }
+    Problem {
+        severity: Severity::Warning,
+        error: UserError::new(message, "nothing to do"),
+    }
 }
 
-fn check_linked(env: &PythonEnv, version: &PyVersion, linked: &LinkedPython, problems: &mut Vec<Problem>) {
-    let lib = linked.library.as_ref().map_or_else(|| "libpython".to_string(), |p| p.display().to_string());
+fn check_linked(
+    env: &PythonEnv,
+    version: &PyVersion,
+    linked: &LinkedPython,
+    problems: &mut Vec<Problem>,
+) {
+    let lib = linked
+        .library
+        .as_ref()
+        .map_or_else(|| "libpython".to_string(), |p| p.display().to_string());
     let hint = "commands run by the env's own python instead; rebuild the launcher with PYO3_PYTHON set to \
                 this env's python for the in-process fast paths";
     let embed_only = |message: String| Problem {
@@ -163,21 +225,27 @@ fn check_linked(env: &PythonEnv, version: &PyVersion, linked: &LinkedPython, pro
     };
     if !version.same_minor(&linked.version) {
         problems.push(embed_only(format!(
-            "the env runs Python {}.{} but the launcher embeds Python {} ({lib})",
-            version.major, version.minor, linked.version
+            "the env at {} runs Python {}.{} but the launcher embeds Python {} ({lib})",
+            env.root.display(),
+            version.major,
+            version.minor,
+            linked.version
         )));
         return;
     }
     if let (Some(a), Some(b)) = (version.micro, linked.version.micro) {
         if a != b {
             problems.push(embed_only(format!(
-                "the env runs Python {version} but the launcher embeds Python {} ({lib}), another build",
+                "the env at {} runs Python {version} but the launcher embeds Python {} ({lib}), another build",
+                env.root.display(),
                 linked.version
             )));
             return;
         }
     }
-    let (Some(library), Some(base)) = (&linked.library, env.base_prefix()) else { return };
+    let (Some(library), Some(base)) = (&linked.library, env.base_prefix()) else {
+        return;
+    };
     let library_real = std::fs::canonicalize(library).unwrap_or_else(|_| library.clone());
     let base_real = std::fs::canonicalize(&base).unwrap_or(base.clone());
     if library_real.starts_with(&base_real) {

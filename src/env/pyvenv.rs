@@ -60,8 +60,14 @@ impl PyvenvCfg {
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &bytes[start..end]
 }
 
@@ -74,10 +80,23 @@ mod tests {
         let cfg = PyvenvCfg::parse(
             b"home = /root/.pyenv/versions/3.11.7/bin\ninclude-system-site-packages = false\nversion = 3.11.7\n",
         );
-        assert_eq!(cfg.home.as_deref(), Some(Path::new("/root/.pyenv/versions/3.11.7/bin")));
-        assert_eq!(cfg.version, Some(PyVersion { major: 3, minor: 11, micro: Some(7) }));
+        assert_eq!(
+            cfg.home.as_deref(),
+            Some(Path::new("/root/.pyenv/versions/3.11.7/bin"))
+        );
+        assert_eq!(
+            cfg.version,
+            Some(PyVersion {
+                major: 3,
+                minor: 11,
+                micro: Some(7)
+            })
+        );
         assert!(!cfg.system_site_packages);
-        assert_eq!(cfg.base_prefix().as_deref(), Some(Path::new("/root/.pyenv/versions/3.11.7")));
+        assert_eq!(
+            cfg.base_prefix().as_deref(),
+            Some(Path::new("/root/.pyenv/versions/3.11.7"))
+        );
     }
 
     #[test]
@@ -85,7 +104,14 @@ mod tests {
         let cfg = PyvenvCfg::parse(
             b"home=/opt/py/bin\nimplementation = CPython\nuv = 0.13.9\nversion_info = 3.12.1\nprompt = a=b\ninclude-system-site-packages = true\n",
         );
-        assert_eq!(cfg.version, Some(PyVersion { major: 3, minor: 12, micro: Some(1) }));
+        assert_eq!(
+            cfg.version,
+            Some(PyVersion {
+                major: 3,
+                minor: 12,
+                micro: Some(1)
+            })
+        );
         assert!(cfg.system_site_packages);
         assert_eq!(cfg.home.as_deref(), Some(Path::new("/opt/py/bin")));
     }

@@ -1,0 +1,224 @@
+//! The per-distribution cache: what the launcher needs from the installed CLI (root options and
+//! commands, the help text and banners as rich renders them, Click's stream and exit-code wiring),
+//! generated once by running `gen_cache.py` with the env's own python, then read in microseconds.
+//!
+//! Key: a fingerprint of the env and of the installed files (site-packages and dist-info, every
+//! `zenml/cli/*.py`, `zenml/VERSION`, the generator itself), so installing, upgrading or editing
+//! ZenML regenerates it. Stored under `$ZENML_LAUNCHER_CACHE_DIR`, else
+//! `$XDG_CACHE_HOME/zenml-launcher`, else `~/.cache/zenml-launcher`; written atomically (a temp
+//! dir renamed into place).
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+
+use crate::env::PythonEnv;
+use crate::render::{Line, StyleCodes};
+use crate::route::RootSpec;
+use crate::vars;
+use crate::zenml_pkg::ZenmlInstall;
+
+const GENERATOR: &str = include_str!("gen_cache.py");
+
+/// How Click finishes a help call: what follows the body on each stream, and the exit code.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HelpWiring {
+    pub exit: i32,
+    pub stdout_after: String,
+    pub stderr_after: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct VersionCommand {
+    pub banners: Vec<Vec<Line>>,
+    pub tail_plain: String,
+    pub tail_tty: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct VersionFlag {
+    pub stream: String,
+    pub template: String,
+}
+
+/// `meta.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Meta {
+    pub schema: u32,
+    /// Parts the generator could not reproduce (`all`, `version`, `help`, `version_flag`).
+    pub unsupported: BTreeMap<String, String>,
+    #[serde(default)]
+    pub stdout_rerouted: bool,
+    pub root: Option<RootSpec>,
+    #[serde(default)]
+    pub styles: Vec<StyleCodes>,
+    pub version: Option<VersionCommand>,
+    pub version_flag: Option<VersionFlag>,
+    pub help_flag: Option<HelpWiring>,
+    pub no_args: Option<HelpWiring>,
+}
+
+impl Meta {
+    /// The fd the CLI's `sys.stdout` writes to.
+    pub fn out_fd(&self) -> usize {
+        if self.stdout_rerouted { 2 } else { 1 }
+    }
+
+    pub fn supports(&self, part: &str) -> bool {
+        !self.unsupported.contains_key("all") && !self.unsupported.contains_key(part)
+    }
+}
+
+/// `help-<click width>.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HelpText {
+    pub lines: Vec<Line>,
+    pub echo: String,
+}
+
+/// A loaded cache entry.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    pub dir: PathBuf,
+    pub meta: Meta,
+}
+
+impl Cache {
+    pub fn help(&self, click_width: usize) -> Option<HelpText> {
+        read_json(&self.dir.join(format!("help-{click_width}.json")))
+    }
+}
+
+const SCHEMA: u32 = 1;
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    let bytes = std::fs::read(path).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The cache root directory.
+pub fn root_dir() -> Option<PathBuf> {
+    if let Some(dir) = vars::os(vars::ZENML_LAUNCHER_CACHE_DIR).filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(xdg) = vars::os(vars::XDG_CACHE_HOME)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+    {
+        return Some(xdg.join("zenml-launcher"));
+    }
+    let home = vars::os(vars::HOME)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())?;
+    Some(home.join(".cache").join("zenml-launcher"))
+}
+
+/// FNV-1a, 64 bit: a stable, dependency-free hash for cache keys.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+    fn bytes(&mut self, data: &[u8]) {
+        for &b in data {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 ^= 0xff;
+        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    fn path(&mut self, path: &Path) {
+        self.bytes(path.as_os_str().as_bytes());
+    }
+    fn stat(&mut self, path: &Path) {
+        match std::fs::metadata(path) {
+            Ok(m) => {
+                self.bytes(&m.mtime().to_le_bytes());
+                self.bytes(&m.mtime_nsec().to_le_bytes());
+                self.bytes(&m.size().to_le_bytes());
+                self.bytes(&m.ino().to_le_bytes());
+            }
+            Err(_) => self.bytes(b"-"),
+        }
+    }
+}
+
+/// The key of the installed distribution as this env sees it.
+pub fn fingerprint(env: &PythonEnv, install: &ZenmlInstall) -> String {
+    let mut h = Fnv::new();
+    h.bytes(&SCHEMA.to_le_bytes());
+    h.bytes(env!("CARGO_PKG_VERSION").as_bytes());
+    h.bytes(GENERATOR.as_bytes());
+    h.path(&env.executable);
+    h.stat(&env.executable);
+    h.path(&install.site_packages);
+    h.stat(&install.site_packages);
+    h.path(&install.dist_info);
+    h.stat(&install.dist_info.join("RECORD"));
+    h.bytes(install.entry_point.module.as_bytes());
+    h.bytes(install.entry_point.attr.as_bytes());
+    if let Some(pkg) = &install.package_dir {
+        h.path(pkg);
+        h.stat(&pkg.join("VERSION"));
+        let cli = pkg.join("cli");
+        h.stat(&cli);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&cli)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        for f in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "py"))
+        {
+            h.path(f);
+            h.stat(f);
+        }
+        if let Some(parent) = pkg.parent() {
+            h.stat(&parent.join("zenml_cli").join("__init__.py"));
+        }
+    }
+    format!("{:016x}", h.0)
+}
+
+/// Loads the cache entry of this install, generating it (≈ the cost of one Python CLI run) when
+/// missing. `None` when it cannot be had: the caller delegates.
+pub fn load_or_generate(env: &PythonEnv, install: &ZenmlInstall) -> Result<Cache, String> {
+    let root = root_dir().ok_or("no cache directory (HOME unset)")?;
+    let key = fingerprint(env, install);
+    let dir = root.join(&key);
+    if let Some(meta) = read_json::<Meta>(&dir.join("meta.json")) {
+        return check(Cache { dir, meta });
+    }
+    std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    let status = Command::new(&env.executable)
+        .arg("-c")
+        .arg(GENERATOR)
+        .arg(env.bin_dir())
+        .arg(&dir)
+        .arg(&key)
+        .arg(&install.entry_point.module)
+        .arg(&install.entry_point.attr)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", env.executable.display()))?;
+    let meta = read_json::<Meta>(&dir.join("meta.json"))
+        .ok_or_else(|| format!("cache generation failed ({status})"))?;
+    check(Cache { dir, meta })
+}
+
+fn check(cache: Cache) -> Result<Cache, String> {
+    if cache.meta.schema != SCHEMA {
+        return Err(format!("cache schema {} != {SCHEMA}", cache.meta.schema));
+    }
+    if let Some(why) = cache.meta.unsupported.get("all") {
+        return Err(format!("installed CLI not reproducible: {why}"));
+    }
+    Ok(cache)
+}

@@ -1,0 +1,228 @@
+//! Prints text the way rich's `Console.print` does, from pieces the installed rich produced
+//! (see `gen_cache.py`): word wrap at the console width (`rich._wrap.divide_line`, fold overflow,
+//! trailing whitespace kept within the width), crop, and one SGR run per styled piece.
+
+use serde::Deserialize;
+
+use crate::terminal::{ColorSystem, RichMode};
+
+/// The SGR parameters of one rich `Style` in each colour system.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct StyleCodes {
+    pub standard: String,
+    pub eight_bit: String,
+    pub truecolor: String,
+    pub no_color: String,
+}
+
+/// A run of text and its style index (`-1`: unstyled). Every character is one cell wide.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Piece(pub String, pub i32);
+
+/// One logical line (what rich gets between two `\n`).
+pub type Line = Vec<Piece>;
+
+/// Renders `lines` for `mode` and appends the bytes to `out`.
+pub fn render(lines: &[Line], styles: &[StyleCodes], mode: &RichMode, out: &mut Vec<u8>) {
+    let width = mode.width.max(1);
+    for line in lines {
+        // Characters with the style of the piece they come from.
+        let chars: Vec<(char, i32, usize)> = line
+            .iter()
+            .enumerate()
+            .flat_map(|(i, Piece(text, style))| text.chars().map(move |c| (c, *style, i)))
+            .collect();
+        let plain: Vec<char> = chars.iter().map(|c| c.0).collect();
+        let mut bounds = vec![0];
+        bounds.extend(divide_line(&plain, width));
+        bounds.push(plain.len());
+        for pair in bounds.windows(2) {
+            let (start, mut end) = (pair[0], pair[1]);
+            // Text.rstrip_end(width): drop trailing whitespace that lies beyond the width.
+            if end - start > width {
+                let excess = end - start - width;
+                let ws = plain[start..end]
+                    .iter()
+                    .rev()
+                    .take_while(|c| c.is_whitespace())
+                    .count();
+                end -= ws.min(excess);
+            }
+            // Text.truncate / split_and_crop_lines: crop to the width.
+            end = end.min(start + width);
+            emit(&chars[start..end], styles, mode, out);
+            out.push(b'\n');
+        }
+    }
+}
+
+/// Writes one rendered line: consecutive characters of the same piece form one segment.
+fn emit(chars: &[(char, i32, usize)], styles: &[StyleCodes], mode: &RichMode, out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < chars.len() {
+        let piece = chars[i].2;
+        let style = chars[i].1;
+        let mut j = i;
+        let mut text = String::new();
+        while j < chars.len() && chars[j].2 == piece {
+            text.push(chars[j].0);
+            j += 1;
+        }
+        let codes = sgr(style, styles, mode);
+        if codes.is_empty() {
+            out.extend_from_slice(text.as_bytes());
+        } else {
+            out.extend_from_slice(format!("\x1b[{codes}m{text}\x1b[0m").as_bytes());
+        }
+        i = j;
+    }
+}
+
+fn sgr<'a>(style: i32, styles: &'a [StyleCodes], mode: &RichMode) -> &'a str {
+    let (Some(system), Ok(index)) = (mode.color, usize::try_from(style)) else {
+        return "";
+    };
+    let Some(codes) = styles.get(index) else {
+        return "";
+    };
+    if mode.no_color {
+        return &codes.no_color;
+    }
+    match system {
+        ColorSystem::Standard => &codes.standard,
+        ColorSystem::EightBit => &codes.eight_bit,
+        ColorSystem::TrueColor => &codes.truecolor,
+    }
+}
+
+/// `rich._wrap.divide_line(text, width, fold=True)` for single-cell characters: the offsets at
+/// which the line breaks.
+pub fn divide_line(text: &[char], width: usize) -> Vec<usize> {
+    let mut breaks = Vec::new();
+    let mut cell_offset = 0usize;
+    for (start, end) in words(text) {
+        let word = &text[start..end];
+        let trailing = word.iter().rev().take_while(|c| c.is_whitespace()).count();
+        let word_length = word.len() - trailing;
+        let remaining = width as isize - cell_offset as isize;
+        if remaining >= word_length as isize {
+            cell_offset += word.len();
+        } else if word_length > width {
+            // Fold the word into width-sized chunks (trailing whitespace included).
+            let chunks: Vec<&[char]> = word.chunks(width).collect();
+            let mut chunk_start = start;
+            for (i, chunk) in chunks.iter().enumerate() {
+                if chunk_start != 0 {
+                    breaks.push(chunk_start);
+                }
+                if i + 1 == chunks.len() {
+                    cell_offset = chunk.len();
+                } else {
+                    chunk_start += chunk.len();
+                }
+            }
+        } else if cell_offset != 0 && start != 0 {
+            breaks.push(start);
+            cell_offset = word.len();
+        }
+    }
+    breaks
+}
+
+/// Spans of `\s*\S+\s*` matched one after another from the start (as `re.match` in a loop).
+fn words(text: &[char]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut pos = 0;
+    loop {
+        let mut i = pos;
+        while i < text.len() && text[i].is_whitespace() {
+            i += 1;
+        }
+        let word_start = i;
+        while i < text.len() && !text[i].is_whitespace() {
+            i += 1;
+        }
+        if i == word_start {
+            return spans;
+        }
+        while i < text.len() && text[i].is_whitespace() {
+            i += 1;
+        }
+        spans.push((pos, i));
+        pos = i;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(text: &str, width: usize) -> String {
+        let lines: Vec<Line> = text
+            .split('\n')
+            .map(|l| vec![Piece(l.to_string(), -1)])
+            .collect();
+        let mut out = Vec::new();
+        render(
+            &lines,
+            &[],
+            &RichMode {
+                color: None,
+                no_color: false,
+                width,
+            },
+            &mut out,
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn wraps_words_and_keeps_trailing_space_within_width() {
+        assert_eq!(
+            plain(
+                "Connected to the local ZenML database: 'sqlite:////x/zenml.db'",
+                50
+            ),
+            "Connected to the local ZenML database: \n'sqlite:////x/zenml.db'\n"
+        );
+        assert_eq!(plain("abc   ", 80), "abc   \n");
+        assert_eq!(plain("", 80), "\n");
+    }
+
+    #[test]
+    fn folds_long_words_and_crops_whitespace_beyond_width() {
+        assert_eq!(plain("abcdefghij", 4), "abcd\nefgh\nij\n");
+        assert_eq!(plain("ab          ", 4), "ab  \n");
+        assert_eq!(plain("  x", 2), "  \nx\n");
+    }
+
+    #[test]
+    fn styled_pieces_become_sgr_runs() {
+        let styles = vec![StyleCodes {
+            standard: "2;37".into(),
+            eight_bit: "2;37".into(),
+            truecolor: "2;37".into(),
+            no_color: "2".into(),
+        }];
+        let lines = vec![vec![Piece("ab".into(), 0), Piece("cd".into(), -1)], vec![]];
+        let mut out = Vec::new();
+        let mode = RichMode {
+            color: Some(ColorSystem::Standard),
+            no_color: false,
+            width: 80,
+        };
+        render(&lines, &styles, &mode, &mut out);
+        assert_eq!(out, b"\x1b[2;37mab\x1b[0mcd\n\n");
+        let mut out = Vec::new();
+        render(
+            &lines,
+            &styles,
+            &RichMode {
+                no_color: true,
+                ..mode
+            },
+            &mut out,
+        );
+        assert_eq!(out, b"\x1b[2mab\x1b[0mcd\n\n");
+    }
+}

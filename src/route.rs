@@ -1,0 +1,241 @@
+//! The one place that decides what a `zenml …` invocation does: answer it in Rust, or hand it to
+//! the Python CLI. Pure: argv and the installed CLI's root spec in, a [`Route`] out.
+//!
+//! Click semantics of the root group (behaviour notes §3.1, §3.3, §3.4): the root parser reads
+//! options up to the first positional (the sub-command); every one must be a root option or the
+//! whole call is a usage error (rc 2, delegated); eager options (`--version`/`-v`, `--help`) run in
+//! command-line order, the first one wins, whatever follows; no arguments prints the root help
+//! with rc 2. Anything else is delegated unchanged.
+
+use std::ffi::{OsStr, OsString};
+
+use serde::Deserialize;
+
+/// The root group of the installed CLI, as Click describes it (generated from the package).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct RootSpec {
+    /// Every root option string (`None`: the root takes arguments the router does not model).
+    pub options: Option<Vec<String>>,
+    /// Options that take no value.
+    pub flag_options: Vec<String>,
+    /// The eager version option's strings (`--version`, `-v`).
+    pub version_options: Vec<String>,
+    /// The help option's strings (`--help`).
+    pub help_options: Vec<String>,
+    /// Visible and hidden sub-command names.
+    pub commands: Vec<String>,
+    pub hidden_commands: Vec<String>,
+    pub no_args_is_help: bool,
+    pub invoke_without_command: bool,
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `zenml --version` / `-v` (eager, wherever it stands among the root options).
+    VersionFlag,
+    /// `zenml --help`: the root help, rc 0.
+    RootHelp,
+    /// `zenml` with no arguments: the root help, rc 2.
+    NoArgsHelp,
+    /// `zenml version`: a banner and the version line.
+    VersionCommand,
+    /// The router needs the installed CLI's root spec to decide.
+    NeedsSpec,
+    /// Hand the call to the Python CLI, unchanged.
+    Delegate(&'static str),
+}
+
+impl Route {
+    pub fn name(&self) -> String {
+        match self {
+            Route::VersionFlag => "rust: --version".into(),
+            Route::RootHelp => "rust: --help".into(),
+            Route::NoArgsHelp => "rust: root help (no arguments)".into(),
+            Route::VersionCommand => "rust: version".into(),
+            Route::NeedsSpec => "needs the CLI spec".into(),
+            Route::Delegate(why) => format!("delegate ({why})"),
+        }
+    }
+}
+
+/// Decides the route. `use_python_cli` is `ZENML_USE_PYTHON_CLI=1`; `spec` is `None` until the
+/// per-distribution cache is loaded.
+pub fn decide(args: &[OsString], use_python_cli: bool, spec: Option<&RootSpec>) -> Route {
+    if use_python_cli {
+        return Route::Delegate("ZENML_USE_PYTHON_CLI=1");
+    }
+    // Only calls that can end in a Rust answer need the spec: none, options first, or `version`.
+    let first = args.first().map(|a| a.as_encoded_bytes());
+    let may_be_rust = match first {
+        None => true,
+        Some(a) => a.starts_with(b"-") || a == b"version",
+    };
+    if !may_be_rust {
+        return Route::Delegate("sub-command");
+    }
+    let Some(spec) = spec else {
+        return Route::NeedsSpec;
+    };
+    let Some(options) = &spec.options else {
+        return Route::Delegate("root options not modelled");
+    };
+    let is = |arg: &str, set: &[String]| set.iter().any(|o| o == arg);
+
+    // Root-level options: everything before the first positional.
+    let mut eager: Option<Route> = None;
+    let mut rest = args;
+    while let Some((arg, tail)) = rest.split_first() {
+        let Some(arg) = arg.to_str() else {
+            return Route::Delegate("non-UTF-8 root argument");
+        };
+        if arg == "--" {
+            return Route::Delegate("`--` at the root");
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            break;
+        }
+        // Unknown options, `--opt=value`, bundled short flags: Click errors or rarer forms.
+        if !is(arg, options) || !is(arg, &spec.flag_options) {
+            return Route::Delegate("root option the router does not answer");
+        }
+        if eager.is_none() {
+            if is(arg, &spec.version_options) {
+                eager = Some(Route::VersionFlag);
+            } else if is(arg, &spec.help_options) {
+                eager = Some(Route::RootHelp);
+            }
+        }
+        rest = tail;
+    }
+    if let Some(route) = eager {
+        return route;
+    }
+    if !rest.is_empty() && rest.len() < args.len() {
+        // Flags that are neither eager nor followed by nothing: not modelled.
+        return Route::Delegate("root flags before a sub-command");
+    }
+    match rest {
+        [] if args.is_empty() => {
+            if spec.no_args_is_help && !spec.invoke_without_command {
+                Route::NoArgsHelp
+            } else {
+                Route::Delegate("no arguments")
+            }
+        }
+        [] => Route::Delegate("root flags only"),
+        [cmd] if cmd == OsStr::new("version") && is("version", &spec.commands) => {
+            Route::VersionCommand
+        }
+        _ => Route::Delegate("sub-command"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> RootSpec {
+        RootSpec {
+            options: Some(vec!["--version".into(), "-v".into(), "--help".into()]),
+            flag_options: vec!["--version".into(), "-v".into(), "--help".into()],
+            version_options: vec!["--version".into(), "-v".into()],
+            help_options: vec!["--help".into()],
+            commands: vec!["stack".into(), "status".into(), "version".into()],
+            hidden_commands: vec!["clean".into()],
+            no_args_is_help: true,
+            invoke_without_command: false,
+        }
+    }
+
+    fn route(args: &[&str]) -> Route {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        decide(&args, false, Some(&spec()))
+    }
+
+    fn delegated(r: Route) -> bool {
+        matches!(r, Route::Delegate(_))
+    }
+
+    #[test]
+    fn version_flag_is_eager_and_root_only() {
+        assert_eq!(route(&["--version"]), Route::VersionFlag);
+        assert_eq!(route(&["-v"]), Route::VersionFlag);
+        // Everything after the sub-command name belongs to the sub-command (§3.1).
+        assert_eq!(route(&["-v", "stack", "list"]), Route::VersionFlag);
+        assert_eq!(
+            route(&["--version", "stack", "--bogus"]),
+            Route::VersionFlag
+        );
+        assert_eq!(route(&["-v", "foo"]), Route::VersionFlag);
+        // `zenml stack --version` is the sub-command's usage error.
+        assert!(delegated(route(&["stack", "--version"])));
+        assert!(delegated(route(&["version", "--version"])));
+    }
+
+    #[test]
+    fn any_invalid_root_option_wins() {
+        assert!(delegated(route(&["--version", "--foo"])));
+        assert!(delegated(route(&["--foo", "--version"])));
+        assert!(delegated(route(&["-v", "-h"])));
+        assert!(delegated(route(&["--version=1"])));
+        assert!(delegated(route(&["--vers"])));
+        assert!(delegated(route(&["-h"])));
+        assert!(delegated(route(&["-vv"])));
+    }
+
+    #[test]
+    fn first_eager_option_wins() {
+        assert_eq!(route(&["--version", "--help"]), Route::VersionFlag);
+        assert_eq!(route(&["--help", "--version"]), Route::RootHelp);
+        assert_eq!(route(&["--help"]), Route::RootHelp);
+        assert_eq!(route(&["--help", "stack"]), Route::RootHelp);
+    }
+
+    #[test]
+    fn no_arguments_is_help_with_rc_2_and_help_command_does_not_exist() {
+        assert_eq!(route(&[]), Route::NoArgsHelp);
+        assert!(delegated(route(&["help"])));
+        assert!(delegated(route(&["--", "--version"])));
+    }
+
+    #[test]
+    fn version_command_only_without_arguments() {
+        assert_eq!(route(&["version"]), Route::VersionCommand);
+        assert!(delegated(route(&["version", "foo"])));
+        assert!(delegated(route(&["version", "--help"])));
+        assert!(delegated(route(&["stak"])));
+        assert!(delegated(route(&["foo"])));
+        assert!(delegated(route(&["status"])));
+    }
+
+    #[test]
+    fn needs_the_spec_only_when_rust_could_answer() {
+        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(decide(&args(&["--version"]), false, None), Route::NeedsSpec);
+        assert_eq!(decide(&args(&[]), false, None), Route::NeedsSpec);
+        assert!(delegated(decide(&args(&["stack", "list"]), false, None)));
+        assert!(delegated(decide(
+            &args(&["--version"]),
+            true,
+            Some(&spec())
+        )));
+    }
+
+    #[test]
+    fn a_version_without_the_version_command_delegates() {
+        let mut s = spec();
+        s.commands.retain(|c| c != "version");
+        let args = vec![OsString::from("version")];
+        assert!(delegated(decide(&args, false, Some(&s))));
+        s.no_args_is_help = false;
+        assert!(delegated(decide(&[], false, Some(&s))));
+    }
+
+    #[test]
+    fn non_utf8_arguments_are_delegated_unchanged() {
+        use std::os::unix::ffi::OsStringExt;
+        let args = vec![OsString::from_vec(b"-\xff".to_vec())];
+        assert!(delegated(decide(&args, false, Some(&spec()))));
+    }
+}
