@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::debug;
@@ -13,14 +14,23 @@ use crate::zenml_pkg::EntryPoint;
 /// `sys.argv[0]` its path (so Click's program name is `zenml`). `-c` is used instead of running
 /// `bin/zenml` because that file may be this launcher.
 fn bootstrap(entry: &EntryPoint) -> String {
+    let script = stub(entry).replace('\\', "\\\\").replace('\n', "\\n");
     format!(
         "import sys\n\
          _bin = sys.argv[1]\n\
          sys.path[0] = _bin\n\
          sys.argv = [_bin + '/zenml'] + sys.argv[2:]\n\
+         exec(compile(\"{script}\", sys.argv[0], 'exec'), {{'__name__': '__main__', '__builtins__': __builtins__}})\n"
+    )
+}
+
+/// The body of the console script pip would write for `entry`.
+fn stub(entry: &EntryPoint) -> String {
+    format!(
+        "import sys\n\
          from {module} import {head} as _cli\n\
          {walk}\
-         sys.exit(_cli())\n",
+         if __name__ == '__main__':\n    sys.exit(_cli())\n",
         module = entry.module,
         head = entry.attr.split('.').next().unwrap_or("cli"),
         walk = entry
@@ -32,8 +42,35 @@ fn bootstrap(entry: &EntryPoint) -> String {
     )
 }
 
-/// The command delegation runs (exposed for the diagnosis and tests).
+/// The env's pip-generated `bin/zenml`, when it is a Python script and not this launcher.
+pub fn console_script(env: &PythonEnv) -> Option<PathBuf> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let script = env.bin_dir().join("zenml");
+    let meta = std::fs::metadata(&script).ok()?;
+    if let Ok(me) = std::env::current_exe().and_then(std::fs::metadata) {
+        if (me.dev(), me.ino()) == (meta.dev(), meta.ino()) {
+            return None;
+        }
+    }
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(&script)
+        .and_then(|mut f| f.read(&mut head))
+        .ok()?;
+    let first_line = head[..n].split(|&b| b == b'\n').next()?;
+    (first_line.starts_with(b"#!") && first_line.windows(6).any(|w| w == b"python"))
+        .then_some(script)
+}
+
+/// The command delegation runs (exposed for the diagnosis and tests): the env's own console
+/// script when there is one (tracebacks, `sys.argv[0]` and `__main__` are then exactly the
+/// Python CLI's), else the env's python running the same stub under the script's name.
 pub fn command(env: &PythonEnv, entry: &EntryPoint, args: &[OsString]) -> Command {
+    if let Some(script) = console_script(env) {
+        let mut cmd = Command::new(script);
+        cmd.args(args);
+        return cmd;
+    }
     let mut cmd = Command::new(&env.executable);
     cmd.arg("-c")
         .arg(bootstrap(entry))
@@ -45,8 +82,10 @@ pub fn command(env: &PythonEnv, entry: &EntryPoint, args: &[OsString]) -> Comman
 /// Execs the Python CLI. Returns only if the exec failed.
 pub fn exec(env: &PythonEnv, entry: &EntryPoint, args: &[OsString]) -> UserError {
     debug::line(format!(
-        "route: delegate to {} ({}:{})",
-        env.executable.display(),
+        "exec {} ({}:{})",
+        console_script(env)
+            .unwrap_or_else(|| env.executable.clone())
+            .display(),
         entry.module,
         entry.attr
     ));
@@ -70,10 +109,18 @@ mod tests {
             module: "pkg.mod".into(),
             attr: "group.cli".into(),
         });
+        let body = stub(&EntryPoint {
+            module: "pkg.mod".into(),
+            attr: "group.cli".into(),
+        });
         assert!(
-            code.contains("from pkg.mod import group as _cli\n_cli = _cli.cli\n"),
+            body.contains("from pkg.mod import group as _cli\n_cli = _cli.cli\n"),
+            "{body}"
+        );
+        assert!(body.ends_with("sys.exit(_cli())\n"));
+        assert!(
+            code.contains("exec(compile(\"import sys\\nfrom pkg.mod"),
             "{code}"
         );
-        assert!(code.ends_with("sys.exit(_cli())\n"));
     }
 }

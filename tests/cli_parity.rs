@@ -1,0 +1,445 @@
+//! Live parity of the Rust-answered commands with the real Python CLI of the same env:
+//! stdout, stderr and exit code byte-equal, in pipes and under ptys, across the terminal
+//! conditions that change ZenML's output (behaviour notes §1.2–§1.5, §3.1–§3.3). Every launcher
+//! run also proves the Rust route was taken (the debug route line), so a silent delegation
+//! cannot make these tests pass.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::*;
+
+const DEBUG_PREFIX: &[u8] = b"[zenml-launcher debug] ";
+
+#[derive(Clone, Debug)]
+struct Condition {
+    name: &'static str,
+    tty: bool,
+    cols: u16,
+    env: &'static [(&'static str, &'static str)],
+}
+
+const fn pipe(name: &'static str, env: &'static [(&'static str, &'static str)]) -> Condition {
+    Condition {
+        name,
+        tty: false,
+        cols: 80,
+        env,
+    }
+}
+const fn tty(
+    name: &'static str,
+    cols: u16,
+    env: &'static [(&'static str, &'static str)],
+) -> Condition {
+    Condition {
+        name,
+        tty: true,
+        cols,
+        env,
+    }
+}
+
+const XTERM: &[(&str, &str)] = &[("TERM", "xterm")];
+
+fn conditions() -> Vec<Condition> {
+    vec![
+        pipe("pipe", &[]),
+        pipe("pipe COLUMNS=60", &[("COLUMNS", "60")]),
+        pipe("pipe COLUMNS=120", &[("COLUMNS", "120")]),
+        pipe("pipe FORCE_COLOR=1", &[("FORCE_COLOR", "1")]),
+        tty("tty80", 80, XTERM),
+        tty("tty60", 60, XTERM),
+        tty("tty81", 81, XTERM),
+        tty("tty120", 120, XTERM),
+        tty("tty200 256color", 200, &[("TERM", "xterm-256color")]),
+        tty(
+            "tty80 truecolor",
+            80,
+            &[("TERM", "xterm"), ("COLORTERM", "truecolor")],
+        ),
+        tty(
+            "tty80 NO_COLOR",
+            80,
+            &[("TERM", "xterm"), ("NO_COLOR", "1")],
+        ),
+        tty("tty80 dumb", 80, &[("TERM", "dumb")]),
+        tty(
+            "tty120 FORCE_COLOR empty",
+            120,
+            &[("TERM", "xterm"), ("FORCE_COLOR", "")],
+        ),
+        tty(
+            "tty80 COLUMNS=200",
+            80,
+            &[("TERM", "xterm"), ("COLUMNS", "200")],
+        ),
+    ]
+}
+
+#[derive(Debug, PartialEq, Eq, Clone, PartialOrd, Ord)]
+struct Capture {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    code: i32,
+}
+
+impl std::fmt::Display for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rc={}\n--- stdout ---\n{:?}\n--- stderr ---\n{:?}",
+            self.code,
+            show(&self.stdout),
+            show(&self.stderr)
+        )
+    }
+}
+
+fn home() -> &'static PathBuf {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    HOME.get_or_init(|| scratch("parity-home"))
+}
+
+/// Runs `program args` under `cond` through tests/support/ptyrun.py.
+fn run(
+    cond: &Condition,
+    envs: &[(&str, &std::ffi::OsStr)],
+    program: &Path,
+    args: &[&str],
+) -> Capture {
+    let mut cmd = clean_command(base_python(), home());
+    cmd.arg(repo().join("tests/support/ptyrun.py"))
+        .arg("--cols")
+        .arg(cond.cols.to_string());
+    if cond.tty {
+        cmd.args(["--stdout", "pty", "--stderr", "pty", "--stdin", "pty"]);
+    }
+    cmd.arg("--").arg(program).args(args);
+    for (k, v) in cond.env {
+        cmd.env(k, v);
+    }
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = output(&mut cmd);
+    assert!(out.status.success(), "ptyrun failed: {}", show(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ptyrun json");
+    let b64 = |k: &str| decode_b64(v[k].as_str().unwrap());
+    Capture {
+        stdout: b64("stdout"),
+        stderr: b64("stderr"),
+        code: v["code"].as_i64().unwrap() as i32,
+    }
+}
+
+fn decode_b64(s: &str) -> Vec<u8> {
+    let table = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'+' => 62,
+            b'/' => 63,
+            _ => 0,
+        }
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
+    let mut out = Vec::new();
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= table(c) << (18 - 6 * i);
+        }
+        let len = chunk.len() * 6 / 8;
+        out.extend_from_slice(&n.to_be_bytes()[1..1 + len]);
+    }
+    out
+}
+
+fn cache_dir(version: &str) -> PathBuf {
+    repo()
+        .join("target/test-tmp")
+        .join(format!("parity-cache-{version}-{}", std::process::id()))
+}
+
+/// The launcher under `cond`, with the debug lines split off: (capture, route lines).
+fn launcher_run(version: &str, cond: &Condition, args: &[&str]) -> (Capture, Vec<String>) {
+    let env = zenml_env(version);
+    let cache = cache_dir(version);
+    let mut cap = run(
+        cond,
+        &[
+            ("VIRTUAL_ENV", env.as_os_str()),
+            ("ZENML_LAUNCHER_CACHE_DIR", cache.as_os_str()),
+            ("ZENML_DEBUG_PYTHON", "1".as_ref()),
+        ],
+        &launcher(),
+        args,
+    );
+    let mut routes = Vec::new();
+    let mut rest = Vec::new();
+    for line in cap.stderr.split_inclusive(|&b| b == b'\n') {
+        if let Some(debug) = line.strip_prefix(DEBUG_PREFIX) {
+            routes.push(show(debug).trim_end().to_string());
+        } else {
+            rest.extend_from_slice(line);
+        }
+    }
+    cap.stderr = rest;
+    (cap, routes)
+}
+
+fn python_run(version: &str, cond: &Condition, args: &[&str]) -> Capture {
+    run(cond, &[], &zenml_env(version).join("bin/zenml"), args)
+}
+
+fn assert_rust_route(routes: &[String], what: &str) {
+    assert!(
+        routes.iter().any(|l| l.starts_with("route: rust")),
+        "{what}: expected the Rust route, debug lines were:\n{}",
+        routes.join("\n")
+    );
+}
+
+/// Makes sure the cache exists (the first run generates it) and that the cold run was equal too.
+fn warm(version: &str) {
+    static WARM: OnceLock<()> = OnceLock::new();
+    let _ = WARM; // one per process is enough per version; the cache dir is per version
+    let cache = cache_dir(version);
+    if cache.exists() {
+        return;
+    }
+    let cond = pipe("pipe", &[]);
+    let (cold, routes) = launcher_run(version, &cond, &["--version"]);
+    let reference = python_run(version, &cond, &["--version"]);
+    assert_eq!(
+        cold, reference,
+        "cold cache run differs\nlauncher {cold}\npython {reference}"
+    );
+    assert_rust_route(&routes, "cold run");
+}
+
+fn check_command(version: &str, conds: &[Condition], args: &[&str]) {
+    warm(version);
+    let mut failures = Vec::new();
+    for cond in conds {
+        let (mine, routes) = launcher_run(version, cond, args);
+        let reference = python_run(version, cond, args);
+        if mine != reference {
+            failures.push(format!(
+                "[{}] zenml {:?}\nlauncher {mine}\npython {reference}",
+                cond.name, args
+            ));
+        }
+        assert_rust_route(&routes, &format!("[{}] zenml {args:?}", cond.name));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn version_flag_matches_0_98() {
+    check_command(ZENML_VERSION, &conditions(), &["--version"]);
+}
+
+#[test]
+fn eager_version_before_subcommand_matches_0_98() {
+    check_command(
+        ZENML_VERSION,
+        &conditions()[..1],
+        &["-v", "stack", "--bogus"],
+    );
+    check_command(ZENML_VERSION, &conditions()[..1], &["--version", "--help"]);
+}
+
+#[test]
+fn root_help_matches_0_98() {
+    check_command(ZENML_VERSION, &conditions(), &["--help"]);
+}
+
+#[test]
+fn no_args_help_matches_0_98() {
+    check_command(ZENML_VERSION, &conditions(), &[]);
+}
+
+fn old_conditions() -> Vec<Condition> {
+    let all = conditions();
+    [
+        "pipe",
+        "tty80",
+        "tty60",
+        "tty80 NO_COLOR",
+        "pipe COLUMNS=120",
+    ]
+    .iter()
+    .map(|n| all.iter().find(|c| c.name == *n).unwrap().clone())
+    .collect()
+}
+
+#[test]
+fn pre_zenml_cli_release_matches_0_85() {
+    for args in [&["--version"][..], &["--help"][..], &[][..]] {
+        check_command(ZENML_OLD_VERSION, &old_conditions(), args);
+    }
+}
+
+/// The Python CLI with `random.choice` pinned to banner `index` (all else as bin/zenml does).
+fn python_version_banner(version: &str, cond: &Condition, index: usize) -> Capture {
+    let env = zenml_env(version);
+    let entry = if version == ZENML_OLD_VERSION {
+        "zenml.cli.cli"
+    } else {
+        "zenml_cli"
+    };
+    let code = format!(
+        "import random, sys\n_b = sys.argv[1]\nsys.path[0] = _b\nsys.argv = [_b + '/zenml', 'version']\n\
+         random.choice = lambda seq: seq[{index}]\nfrom {entry} import cli\nsys.exit(cli())\n"
+    );
+    let bin = env.join("bin");
+    run(
+        cond,
+        &[],
+        &env.join("bin/python"),
+        &["-c", &code, bin.to_str().unwrap()],
+    )
+}
+
+fn check_version_command(version: &str, conds: &[Condition]) {
+    warm(version);
+    for cond in conds {
+        let references: BTreeSet<Capture> = (0..5)
+            .map(|i| python_version_banner(version, cond, i))
+            .collect();
+        assert_eq!(
+            references.len(),
+            5,
+            "[{}] expected 5 distinct banners",
+            cond.name
+        );
+        let mut seen = BTreeSet::new();
+        for _ in 0..60 {
+            let (mine, routes) = launcher_run(version, cond, &["version"]);
+            assert_rust_route(&routes, &format!("[{}] version", cond.name));
+            assert!(
+                references.contains(&mine),
+                "[{}] launcher printed a banner the package does not render like this:\n{mine}\nreferences:\n{}",
+                cond.name,
+                references
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            seen.insert(mine);
+            if seen.len() == references.len() {
+                break;
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            5,
+            "[{}] the launcher did not pick every banner in 60 runs",
+            cond.name
+        );
+    }
+}
+
+#[test]
+fn version_command_matches_0_98() {
+    let all = conditions();
+    let pick = [
+        "pipe",
+        "tty80",
+        "tty60",
+        "tty120",
+        "tty80 NO_COLOR",
+        "tty80 dumb",
+        "pipe FORCE_COLOR=1",
+    ];
+    let conds: Vec<Condition> = pick
+        .iter()
+        .map(|n| all.iter().find(|c| c.name == *n).unwrap().clone())
+        .collect();
+    check_version_command(ZENML_VERSION, &conds);
+}
+
+#[test]
+fn version_command_matches_0_85() {
+    let all = conditions();
+    let conds: Vec<Condition> = ["pipe", "tty80"]
+        .iter()
+        .map(|n| all.iter().find(|c| c.name == *n).unwrap().clone())
+        .collect();
+    check_version_command(ZENML_OLD_VERSION, &conds);
+}
+
+/// Conditions the launcher does not reproduce are delegated, so the output is still equal.
+#[test]
+fn unmodelled_conditions_are_delegated_and_equal() {
+    let cases: &[(&[(&str, &str)], &[&str])] = &[
+        (&[("ZENML_LOGGING_VERBOSITY", "bogus")], &["--version"]),
+        (&[("COLUMNS", "0")], &["--help"]),
+        (&[("ZENML_USE_PYTHON_CLI", "1")], &["--help"]),
+    ];
+    warm(ZENML_VERSION);
+    for (env, args) in cases {
+        let cond = Condition {
+            name: "custom",
+            tty: false,
+            cols: 80,
+            env,
+        };
+        let (mine, routes) = launcher_run(ZENML_VERSION, &cond, args);
+        let reference = python_run(ZENML_VERSION, &cond, args);
+        assert_eq!(
+            mine, reference,
+            "{env:?} {args:?}\nlauncher {mine}\npython {reference}"
+        );
+        assert!(
+            routes.iter().any(|l| l.starts_with("route: delegate")),
+            "{env:?}: expected delegation, got {routes:?}"
+        );
+    }
+}
+
+/// Usage errors at the root are delegated: same bytes as the Python CLI.
+#[test]
+fn root_usage_errors_match() {
+    warm(ZENML_VERSION);
+    let cond = pipe("pipe", &[]);
+    for args in [
+        &["--version", "--foo"][..],
+        &["-h"][..],
+        &["help"][..],
+        &["--vers"][..],
+        &["version", "foo"][..],
+    ] {
+        let (mine, routes) = launcher_run(ZENML_VERSION, &cond, args);
+        let reference = python_run(ZENML_VERSION, &cond, args);
+        assert_eq!(
+            mine, reference,
+            "{args:?}\nlauncher {mine}\npython {reference}"
+        );
+        assert_eq!(reference.code, 2, "{args:?} is a usage error");
+        assert!(
+            routes.iter().any(|l| l.starts_with("route: delegate")),
+            "{args:?}: {routes:?}"
+        );
+    }
+}
+
+#[test]
+fn base64_decoder_roundtrip() {
+    assert_eq!(decode_b64("aGVsbG8="), b"hello");
+    assert_eq!(decode_b64("G1sxbQ=="), b"\x1b[1m");
+    let _ = Command::new("true");
+}
