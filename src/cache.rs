@@ -194,7 +194,11 @@ pub fn load_or_generate(env: &PythonEnv, install: &ZenmlInstall) -> Result<Cache
     if let Some(meta) = read_json::<Meta>(&dir.join("meta.json")) {
         return check(Cache { dir, meta });
     }
+    // An unwritable cache would cost a generation on every call: check before generating.
     std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    let probe = root.join(format!(".write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| format!("cannot write in {}: {e}", root.display()))?;
+    let _ = std::fs::remove_file(&probe);
     let status = Command::new(&env.executable)
         .arg("-c")
         .arg(GENERATOR)
