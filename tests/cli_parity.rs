@@ -19,6 +19,8 @@ const DEBUG_PREFIX: &[u8] = b"[zenml-launcher debug] ";
 struct Condition {
     name: &'static str,
     tty: bool,
+    /// With `tty`: only this stream is a terminal (`"stdout"` or `"stderr"`); stdin is null.
+    only: Option<&'static str>,
     cols: u16,
     env: &'static [(&'static str, &'static str)],
 }
@@ -27,6 +29,7 @@ const fn pipe(name: &'static str, env: &'static [(&'static str, &'static str)]) 
     Condition {
         name,
         tty: false,
+        only: None,
         cols: 80,
         env,
     }
@@ -39,6 +42,7 @@ const fn tty(
     Condition {
         name,
         tty: true,
+        only: None,
         cols,
         env,
     }
@@ -78,6 +82,20 @@ fn conditions() -> Vec<Condition> {
             80,
             &[("TERM", "xterm"), ("COLUMNS", "200")],
         ),
+        Condition {
+            name: "stderr tty only (| less)",
+            tty: true,
+            only: Some("stderr"),
+            cols: 100,
+            env: XTERM,
+        },
+        Condition {
+            name: "stdout tty only (2>file)",
+            tty: true,
+            only: Some("stdout"),
+            cols: 100,
+            env: XTERM,
+        },
     ]
 }
 
@@ -116,8 +134,14 @@ fn run(
     cmd.arg(repo().join("tests/support/ptyrun.py"))
         .arg("--cols")
         .arg(cond.cols.to_string());
-    if cond.tty {
-        cmd.args(["--stdout", "pty", "--stderr", "pty", "--stdin", "pty"]);
+    match (cond.tty, cond.only) {
+        (true, None) => {
+            cmd.args(["--stdout", "pty", "--stderr", "pty", "--stdin", "pty"]);
+        }
+        (true, Some(stream)) => {
+            cmd.arg(format!("--{stream}")).arg("pty");
+        }
+        (false, _) => {}
     }
     cmd.arg("--").arg(program).args(args);
     for (k, v) in cond.env {
@@ -395,6 +419,7 @@ fn unmodelled_conditions_are_delegated_and_equal() {
         let cond = Condition {
             name: "custom",
             tty: false,
+            only: None,
             cols: 80,
             env,
         };
