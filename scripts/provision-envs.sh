@@ -4,6 +4,9 @@
 #   target/envs/tools          uv, used to install the others quickly
 #   target/envs/zenml-0.98.0   python 3.11 venv with zenml[local]==0.98.0 (the reference CLI)
 #   target/envs/zenml-0.85.0   python 3.11 venv with zenml[local]==0.85.0 (before the zenml_cli entry point)
+#   target/envs/demo           python 3.11 venv with zenml[local]==0.98.0 for scripts/demo.sh (only when
+#                              asked for: the launcher is installed into it as its bin/zenml)
+# Usage: provision-envs.sh [ENV...]   (default: the test envs zenml-0.98.0 and zenml-0.85.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVS="${ZENML_LAUNCHER_ENVS:-$PWD/target/envs}"
@@ -39,6 +42,12 @@ make_env() { # name spec
   echo "$spec" > "$dir/.provisioned"
 }
 
-make_env zenml-0.98.0 "zenml[local]==0.98.0"
-make_env zenml-0.85.0 "zenml[local]==0.85.0"
+[ "$#" -gt 0 ] || set -- zenml-0.98.0 zenml-0.85.0
+for name in "$@"; do
+  case "$name" in
+    zenml-0.98.0|demo) make_env "$name" "zenml[local]==0.98.0" ;;
+    zenml-0.85.0) make_env "$name" "zenml[local]==0.85.0" ;;
+    *) echo "error: unknown env $name (known: zenml-0.98.0 zenml-0.85.0 demo)" >&2; exit 2 ;;
+  esac
+done
 echo "envs ready in $ENVS" >&2

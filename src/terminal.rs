@@ -230,8 +230,10 @@ mod tests {
 
     #[test]
     fn force_color_and_tty_compatible() {
-        let mut t = Terminal::default();
-        t.force_color = set("1");
+        let mut t = Terminal {
+            force_color: set("1"),
+            ..Default::default()
+        };
         assert!(t.rich_is_terminal(2));
         t.force_color = set("");
         assert!(!tty(80).rich_is_terminal(2) || t.force_color.is_some());

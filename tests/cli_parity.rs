@@ -48,6 +48,9 @@ const fn tty(
     }
 }
 
+type EnvVars = &'static [(&'static str, &'static str)];
+type Args = &'static [&'static str];
+
 const XTERM: &[(&str, &str)] = &[("TERM", "xterm")];
 
 fn conditions() -> Vec<Condition> {
@@ -409,7 +412,7 @@ fn version_command_matches_0_85() {
 /// Conditions the launcher does not reproduce are delegated, so the output is still equal.
 #[test]
 fn unmodelled_conditions_are_delegated_and_equal() {
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
+    let cases: &[(EnvVars, Args)] = &[
         (&[("ZENML_LOGGING_VERBOSITY", "bogus")], &["--version"]),
         (&[("COLUMNS", "0")], &["--help"]),
         (&[("ZENML_USE_PYTHON_CLI", "1")], &["--help"]),

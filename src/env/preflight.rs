@@ -282,7 +282,7 @@ fn same_file_or_copy(a: &Path, b: &Path) -> bool {
 }
 
 fn finish(mut problems: Vec<Problem>) -> Vec<Problem> {
-    problems.sort_by(|a, b| b.severity.cmp(&a.severity));
+    problems.sort_by_key(|p| std::cmp::Reverse(p.severity));
     problems
 }
 

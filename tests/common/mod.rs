@@ -33,9 +33,12 @@ pub fn zenml_env(version: &str) -> PathBuf {
 
 /// The base interpreter the envs and the launcher's libpython come from.
 pub fn base_python() -> PathBuf {
-    std::env::var_os("ZENML_LAUNCHER_BASE_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var("HOME").expect("HOME")).join(".pyenv/versions/3.11.7/bin/python3.11")
-    })
+    std::env::var_os("ZENML_LAUNCHER_BASE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").expect("HOME"))
+                .join(".pyenv/versions/3.11.7/bin/python3.11")
+        })
 }
 
 /// The `zenml` launcher binary under test.
@@ -43,11 +46,48 @@ pub fn launcher() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_zenml"))
 }
 
-/// `examples/print_sys_path`, built by `cargo test` next to the binary.
+/// `examples/print_sys_path`, next to the binary under test (built on first use: `cargo test`
+/// only builds examples as test harnesses).
 pub fn print_sys_path() -> PathBuf {
+    example("print_sys_path")
+}
+
+/// `target/<profile>/examples/<name>`, (re)built once per test binary with the profile and target
+/// dir of the launcher under test, so it is never stale.
+pub fn example(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     let bin = launcher();
-    let path = bin.parent().unwrap().join("examples/print_sys_path");
-    assert!(path.is_file(), "{} is missing: run `cargo build --examples`", path.display());
+    let profile_dir = bin.parent().unwrap();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO")
+            .unwrap_or_else(|| option_env!("CARGO").unwrap_or("cargo").into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "--examples", "--manifest-path"])
+            .arg(repo().join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(profile_dir.parent().unwrap());
+        match profile_dir.file_name().and_then(OsStr::to_str) {
+            Some("debug") | None => {}
+            Some("release") => {
+                cmd.arg("--release");
+            }
+            Some(other) => {
+                cmd.args(["--profile", other]);
+            }
+        }
+        let out = output(&mut cmd);
+        assert!(
+            out.status.success(),
+            "building the examples failed: {}",
+            show(&out.stderr)
+        );
+    });
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --examples`",
+        path.display()
+    );
     path
 }
 
@@ -79,10 +119,109 @@ pub fn clean_command(program: impl AsRef<OsStr>, home: &Path) -> Command {
 
 /// Runs and returns the output, with a readable panic if it could not start.
 pub fn output(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 /// Shows bytes readably in assertion messages.
 pub fn show(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The prefix the base interpreter belongs to (`~/.pyenv/versions/3.11.7`).
+pub fn base_prefix() -> PathBuf {
+    let python = base_python();
+    assert!(
+        python.is_file(),
+        "base interpreter {} is missing: install CPython 3.11.7 with a shared libpython \
+         (PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install 3.11.7) or set ZENML_LAUNCHER_BASE_PYTHON",
+        python.display()
+    );
+    python
+        .parent()
+        .and_then(Path::parent)
+        .expect("<prefix>/bin/python")
+        .to_path_buf()
+}
+
+/// `python -m venv --without-pip <extra> <dir>` (pip is not needed and costs ~3 s per venv).
+pub fn make_venv(python: &Path, dir: &Path, extra: &[&str]) {
+    let home = dir.parent().expect("venv dir has a parent");
+    let out = output(
+        clean_command(python, home)
+            .args(["-m", "venv", "--without-pip"])
+            .args(extra)
+            .arg(dir),
+    );
+    assert!(
+        out.status.success(),
+        "creating the venv {} with {} failed: {}",
+        dir.display(),
+        python.display(),
+        show(&out.stderr)
+    );
+}
+
+/// `<venv>/lib/python3.X/site-packages` (the only one there is).
+pub fn site_packages(venv: &Path) -> PathBuf {
+    let lib = venv.join("lib");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&lib)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", lib.display()))
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one site-packages under {}",
+        lib.display()
+    );
+    found.pop().unwrap()
+}
+
+/// Runs with a deadline: a hung or recursing child is killed and the test fails.
+pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {limit:?} (hung, or the launcher ran itself)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    }
+}
+
+/// The lines of a byte string, without the trailing empty one.
+pub fn lines(bytes: &[u8]) -> Vec<String> {
+    show(bytes).lines().map(str::to_string).collect()
 }

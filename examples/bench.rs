@@ -1,0 +1,513 @@
+//! Side-by-side benchmark of the launcher against what it replaces. Not a test: run it by hand
+//! (or through scripts/demo.sh), preferably in release mode:
+//!
+//!     cargo run --release --example bench -- [--runs N] [--env <venv>] [--filter <substring>]
+//!
+//! Each case is a pair of commands, the launcher's and the reference's, each with its own argv
+//! and extra environment (on top of a clean base: HOME, a system PATH, C.UTF-8, a private
+//! ZENML_CONFIG_PATH and launcher cache under target/bench-tmp, analytics off). After warm-up runs, the two are run in N interleaved rounds
+//! (launcher, reference, launcher, …) and the medians compared against the case's goal.
+//!
+//! Binaries are taken from the target directory this benchmark runs from (`target/<profile>/zenml`
+//! and `target/<profile>/examples/*`). Under `cargo run` they are (re)built first with the same
+//! profile, so they are never stale; `--no-build` skips that.
+//!
+//! To add a case, append to [`cases`].
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(about = "Benchmark the zenml launcher side by side with the env's own tools")]
+struct Args {
+    /// Timed rounds per case (each round runs both commands once).
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Untimed warm-up rounds per case.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// The venv to run in (needs zenml installed).
+    #[arg(long, default_value_os_t = default_env())]
+    env: PathBuf,
+    /// Only run the cases whose name contains this.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Do not build the launcher binaries first (when run through cargo, they are built).
+    #[arg(long)]
+    no_build: bool,
+    /// Exit with code 1 when a goal is not met.
+    #[arg(long)]
+    strict: bool,
+}
+
+fn default_env() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/envs/zenml-0.98.0")
+}
+
+/// One command line: program, arguments and the variables added to the clean base environment.
+#[derive(Clone, Debug)]
+struct Cmd {
+    argv: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+}
+
+impl Cmd {
+    fn new(program: impl AsRef<OsStr>) -> Self {
+        Cmd {
+            argv: vec![program.as_ref().to_owned()],
+            env: Vec::new(),
+        }
+    }
+    fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Self {
+        self.argv
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+    fn env(mut self, name: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env
+            .push((name.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+    fn display(&self) -> String {
+        let vars = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{}={} ", k.to_string_lossy(), v.to_string_lossy()));
+        let argv = self
+            .argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        format!("{}{argv}", vars.collect::<String>())
+    }
+}
+
+/// What "good enough" means for a case.
+#[derive(Clone, Copy, Debug)]
+enum Goal {
+    /// The launcher adds at most this many milliseconds (delegation).
+    MaxAddedMs(f64),
+    /// The launcher takes at most this multiple of the reference's time.
+    MaxSlowdown(f64),
+    /// The launcher is at least this many times faster than the reference (for the cases the
+    /// launcher answers without Python).
+    MinSpeedup(f64),
+}
+
+impl Goal {
+    fn describe(&self) -> String {
+        match self {
+            Goal::MaxAddedMs(ms) => format!("adds <= {ms} ms"),
+            Goal::MaxSlowdown(x) => format!("<= {x}x reference"),
+            Goal::MinSpeedup(x) => format!(">= {x}x faster"),
+        }
+    }
+    fn met(&self, launcher_ms: f64, reference_ms: f64) -> bool {
+        match *self {
+            Goal::MaxAddedMs(ms) => launcher_ms - reference_ms <= ms,
+            Goal::MaxSlowdown(x) => launcher_ms <= x * reference_ms,
+            Goal::MinSpeedup(x) => reference_ms >= x * launcher_ms,
+        }
+    }
+}
+
+struct Case {
+    name: &'static str,
+    launcher: Cmd,
+    reference: Cmd,
+    goal: Option<Goal>,
+    /// Creates what the case needs before its warm-up (run only when the case is selected).
+    prepare: Option<fn(&Ctx) -> Result<()>>,
+}
+
+/// Where things are.
+struct Ctx {
+    env: PathBuf,
+    /// `target/<profile>`.
+    profile_dir: PathBuf,
+    /// `target/bench-tmp`: the private ZenML config and generated envs.
+    scratch: PathBuf,
+}
+
+impl Ctx {
+    fn zenml(&self) -> PathBuf {
+        self.profile_dir.join("zenml")
+    }
+    fn example(&self, name: &str) -> PathBuf {
+        self.profile_dir.join("examples").join(name)
+    }
+    /// A venv whose "zenml" is a stub CLI that returns at once (see [`make_stub_env`]).
+    fn stub_env(&self) -> PathBuf {
+        self.scratch.join("stub-env")
+    }
+}
+
+/// The benchmark cases. Extend here.
+fn cases(ctx: &Ctx) -> Vec<Case> {
+    let env = &ctx.env;
+    vec![
+        Case {
+            name: "delegated zenml --version",
+            launcher: Cmd::new(ctx.zenml())
+                .args(["--version"])
+                .env("VIRTUAL_ENV", env)
+                .env("ZENML_USE_PYTHON_CLI", "1"),
+            reference: Cmd::new(env.join("bin/zenml"))
+                .args(["--version"])
+                .env("VIRTUAL_ENV", env)
+                .env("ZENML_USE_PYTHON_CLI", "1"),
+            goal: Some(Goal::MaxAddedMs(3.0)),
+            prepare: None,
+        },
+        // The same delegation with a CLI that returns at once, so that the launcher's few ms are
+        // not lost in the noise of ZenML's ~1.5 s import.
+        Case {
+            name: "delegated stub CLI (overhead only)",
+            launcher: Cmd::new(ctx.zenml())
+                .args(["--version"])
+                .env("VIRTUAL_ENV", ctx.stub_env())
+                .env("ZENML_USE_PYTHON_CLI", "1"),
+            reference: Cmd::new(ctx.stub_env().join("bin/zenml"))
+                .args(["--version"])
+                .env("VIRTUAL_ENV", ctx.stub_env())
+                .env("ZENML_USE_PYTHON_CLI", "1"),
+            goal: Some(Goal::MaxAddedMs(3.0)),
+            prepare: Some(make_stub_env),
+        },
+        // Answered in Rust (no Python started; see tests/no_python.rs), against the Python CLI.
+        rust_case(ctx, "zenml --version (Rust)", &["--version"]),
+        rust_case(ctx, "zenml version (Rust)", &["version"]),
+        rust_case(ctx, "zenml --help (Rust)", &["--help"]),
+        Case {
+            name: "embedded start-up (init + import sys + finalize)",
+            launcher: Cmd::new(ctx.example("embed_startup")).env("VIRTUAL_ENV", env),
+            reference: Cmd::new(env.join("bin/python"))
+                .args(["-c", "pass"])
+                .env("VIRTUAL_ENV", env),
+            goal: Some(Goal::MaxSlowdown(1.2)),
+            prepare: None,
+        },
+    ]
+}
+
+/// A command the launcher answers in Rust, timed against the env's own Python CLI. The warm-up
+/// round generates the launcher's per-distribution cache.
+fn rust_case(ctx: &Ctx, name: &'static str, args: &[&str]) -> Case {
+    let env = &ctx.env;
+    Case {
+        name,
+        launcher: Cmd::new(ctx.zenml())
+            .args(args.iter().copied())
+            .env("VIRTUAL_ENV", env),
+        reference: Cmd::new(env.join("bin/zenml"))
+            .args(args.iter().copied())
+            .env("VIRTUAL_ENV", env),
+        goal: Some(Goal::MinSpeedup(800.0)),
+        prepare: None,
+    }
+}
+
+/// A venv made by the `--env` venv's python, with a `zenml` distribution whose console script
+/// (written the way installers write it) calls a function that returns 0.
+fn make_stub_env(ctx: &Ctx) -> Result<()> {
+    let dir = ctx.stub_env();
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = Command::new(ctx.env.join("bin/python"))
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&dir)
+        .env_remove("VIRTUAL_ENV")
+        .status()
+        .context("cannot create the stub venv")?;
+    if !status.success() {
+        bail!("creating {} failed ({status})", dir.display());
+    }
+    let site = std::fs::read_dir(dir.join("lib"))?
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.is_dir())
+        .context("stub venv without site-packages")?;
+    let dist = site.join("zenml-0.0.0.dist-info");
+    std::fs::create_dir_all(&dist)?;
+    std::fs::write(
+        dist.join("METADATA"),
+        "Metadata-Version: 2.1\nName: zenml\nVersion: 0.0.0\n",
+    )?;
+    std::fs::write(
+        dist.join("entry_points.txt"),
+        "[console_scripts]\nzenml = stub_zenml_cli:cli\n",
+    )?;
+    std::fs::write(site.join("stub_zenml_cli.py"), "def cli():\n    return 0\n")?;
+    let script = dir.join("bin/zenml");
+    std::fs::write(
+        &script,
+        format!(
+            "#!{}\n# -*- coding: utf-8 -*-\nimport sys\nfrom stub_zenml_cli import cli\n\
+             if __name__ == \"__main__\":\n    sys.exit(cli())\n",
+            dir.join("bin/python").display()
+        ),
+    )?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+/// The clean base environment every run starts from.
+fn base_command(cmd: &Cmd, scratch: &Path) -> Command {
+    let mut c = Command::new(&cmd.argv[0]);
+    c.args(&cmd.argv[1..])
+        .env_clear()
+        .env(
+            "HOME",
+            std::env::var_os("HOME").unwrap_or_else(|| scratch.into()),
+        )
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "C.UTF-8")
+        .env("ZENML_CONFIG_PATH", scratch.join("zenml-config"))
+        .env("ZENML_LAUNCHER_CACHE_DIR", scratch.join("launcher-cache"))
+        .env("ZENML_ANALYTICS_OPT_IN", "false")
+        .current_dir(scratch);
+    for (k, v) in &cmd.env {
+        c.env(k, v);
+    }
+    c
+}
+
+/// One timed run, output discarded; fails on a non-zero exit.
+fn time_once(cmd: &Cmd, scratch: &Path) -> Result<f64> {
+    let mut c = base_command(cmd, scratch);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let start = Instant::now();
+    let status = c
+        .status()
+        .with_context(|| format!("cannot run {}", cmd.display()))?;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if !status.success() {
+        bail!(
+            "{} failed ({status}); run it by hand to see why",
+            cmd.display()
+        );
+    }
+    Ok(ms)
+}
+
+/// A warm-up run with output kept, so that a failure shows its message.
+fn warm_up(cmd: &Cmd, scratch: &Path) -> Result<()> {
+    let out = base_command(cmd, scratch)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", cmd.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed ({}):\n{}{}",
+            cmd.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// `target/<profile>`, from this executable's path (`target/<profile>/examples/bench`).
+fn profile_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot locate the benchmark executable")?;
+    let dir = exe.parent().context("executable without a directory")?;
+    Ok(if dir.file_name() == Some(OsStr::new("examples")) {
+        dir.parent().unwrap().to_path_buf()
+    } else {
+        dir.to_path_buf()
+    })
+}
+
+/// Under `cargo run`, builds the launcher and the helper examples with the same profile and into
+/// the same target dir, so that the benchmark never times stale binaries.
+fn build(profile_dir: &Path) -> Result<()> {
+    let Some(cargo) = std::env::var_os("CARGO") else {
+        return Ok(());
+    };
+    let profile = profile_dir
+        .file_name()
+        .and_then(OsStr::to_str)
+        .unwrap_or("debug");
+    let target_dir = profile_dir.parent().context("target dir")?;
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .args(["--bin", "zenml", "--example", "embed_startup"]);
+    match profile {
+        "debug" => {}
+        "release" => {
+            cmd.arg("--release");
+        }
+        other => {
+            cmd.args(["--profile", other]);
+        }
+    }
+    let status = cmd.status().context("cannot run cargo build")?;
+    if !status.success() {
+        bail!("building the launcher binaries failed ({status})");
+    }
+    Ok(())
+}
+
+fn run(args: &Args) -> Result<bool> {
+    if args.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    let profile_dir = profile_dir()?;
+    if !args.no_build {
+        build(&profile_dir)?;
+    }
+    let env = std::path::absolute(&args.env).context("--env")?;
+    if !env.join("bin/python").exists() {
+        bail!(
+            "{} is not a venv (no bin/python); create it with scripts/provision-envs.sh or pass --env",
+            env.display()
+        );
+    }
+    let scratch = profile_dir
+        .parent()
+        .unwrap_or(&profile_dir)
+        .join("bench-tmp");
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("cannot create {}", scratch.display()))?;
+    let ctx = Ctx {
+        env,
+        profile_dir,
+        scratch,
+    };
+    let scratch = &ctx.scratch;
+
+    let selected: Vec<Case> = cases(&ctx)
+        .into_iter()
+        .filter(|c| args.filter.as_deref().is_none_or(|f| c.name.contains(f)))
+        .collect();
+    if selected.is_empty() {
+        bail!(
+            "no case matches --filter {:?}",
+            args.filter.as_deref().unwrap_or("")
+        );
+    }
+    for case in &selected {
+        if let Some(prepare) = case.prepare {
+            prepare(&ctx).with_context(|| format!("preparing {:?}", case.name))?;
+        }
+        for cmd in [&case.launcher, &case.reference] {
+            if !Path::new(&cmd.argv[0]).exists() {
+                bail!(
+                    "{} is missing: build it with `cargo build --profile <profile> --bins --examples` \
+                     (or run this benchmark through `cargo run --example bench`)",
+                    Path::new(&cmd.argv[0]).display()
+                );
+            }
+        }
+    }
+
+    println!(
+        "env {}; binaries from {}; {} warm-up + {} interleaved rounds per case; medians in ms",
+        ctx.env.display(),
+        ctx.profile_dir.display(),
+        args.warmup,
+        args.runs
+    );
+    let mut rows = Vec::new();
+    for case in &selected {
+        println!("- {}", case.name);
+        println!("    launcher:  {}", case.launcher.display());
+        println!("    reference: {}", case.reference.display());
+        let measured = measure(case, args, scratch);
+        if let Err(err) = &measured {
+            println!("    failed: {err:#}");
+        }
+        rows.push((case, measured));
+    }
+
+    println!();
+    println!(
+        "{:<50} {:>10} {:>10} {:>8} {:>9}  {:<20} result",
+        "case", "launcher", "reference", "ref/ours", "added ms", "goal"
+    );
+    let mut all_met = true;
+    let mut failed = 0;
+    for (case, measured) in rows {
+        let goal = case.goal.map_or_else(|| "-".to_string(), |g| g.describe());
+        let Ok((ours, theirs)) = measured else {
+            failed += 1;
+            println!(
+                "{:<50} {:>10} {:>10} {:>8} {:>9}  {:<20} FAILED (see above)",
+                case.name, "-", "-", "-", "-", goal
+            );
+            continue;
+        };
+        let verdict = match case.goal {
+            Some(g) if g.met(ours, theirs) => "met",
+            Some(_) => {
+                all_met = false;
+                "NOT met"
+            }
+            None => "-",
+        };
+        println!(
+            "{:<50} {:>10.1} {:>10.1} {:>7.2}x {:>+9.1}  {:<20} {}",
+            case.name,
+            ours,
+            theirs,
+            theirs / ours,
+            ours - theirs,
+            goal,
+            verdict
+        );
+    }
+    if failed > 0 {
+        bail!("{failed} case(s) could not be measured");
+    }
+    Ok(all_met)
+}
+
+/// Warm-up, then interleaved timed rounds; the medians (launcher, reference) in ms.
+fn measure(case: &Case, args: &Args, scratch: &Path) -> Result<(f64, f64)> {
+    for _ in 0..args.warmup {
+        warm_up(&case.launcher, scratch)?;
+        warm_up(&case.reference, scratch)?;
+    }
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..args.runs {
+        ours.push(time_once(&case.launcher, scratch)?);
+        theirs.push(time_once(&case.reference, scratch)?);
+    }
+    Ok((median(&mut ours), median(&mut theirs)))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) if args.strict => ExitCode::from(1),
+        Ok(false) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bench: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: a demo env (python 3.11 venv with pinned zenml[local]==0.98.0),
+# the launcher installed into it as its `zenml` (replacing the pip-generated script), a few
+# commands run through it, then the side-by-side benchmark in release mode.
+#   bash scripts/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+ROOT="$PWD"
+ENVS="${ZENML_LAUNCHER_ENVS:-$ROOT/target/envs}"
+DEMO="$ENVS/demo"
+
+echo "== provisioning the demo env and the benchmark's reference env" >&2
+bash scripts/provision-envs.sh demo zenml-0.98.0
+
+echo "== installing the launcher as $DEMO/bin/zenml" >&2
+cargo install --path . --root "$DEMO" --force --locked --target-dir "${CARGO_TARGET_DIR:-$ROOT/target}"
+head -c 4 "$DEMO/bin/zenml" | grep -q ELF ||
+  die "$DEMO/bin/zenml is not the launcher" "re-run scripts/demo.sh"
+
+# A private ZenML config and launcher cache: the demo leaves the user's own alone.
+STATE="$ROOT/target/demo-state"
+rm -rf "$STATE"
+mkdir -p "$STATE"
+export ZENML_CONFIG_PATH="$STATE/zenml-config"
+export ZENML_LAUNCHER_CACHE_DIR="$STATE/launcher-cache"
+export ZENML_ANALYTICS_OPT_IN=false
+# As if the env were activated.
+export VIRTUAL_ENV="$DEMO"
+export PATH="$DEMO/bin:$PATH"
+unset CONDA_PREFIX PYTHONHOME ZENML_PYTHON ZENML_USE_PYTHON_CLI ZENML_DEBUG_PYTHON
+
+TIMEFORMAT='   (%3R s)'
+run() {
+  echo
+  echo "\$ $*"
+  time "$@" </dev/null
+}
+
+echo
+echo "== commands through the launcher ($(command -v zenml))"
+echo "(the first call also generates the launcher's per-distribution cache, with the env's python)"
+run zenml --version
+run zenml --version
+run zenml version
+run zenml --help
+run zenml status
+run zenml stack list
+echo
+echo "== the same --version through the Python CLI, and what the launcher decided"
+run env ZENML_USE_PYTHON_CLI=1 zenml --version
+run env ZENML_DEBUG_PYTHON=1 zenml --version
+
+echo
+echo "== benchmark (release build)"
+unset VIRTUAL_ENV ZENML_CONFIG_PATH ZENML_LAUNCHER_CACHE_DIR
+export PATH="${PATH#"$DEMO/bin:"}"
+cargo run --release --example bench -- --env "$ENVS/zenml-0.98.0"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The one test command (also what CI runs, through .ci/run): provisions the test envs under
+# target/envs, then runs every test target. Extra arguments go to `cargo test`.
+#   bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+bash scripts/provision-envs.sh
+# tests/no_python.rs traces the launcher with strace.
+if ! command -v strace >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && apt-get install -y -qq strace) >/dev/null ||
+      die "installing strace failed" "install it by hand: apt-get install -y strace"
+  else
+    die "strace not found (tests/no_python.rs needs it)" "install it: sudo apt-get install -y strace"
+  fi
+fi
+echo "PYO3_PYTHON=$PYO3_PYTHON" >&2
+cargo test --all-targets "$@"
+# Doc tests only when the library has some (fenced code blocks in doc comments).
+if grep -rqE '^\s*//[/!].*```' src; then
+  cargo test --doc "$@"
+fi
