@@ -7,22 +7,10 @@
 use std::process::ExitCode;
 
 use pyo3::prelude::*;
-use zenml_launcher::env::{self, DiscoveryInput};
 
 fn main() -> ExitCode {
-    let result = (|| -> anyhow::Result<i32> {
-        let env = env::resolve(&DiscoveryInput::from_process())?;
-        let interpreter = zenml_launcher::python::start(&env)?;
-        let imported = Python::attach(|py| py.import("sys").map(drop));
-        let flushed = interpreter.finalize();
-        imported.map_err(|e| anyhow::anyhow!("import sys failed: {e}"))?;
-        Ok(if flushed == 0 { 0 } else { 120 })
-    })();
-    match result {
-        Ok(code) => ExitCode::from(code as u8),
-        Err(err) => {
-            zenml_launcher::error::report(&err);
-            ExitCode::from(1)
-        }
-    }
+    zenml_launcher::app::run_embedded(|_env| {
+        Python::attach(|py| py.import("sys").map(drop))
+            .map_err(|e| anyhow::anyhow!("import sys failed: {e}"))
+    })
 }

@@ -18,19 +18,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let result = (|| -> anyhow::Result<i32> {
-        let env = zenml_launcher::app::resolve_env()?;
-        let interpreter = zenml_launcher::python::start(&env)?;
-        let described = zenml_launcher::python::describe(&env, args.json, false);
-        let flushed = interpreter.finalize();
-        described.map_err(|e| anyhow::anyhow!("describing the interpreter failed: {e}"))?;
-        Ok(if flushed == 0 { 0 } else { 120 })
-    })();
-    match result {
-        Ok(code) => ExitCode::from(code as u8),
-        Err(err) => {
-            zenml_launcher::error::report(&err);
-            ExitCode::from(1)
-        }
-    }
+    zenml_launcher::app::run_embedded(|env| {
+        zenml_launcher::python::describe(env, args.json, false)
+            .map_err(|e| anyhow::anyhow!("describing the interpreter failed: {e}"))
+    })
 }

@@ -144,3 +144,23 @@ fn run_rust(route: &Route, cache: &cache::Cache, version: &str) -> Option<i32> {
         }
     }
 }
+
+/// Resolves the env as the launcher does, starts the embedded interpreter, runs `work`, finalizes.
+/// Exit code 0, 120 when the final flush failed (as CPython), 1 with a one-line error otherwise.
+pub fn run_embedded(work: impl FnOnce(&env::PythonEnv) -> Result<()>) -> ExitCode {
+    let result = (|| -> Result<u8> {
+        let env = resolve_env()?;
+        let interpreter = crate::python::start(&env)?;
+        let outcome = work(&env);
+        let flushed = interpreter.finalize();
+        outcome?;
+        Ok(if flushed == 0 { 0 } else { 120 })
+    })();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            crate::error::report(&err);
+            ExitCode::from(1)
+        }
+    }
+}
