@@ -134,6 +134,7 @@ fn run_rust(route: &Route, cache: &cache::Cache, version: &str) -> Option<i32> {
         Route::VersionCommand => commands::version::command(&ctx, commands::version::random_index),
         Route::RootHelp => commands::help::root(&ctx, false),
         Route::NoArgsHelp => commands::help::root(&ctx, true),
+        Route::Status => commands::status::run(&ctx),
         Route::NeedsSpec | Route::Delegate(_) => return None,
     };
     match result {

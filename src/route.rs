@@ -40,6 +40,8 @@ pub enum Route {
     NoArgsHelp,
     /// `zenml version`: a banner and the version line.
     VersionCommand,
+    /// `zenml status` on the local store.
+    Status,
     /// The router needs the installed CLI's root spec to decide.
     NeedsSpec,
     /// Hand the call to the Python CLI, unchanged.
@@ -53,6 +55,7 @@ impl Route {
             Route::RootHelp => "rust: --help".into(),
             Route::NoArgsHelp => "rust: root help (no arguments)".into(),
             Route::VersionCommand => "rust: version".into(),
+            Route::Status => "rust: status".into(),
             Route::NeedsSpec => "needs the CLI spec".into(),
             Route::Delegate(why) => format!("delegate ({why})"),
         }
@@ -69,7 +72,7 @@ pub fn decide(args: &[OsString], use_python_cli: bool, spec: Option<&RootSpec>) 
     let first = args.first().map(|a| a.as_encoded_bytes());
     let may_be_rust = match first {
         None => true,
-        Some(a) => a.starts_with(b"-") || a == b"version",
+        Some(a) => a.starts_with(b"-") || a == b"version" || a == b"status",
     };
     if !may_be_rust {
         return Route::Delegate("sub-command");
@@ -127,6 +130,7 @@ pub fn decide(args: &[OsString], use_python_cli: bool, spec: Option<&RootSpec>) 
         [cmd] if cmd == OsStr::new("version") && is("version", &spec.commands) => {
             Route::VersionCommand
         }
+        [cmd] if cmd == OsStr::new("status") && is("status", &spec.commands) => Route::Status,
         _ => Route::Delegate("sub-command"),
     }
 }
@@ -206,7 +210,9 @@ mod tests {
         assert!(delegated(route(&["version", "--help"])));
         assert!(delegated(route(&["stak"])));
         assert!(delegated(route(&["foo"])));
-        assert!(delegated(route(&["status"])));
+        assert_eq!(route(&["status"]), Route::Status);
+        assert!(delegated(route(&["status", "--help"])));
+        assert!(delegated(route(&["status", "x"])));
     }
 
     #[test]

@@ -49,6 +49,49 @@ pub const DELEGATE_IF_SET: &[&str] = &[
     JUPYTER_LINES,
 ];
 
+// ZenML's configuration and store selection (behaviour notes §2, §5).
+pub const ZENML_CONFIG_PATH: &str = "ZENML_CONFIG_PATH";
+pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+pub const ZENML_LOCAL_STORES_PATH: &str = "ZENML_LOCAL_STORES_PATH";
+pub const ZENML_REPOSITORY_PATH: &str = "ZENML_REPOSITORY_PATH";
+pub const ZENML_REPOSITORY_DIRECTORY_NAME: &str = "ZENML_REPOSITORY_DIRECTORY_NAME";
+pub const ZENML_ACTIVE_STACK_ID: &str = "ZENML_ACTIVE_STACK_ID";
+pub const ZENML_ACTIVE_PROJECT_ID: &str = "ZENML_ACTIVE_PROJECT_ID";
+pub const ZENML_DEFAULT_USER_NAME: &str = "ZENML_DEFAULT_USER_NAME";
+pub const ZENML_LOGGING_COLORS_DISABLED: &str = "ZENML_LOGGING_COLORS_DISABLED";
+
+/// Variables that select another store, change what GlobalConfiguration reads, or make ZenML
+/// create or warn: with any of them set, `status` is delegated. Names ending in `_` are prefixes.
+pub const STORE_DELEGATE_VARS: &[&str] = &[
+    "ZENML_SERVER",
+    "ZENML_STORE",
+    "ZENML_STORE_",
+    "ZENML_SECRETS_STORE_",
+    "ZENML_BACKUP_SECRETS_STORE_",
+    "ZENML_VERSION",
+    "ZENML_USER_ID",
+    "ZENML_DEFAULT_PROJECT_NAME",
+    "ZENML_ENABLE_REPO_INIT_WARNINGS",
+];
+
+/// The first set variable among `names` (a name ending in `_` matches as a prefix).
+pub fn first_set(names: &[&str]) -> Option<String> {
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        for name in names {
+            let hit = if name.ends_with('_') {
+                key.starts_with(name)
+            } else {
+                key == *name
+            };
+            if hit {
+                return Some(key.to_string());
+            }
+        }
+    }
+    None
+}
+
 /// `ZENML_LOGGING_VERBOSITY` values under which no command answered in Rust logs anything.
 pub const QUIET_LOGGING_LEVELS: &[&str] =
     &["INFO", "WARN", "WARNING", "ERROR", "CRITICAL", "NOTSET"];

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 use crate::env::PythonEnv;
 use crate::error::UserError;
 
+/// ZenML releases whose config and store layout the Rust `status` was verified against (live
+/// CLI comparisons in tests/status_parity.rs). Other releases are delegated.
+pub const STORE_VERIFIED_VERSIONS: &[&str] = &["0.98.0"];
+
 /// `module:attr` of the `zenml` console script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryPoint {

@@ -2,6 +2,7 @@
 //! writes it, so a condition it cannot reproduce turns into delegation before any byte is out.
 
 pub mod help;
+pub mod status;
 pub mod version;
 
 use std::io::Write;

@@ -1,0 +1,321 @@
+//! `zenml status` for the local SQLite store, read directly (behaviour notes §2, §3.5). Every
+//! state outside what was verified against the live CLI is delegated: another store or server,
+//! first run (no config or DB: Python creates them and logs), version mismatches (Python
+//! migrates), a local server deployment, missing defaults ZenML would create, variables that
+//! change what GlobalConfiguration reads, and names rich would not print verbatim.
+
+use std::path::{Path, PathBuf};
+
+use super::{CommandResult, Context, Output};
+use crate::render::{self, Piece};
+use crate::store::Store;
+use crate::terminal::Unsupported;
+use crate::zenml_config::{YamlMap, uuid_hex};
+use crate::zenml_paths::{self, PathInput, Unmodelled};
+use crate::{debug, vars, zenml_pkg};
+
+/// One thing `status` prints, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// `cli_utils.declare(text)`: the zenml console, style "info".
+    Declare(String),
+    /// A `logger.warning(...)` line, already formatted by ZenML's console log formatter.
+    Log(String),
+}
+
+/// What status reports, read from the config files and the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    pub store_url: String,
+    pub user: String,
+    pub project: String,
+    pub project_from_env: bool,
+    pub stack: String,
+    pub repository_root: Option<PathBuf>,
+    pub config_dir: PathBuf,
+    pub local_stores: PathBuf,
+}
+
+fn text(path: &Path) -> Result<&str, Unmodelled> {
+    path.to_str()
+        .ok_or_else(|| Unmodelled(format!("non-UTF-8 path {}", path.display())))
+}
+
+/// Reads the state, or says why the launcher must delegate.
+pub fn read_state(input: &PathInput, zenml_version: &str) -> Result<State, Unmodelled> {
+    let um = |s: String| Unmodelled(s);
+    if !zenml_pkg::STORE_VERIFIED_VERSIONS.contains(&zenml_version) {
+        return Err(um(format!("status not verified for ZenML {zenml_version}")));
+    }
+    if let Some(name) = vars::first_set(vars::STORE_DELEGATE_VARS) {
+        return Err(um(format!("{name} is set")));
+    }
+    let config_dir = zenml_paths::config_dir(input)?;
+    if zenml_paths::local_server_present(&config_dir) {
+        return Err(um("a local server deployment exists".into()));
+    }
+    let global = YamlMap::read(&zenml_paths::global_config_file(&config_dir)).map_err(um)?;
+    if global.get("version") != Some(zenml_version) {
+        return Err(um(format!(
+            "config version {:?} is not {zenml_version}",
+            global.get("version")
+        )));
+    }
+    if global.get("store.type") != Some("sql") {
+        return Err(um("store is not sql".into()));
+    }
+    let store_url = global
+        .get("store.url")
+        .ok_or_else(|| um("no store url".into()))?
+        .to_string();
+    let db = zenml_paths::sqlite_path(&store_url)
+        .ok_or_else(|| um(format!("store {store_url} is not a local SQLite file")))?;
+    let local_stores = zenml_paths::local_stores(input, &config_dir)?;
+
+    let repository = zenml_paths::find_repository(input)?;
+    let repo_config = match &repository {
+        Some(repo) => Some(YamlMap::read(&repo.config_dir.join("config.yaml")).map_err(um)?),
+        None => None,
+    };
+    let active_id = |env: &str, key: &str| -> Result<(String, bool), Unmodelled> {
+        if let Some(v) = vars::text(env).filter(|v| !v.is_empty()) {
+            return uuid_hex(&v)
+                .map(|h| (h, true))
+                .ok_or_else(|| um(format!("{env} is not a UUID")));
+        }
+        let source = repo_config.as_ref().unwrap_or(&global);
+        let value = source
+            .get(key)
+            .ok_or_else(|| um(format!("no {key} configured")))?;
+        uuid_hex(value)
+            .map(|h| (h, false))
+            .ok_or_else(|| um(format!("{key} is not a UUID")))
+    };
+    let (project_id, project_from_env) =
+        active_id(vars::ZENML_ACTIVE_PROJECT_ID, "active_project_id")?;
+    let (stack_id, _) = active_id(vars::ZENML_ACTIVE_STACK_ID, "active_stack_id")?;
+    let user_name = vars::text(vars::ZENML_DEFAULT_USER_NAME)
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "default".into());
+
+    let mut store = Store::open(&db).map_err(um)?;
+    let (user, project, stack) = store
+        .snapshot(|s| {
+            let versions = s.schema_versions()?;
+            if versions != [zenml_version] {
+                return Err(format!("store schema {versions:?} is not {zenml_version}"));
+            }
+            if !s.project_exists_by_name("default")? || !s.stack_exists_by_name("default")? {
+                return Err("default project or stack missing (ZenML would create it)".into());
+            }
+            if !s.server_active()? {
+                return Err("server settings not active (ZenML would activate them)".into());
+            }
+            let user = s.user_name(&user_name)?.ok_or("default user missing")?;
+            let project = s
+                .project_name_by_id(&project_id)?
+                .ok_or("active project not found")?;
+            let stack = s
+                .stack_name_by_id(&stack_id)?
+                .ok_or("active stack not found")?;
+            Ok((user, project, stack))
+        })
+        .map_err(um)?;
+    Ok(State {
+        store_url,
+        user,
+        project,
+        project_from_env,
+        stack,
+        repository_root: repository.map(|r| r.root),
+        config_dir,
+        local_stores,
+    })
+}
+
+/// The non-default-project warning of `Client.active_project` (zenml/client.py), as ZenML's
+/// console log formatter prints it (yellow, the URL blue; colours even in a pipe).
+fn project_warning(project: &str) -> String {
+    const URL: &str = "https://zenml.io/pro";
+    format!(
+        "\x1b[33mThe ZenML OSS dashboard only works with the default project ('default'). You are \
+         currently working with project '{project}', so your pipelines won't be visible in the OSS \
+         dashboard. To use multiple projects with full dashboard support, please visit \
+         \x1b[0m\x1b[34m{URL}\x1b[33m to learn more.\x1b[0m"
+    )
+}
+
+/// The lines of `zenml status` for a state (cli/server.py::status).
+pub fn items(state: &State) -> Result<Vec<Item>, Unmodelled> {
+    let scope = if state.repository_root.is_some() {
+        "repository"
+    } else {
+        "global"
+    };
+    let mut items = vec![
+        Item::Declare("-----ZenML Client Status-----".into()),
+        Item::Declare(format!(
+            "Connected to the local ZenML database: '{}'",
+            state.store_url
+        )),
+        Item::Declare(format!("  The active user is: '{}'", state.user)),
+    ];
+    if state.project != "default" && !state.project_from_env {
+        if project_warning_shown()? {
+            items.push(Item::Log(project_warning(&state.project)));
+        }
+    }
+    items.push(Item::Declare(format!(
+        "  The active project is: '{}' ({scope})",
+        state.project
+    )));
+    items.push(Item::Declare(format!(
+        "  The active stack is: '{}' ({scope})",
+        state.stack
+    )));
+    if let Some(root) = &state.repository_root {
+        items.push(Item::Declare(format!(
+            "Active repository root: {}",
+            text(root)?
+        )));
+    }
+    items.push(Item::Declare(format!(
+        "Using configuration from: '{}'",
+        text(&state.config_dir)?
+    )));
+    items.push(Item::Declare(format!(
+        "Local store files are located at: '{}'",
+        text(&state.local_stores)?
+    )));
+    items.push(Item::Declare(
+        "\n-----Local ZenML Server Status-----".into(),
+    ));
+    items.push(Item::Declare(
+        "The local server has not been started.".into(),
+    ));
+    Ok(items)
+}
+
+/// Whether ZenML's logging shows a WARNING with colours as modelled here.
+fn project_warning_shown() -> Result<bool, Unmodelled> {
+    if vars::os(vars::ZENML_LOGGING_COLORS_DISABLED).is_some() {
+        return Err(Unmodelled(format!(
+            "{} is set",
+            vars::ZENML_LOGGING_COLORS_DISABLED
+        )));
+    }
+    let level = vars::text(vars::ZENML_LOGGING_VERBOSITY).map(|l| l.to_uppercase());
+    match level.as_deref() {
+        None | Some("INFO") | Some("WARN") | Some("WARNING") => Ok(true),
+        Some("ERROR") | Some("CRITICAL") | Some("NOTSET") => Ok(false),
+        Some(other) => Err(Unmodelled(format!("logging verbosity {other}"))),
+    }
+}
+
+/// Text rich prints verbatim in a pipe: printable ASCII, no markup (`[`), no emoji code
+/// (`:name:`), no backslash.
+pub fn rich_verbatim(line: &str) -> bool {
+    if !line.chars().all(|c| c == '\n' || (' '..='~').contains(&c))
+        || line.contains(['[', ']', '\\'])
+    {
+        return false;
+    }
+    // rich's emoji pattern needs two colons with no whitespace between them.
+    let bytes = line.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b':' {
+            let rest = &bytes[i + 1..];
+            if let Some(j) = rest
+                .iter()
+                .position(|&c| c == b':' || c.is_ascii_whitespace())
+            {
+                if rest[j] == b':' {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+pub fn run(ctx: &Context) -> CommandResult {
+    let input = PathInput::from_process().map_err(|e| unsupported(&e))?;
+    let state = read_state(&input, ctx.version).map_err(|e| unsupported(&e))?;
+    let items = items(&state).map_err(|e| unsupported(&e))?;
+    let meta = &ctx.cache.meta;
+    let fd = meta.out_fd();
+    let mode = ctx.terminal.rich(fd)?;
+    if mode.color.is_some() {
+        return Err(Unsupported("status in a terminal"));
+    }
+    let mut out = Output::default();
+    for item in items {
+        match item {
+            Item::Declare(text) => {
+                if !rich_verbatim(&text) {
+                    return Err(Unsupported("text rich would not print verbatim"));
+                }
+                let lines: Vec<render::Line> = text
+                    .split('\n')
+                    .map(|l| {
+                        if l.is_empty() {
+                            vec![]
+                        } else {
+                            vec![Piece(l.to_string(), -1)]
+                        }
+                    })
+                    .collect();
+                render::render(&lines, &[], &mode, out.fd(fd));
+            }
+            // The log handler writes to the CLI's stdout too (rerouted with it).
+            Item::Log(line) => {
+                out.fd(fd).extend_from_slice(line.as_bytes());
+                out.fd(fd).push(b'\n');
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn unsupported(e: &Unmodelled) -> Unsupported {
+    debug::line(format!("status: {}", e.0));
+    Unsupported("state outside what status models")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbatim_rules() {
+        assert!(rich_verbatim(
+            "Connected to the local ZenML database: 'sqlite:////x/zenml.db'"
+        ));
+        assert!(rich_verbatim("  The active project is: 'p2' (global)"));
+        assert!(!rich_verbatim("  The active stack is: '[bold]x' (global)"));
+        assert!(!rich_verbatim("  The active stack is: ':smile:' (global)"));
+        assert!(!rich_verbatim("  The active stack is: 'café' (global)"));
+    }
+
+    #[test]
+    fn items_in_order_with_warning_before_the_project_line() {
+        let state = State {
+            store_url: "sqlite:////c/zenml.db".into(),
+            user: "default".into(),
+            project: "p2".into(),
+            project_from_env: false,
+            stack: "s".into(),
+            repository_root: Some("/r".into()),
+            config_dir: "/c".into(),
+            local_stores: "/c/local_stores".into(),
+        };
+        let items = items(&state).unwrap();
+        assert!(matches!(&items[3], Item::Log(l) if l.contains("project 'p2'")));
+        assert_eq!(
+            items[4],
+            Item::Declare("  The active project is: 'p2' (repository)".into())
+        );
+        assert_eq!(items[6], Item::Declare("Active repository root: /r".into()));
+        assert_eq!(items.len(), 11);
+    }
+}

@@ -1,0 +1,258 @@
+//! `zenml status` against the live Python CLI (zenml[local]==0.98.0), each test with a private
+//! ZENML_CONFIG_PATH: stdout, stderr and exit code byte-equal, and the Rust route taken wherever
+//! the state is one the launcher models (steady states); first runs are delegated and must
+//! still print ZenML's init lines exactly once.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+const DEBUG_PREFIX: &[u8] = b"[zenml-launcher debug] ";
+
+struct World {
+    home: PathBuf,
+    config: PathBuf,
+    cache: PathBuf,
+    env: PathBuf,
+}
+
+impl World {
+    fn new(name: &str) -> Self {
+        let home = scratch(name);
+        World {
+            config: home.join("zenml-config"),
+            cache: home.join("launcher-cache"),
+            env: zenml_env(ZENML_VERSION),
+            home,
+        }
+    }
+
+    fn command(&self, program: &Path, cwd: &Path, extra: &[(&str, &str)]) -> Command {
+        let mut cmd = clean_command(program, &self.home);
+        cmd.current_dir(cwd)
+            .env("ZENML_LAUNCHER_CACHE_DIR", &self.cache)
+            .env("VIRTUAL_ENV", &self.env);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// The Python CLI (the env's own bin/zenml).
+    fn python(&self, args: &[&str], cwd: &Path, extra: &[(&str, &str)]) -> Output {
+        output(
+            self.command(&self.env.join("bin/zenml"), cwd, extra)
+                .args(args),
+        )
+    }
+
+    /// Sets state up through the Python CLI; it must succeed.
+    fn setup(&self, args: &[&str], cwd: &Path) {
+        let out = self.python(args, cwd, &[]);
+        assert!(
+            out.status.success(),
+            "zenml {args:?} failed: {}",
+            show(&out.stderr)
+        );
+    }
+
+    /// The launcher, with its debug lines split off.
+    fn launcher(&self, args: &[&str], cwd: &Path, extra: &[(&str, &str)]) -> (Output, Vec<String>) {
+        let mut out = output(
+            self.command(&launcher(), cwd, extra)
+                .env("ZENML_DEBUG_PYTHON", "1")
+                .args(args),
+        );
+        let mut debug = Vec::new();
+        let mut rest = Vec::new();
+        for line in out.stderr.split_inclusive(|&b| b == b'\n') {
+            match line.strip_prefix(DEBUG_PREFIX) {
+                Some(d) => debug.push(show(d).trim_end().to_string()),
+                None => rest.extend_from_slice(line),
+            }
+        }
+        out.stderr = rest;
+        (out, debug)
+    }
+}
+
+fn same(a: &Output, b: &Output) -> Result<(), String> {
+    if a.stdout == b.stdout && a.stderr == b.stderr && a.status.code() == b.status.code() {
+        return Ok(());
+    }
+    Err(format!(
+        "launcher rc={:?}\nstdout {:?}\nstderr {:?}\npython rc={:?}\nstdout {:?}\nstderr {:?}",
+        a.status.code(),
+        show(&a.stdout),
+        show(&a.stderr),
+        b.status.code(),
+        show(&b.stdout),
+        show(&b.stderr)
+    ))
+}
+
+/// The Rust route was chosen and not given up for delegation.
+fn took_rust(debug: &[String]) -> bool {
+    debug.iter().any(|l| l == "route: rust: status")
+        && !debug.iter().any(|l| l.starts_with("route: delegate"))
+}
+
+/// Compares launcher and Python CLI; `rust` says whether the Rust route must have been taken.
+fn check(w: &World, cwd: &Path, extra: &[(&str, &str)], rust: bool) {
+    let (mine, debug) = w.launcher(&["status"], cwd, extra);
+    let reference = w.python(&["status"], cwd, extra);
+    if let Err(e) = same(&mine, &reference) {
+        panic!(
+            "status differs (env {extra:?}, cwd {}):\n{e}\ndebug: {debug:#?}",
+            cwd.display()
+        );
+    }
+    assert_eq!(
+        took_rust(&debug),
+        rust,
+        "expected rust route = {rust}; debug lines: {debug:#?}"
+    );
+}
+
+#[test]
+fn first_run_is_delegated_and_prints_the_init_lines_once() {
+    let w = World::new("status-first");
+    // Reference first run in the config dir, then the same fresh dir again for the launcher.
+    let reference = w.python(&["status"], &w.home, &[]);
+    std::fs::remove_dir_all(&w.config).unwrap();
+    let (mine, debug) = w.launcher(&["status"], &w.home, &[]);
+    same(&mine, &reference).unwrap_or_else(|e| panic!("first run differs:\n{e}"));
+    let text = show(&mine.stderr);
+    assert_eq!(
+        text.matches("Creating default stack...").count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        debug.iter().any(|l| l.starts_with("route: delegate")),
+        "{debug:?}"
+    );
+    // Steady state afterwards: answered in Rust.
+    check(&w, &w.home, &[], true);
+}
+
+#[test]
+fn steady_state_widths_and_overrides() {
+    let w = World::new("status-steady");
+    w.setup(&["status"], &w.home);
+    for cols in ["60", "80", "117", "120", "200"] {
+        check(&w, &w.home, &[("COLUMNS", cols)], true);
+    }
+    check(&w, &w.home, &[("NO_COLOR", "1")], true);
+    check(&w, &w.home, &[("ZENML_LOGGING_VERBOSITY", "WARNING")], true);
+    // Modelled-away conditions still give the same bytes, through Python.
+    let url = format!(
+        "sqlite:///{}",
+        w.config
+            .join("local_stores/default_zen_store/zenml.db")
+            .display()
+    );
+    check(&w, &w.home, &[("ZENML_STORE_URL", &url)], false);
+    check(
+        &w,
+        &w.home,
+        &[("ZENML_ACTIVE_STACK_ID", "not-a-uuid")],
+        false,
+    );
+}
+
+#[test]
+fn repository_subdirectory_and_parent_repos() {
+    let w = World::new("status-repo");
+    w.setup(&["status"], &w.home);
+    let repo = w.home.join("project");
+    std::fs::create_dir_all(repo.join("src/deep")).unwrap();
+    w.setup(&["init"], &repo);
+    check(&w, &repo.join("src/deep"), &[], true);
+    check(
+        &w,
+        &w.home,
+        &[("ZENML_REPOSITORY_PATH", repo.to_str().unwrap())],
+        true,
+    );
+    // An explicit path that is not a repository: ZenML ignores it (global scope).
+    check(
+        &w,
+        &repo.join("src"),
+        &[("ZENML_REPOSITORY_PATH", repo.join("src").to_str().unwrap())],
+        true,
+    );
+}
+
+#[test]
+fn non_default_project_and_a_stack_set_with_the_python_cli() {
+    let w = World::new("status-project");
+    w.setup(&["status"], &w.home);
+    w.setup(&["project", "register", "p2"], &w.home);
+    w.setup(&["project", "set", "p2"], &w.home);
+    w.setup(
+        &["stack", "register", "s2", "-o", "default", "-a", "default"],
+        &w.home,
+    );
+    w.setup(&["stack", "set", "s2"], &w.home);
+    check(&w, &w.home, &[], true);
+    check(&w, &w.home, &[("ZENML_LOGGING_VERBOSITY", "ERROR")], true);
+    check(&w, &w.home, &[("COLUMNS", "60")], true);
+}
+
+#[test]
+fn store_locked_by_a_writer_is_never_corrupted() {
+    let w = World::new("status-lock");
+    w.setup(&["status"], &w.home);
+    let db = w.config.join("local_stores/default_zen_store/zenml.db");
+    let dump = |db: &Path| {
+        let out = output(Command::new(base_python()).args([
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+             print(c.execute('pragma integrity_check').fetchone()[0]); \
+             print('\\n'.join(c.iterdump()))",
+            db.to_str().unwrap(),
+        ]));
+        assert!(out.status.success(), "{}", show(&out.stderr));
+        out.stdout
+    };
+    let before = dump(&db);
+    assert!(before.starts_with(b"ok\n"));
+    // A writer holding a RESERVED lock (mid-transaction): readers still read.
+    // Then a writer holding an EXCLUSIVE lock for 4 s: the launcher waits, then delegates.
+    for (mode, hold, rust) in [("IMMEDIATE", "3", true), ("EXCLUSIVE", "4", false)] {
+        let mut writer = Command::new(base_python())
+            .args([
+                "-c",
+                &format!(
+                    "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); \
+                     c.execute('BEGIN {mode}'); c.execute(\"UPDATE project SET description = description WHERE name = 'default'\"); \
+                     print('locked', flush=True); time.sleep({hold}); c.execute('ROLLBACK')"
+                ),
+                db.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(writer.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "locked");
+        let (mine, debug) = w.launcher(&["status"], &w.home, &[]);
+        assert!(mine.status.success(), "{mode}: {}", show(&mine.stderr));
+        assert!(
+            show(&mine.stderr).contains("The active stack is: 'default' (global)"),
+            "{}",
+            show(&mine.stderr)
+        );
+        assert_eq!(took_rust(&debug), rust, "{mode}: {debug:#?}");
+        writer.wait().unwrap();
+    }
+    assert_eq!(dump(&db), before, "the store changed");
+}
