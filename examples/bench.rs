@@ -184,6 +184,11 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
         rust_case(ctx, "zenml --version (Rust)", &["--version"]),
         rust_case(ctx, "zenml version (Rust)", &["version"]),
         rust_case(ctx, "zenml --help (Rust)", &["--help"]),
+        // The warm-up round creates the private config and store (delegated first run).
+        Case {
+            goal: Some(Goal::MinSpeedup(500.0)),
+            ..rust_case(ctx, "zenml status (Rust, local store)", &["status"])
+        },
         Case {
             name: "embedded start-up (init + import sys + finalize)",
             launcher: Cmd::new(ctx.example("embed_startup")).env("VIRTUAL_ENV", env),

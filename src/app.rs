@@ -53,25 +53,7 @@ pub fn environment_forces_delegation() -> Option<String> {
     match vars::os(vars::PYTHONUTF8) {
         Some(v) if v == "1" => None,
         Some(_) => Some(format!("{} is set", vars::PYTHONUTF8)),
-        None => (!locale_is_utf8()).then(|| "the locale is not UTF-8".to_string()),
-    }
-}
-
-/// Python decodes and encodes stdio with the locale's codeset; C/POSIX are coerced to UTF-8.
-fn locale_is_utf8() -> bool {
-    // SAFETY: setlocale/nl_langinfo are called once, single-threaded, before any output; the
-    // returned strings are read immediately.
-    unsafe {
-        let name = libc::setlocale(libc::LC_CTYPE, c"".as_ptr());
-        if name.is_null() {
-            return false;
-        }
-        let name = std::ffi::CStr::from_ptr(name).to_bytes();
-        if name == b"C" || name == b"POSIX" {
-            return true;
-        }
-        let codeset = std::ffi::CStr::from_ptr(libc::nl_langinfo(libc::CODESET)).to_bytes();
-        codeset.eq_ignore_ascii_case(b"UTF-8") || codeset.eq_ignore_ascii_case(b"utf8")
+        None => (!crate::os::locale_is_utf8()).then(|| "the locale is not UTF-8".to_string()),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod delegate;
 pub mod embed;
 pub mod env;
 pub mod error;
+pub mod os;
 pub mod python;
 pub mod render;
 pub mod route;

@@ -56,9 +56,8 @@ impl Terminal {
             ..Default::default()
         };
         for fd in 0..3 {
-            // SAFETY: isatty only inspects the descriptor number.
-            t.isatty[fd] = unsafe { libc::isatty(fd as i32) } == 1;
-            t.size[fd] = window_size(fd as i32);
+            t.isatty[fd] = crate::os::isatty(fd as i32);
+            t.size[fd] = crate::os::window_size(fd as i32);
         }
         t
     }
@@ -162,18 +161,6 @@ impl Terminal {
     pub fn click_width(&self) -> Result<usize, Unsupported> {
         Ok((self.shutil_columns()?.min(80)).saturating_sub(2).max(50))
     }
-}
-
-fn window_size(fd: i32) -> Option<(u16, u16)> {
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ fills a winsize we own; failure leaves it untouched.
-    let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0).then_some((ws.ws_col, ws.ws_row))
 }
 
 #[cfg(test)]
