@@ -11,6 +11,7 @@ pub mod env;
 pub mod error;
 pub mod os;
 pub mod python;
+pub mod local_store;
 pub mod render;
 pub mod route;
 pub mod store;

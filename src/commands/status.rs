@@ -7,12 +7,11 @@
 use std::path::{Path, PathBuf};
 
 use super::{CommandResult, Context, Output};
+use crate::local_store::Local;
 use crate::render::{self, Piece};
-use crate::store::Store;
 use crate::terminal::Unsupported;
-use crate::zenml_config::{YamlMap, uuid_hex};
-use crate::zenml_paths::{self, PathInput, Unmodelled};
-use crate::{debug, vars, zenml_pkg};
+use crate::zenml_paths::{PathInput, Unmodelled};
+use crate::{debug, vars};
 
 /// One thing `status` prints, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,93 +42,31 @@ fn text(path: &Path) -> Result<&str, Unmodelled> {
 
 /// Reads the state, or says why the launcher must delegate.
 pub fn read_state(input: &PathInput, zenml_version: &str) -> Result<State, Unmodelled> {
-    let um = |s: String| Unmodelled(s);
-    if !zenml_pkg::STORE_VERIFIED_VERSIONS.contains(&zenml_version) {
-        return Err(um(format!("status not verified for ZenML {zenml_version}")));
-    }
-    if let Some(name) = vars::first_set(vars::STORE_DELEGATE_VARS) {
-        return Err(um(format!("{name} is set")));
-    }
-    let config_dir = zenml_paths::config_dir(input)?;
-    if zenml_paths::local_server_present(&config_dir) {
-        return Err(um("a local server deployment exists".into()));
-    }
-    let global = YamlMap::read(&zenml_paths::global_config_file(&config_dir)).map_err(um)?;
-    if global.get("version") != Some(zenml_version) {
-        return Err(um(format!(
-            "config version {:?} is not {zenml_version}",
-            global.get("version")
-        )));
-    }
-    if global.get("store.type") != Some("sql") {
-        return Err(um("store is not sql".into()));
-    }
-    let store_url = global
-        .get("store.url")
-        .ok_or_else(|| um("no store url".into()))?
-        .to_string();
-    let db = zenml_paths::sqlite_path(&store_url)
-        .ok_or_else(|| um(format!("store {store_url} is not a local SQLite file")))?;
-    let local_stores = zenml_paths::local_stores(input, &config_dir)?;
-
-    let repository = zenml_paths::find_repository(input)?;
-    let repo_config = match &repository {
-        Some(repo) => Some(YamlMap::read(&repo.config_dir.join("config.yaml")).map_err(um)?),
-        None => None,
-    };
-    let active_id = |env: &str, key: &str| -> Result<(String, bool), Unmodelled> {
-        if let Some(v) = vars::text(env).filter(|v| !v.is_empty()) {
-            return uuid_hex(&v)
-                .map(|h| (h, true))
-                .ok_or_else(|| um(format!("{env} is not a UUID")));
-        }
-        let source = repo_config.as_ref().unwrap_or(&global);
-        let value = source
-            .get(key)
-            .ok_or_else(|| um(format!("no {key} configured")))?;
-        uuid_hex(value)
-            .map(|h| (h, false))
-            .ok_or_else(|| um(format!("{key} is not a UUID")))
-    };
-    let (project_id, project_from_env) =
-        active_id(vars::ZENML_ACTIVE_PROJECT_ID, "active_project_id")?;
-    let (stack_id, _) = active_id(vars::ZENML_ACTIVE_STACK_ID, "active_stack_id")?;
+    let local = Local::open(input, zenml_version)?;
+    let project_id = local.active_project()?;
+    let stack_id = local.active_stack()?;
     let user_name = vars::text(vars::ZENML_DEFAULT_USER_NAME)
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "default".into());
-
-    let mut store = Store::open(&db).map_err(um)?;
-    let (user, project, stack) = store
-        .snapshot(|s| {
-            let versions = s.schema_versions()?;
-            if versions != [zenml_version] {
-                return Err(format!("store schema {versions:?} is not {zenml_version}"));
-            }
-            if !s.project_exists_by_name("default")? || !s.stack_exists_by_name("default")? {
-                return Err("default project or stack missing (ZenML would create it)".into());
-            }
-            if !s.server_active()? {
-                return Err("server settings not active (ZenML would activate them)".into());
-            }
-            let user = s.user_name(&user_name)?.ok_or("default user missing")?;
-            let project = s
-                .project_name_by_id(&project_id)?
-                .ok_or("active project not found")?;
-            let stack = s
-                .stack_name_by_id(&stack_id)?
-                .ok_or("active stack not found")?;
-            Ok((user, project, stack))
-        })
-        .map_err(um)?;
+    let (user, project, stack) = local.read(|s| {
+        let user = s.user_name(&user_name)?.ok_or("default user missing")?;
+        let project = s
+            .project_name_by_id(&project_id.hex)?
+            .ok_or("active project not found")?;
+        let stack = s
+            .stack_name_by_id(&stack_id.hex)?
+            .ok_or("active stack not found")?;
+        Ok((user, project, stack))
+    })?;
     Ok(State {
-        store_url,
+        store_url: local.store_url,
         user,
         project,
-        project_from_env,
+        project_from_env: project_id.from_env,
         stack,
-        repository_root: repository.map(|r| r.root),
-        config_dir,
-        local_stores,
+        repository_root: local.repository.map(|r| r.root),
+        config_dir: local.config_dir,
+        local_stores: local.local_stores,
     })
 }
 

@@ -1,0 +1,144 @@
+//! The local ZenML state shared by the commands that read it without Python (`status`,
+//! `stack list`): the global config, the active repository, and the SQLite store, checked to be
+//! in the steady state those commands model. Anything else is [`Unmodelled`] and delegated.
+
+use std::path::PathBuf;
+
+use crate::store::{Snapshot, Store, StoreResult};
+use crate::vars;
+use crate::zenml_config::{YamlMap, uuid_hex};
+use crate::zenml_paths::{self, PathInput, Repository, Unmodelled};
+use crate::zenml_pkg;
+
+/// The config side of a local-store invocation.
+#[derive(Debug, Clone)]
+pub struct Local {
+    pub zenml_version: String,
+    pub config_dir: PathBuf,
+    pub local_stores: PathBuf,
+    pub store_url: String,
+    pub db: PathBuf,
+    pub repository: Option<Repository>,
+    global: YamlMap,
+    repo_config: Option<YamlMap>,
+}
+
+/// An active id (project or stack) as stored in SQLite, and whether an env variable chose it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveId {
+    pub hex: String,
+    pub from_env: bool,
+}
+
+impl Local {
+    /// Reads the config files and checks every condition the Rust commands rely on.
+    pub fn open(input: &PathInput, zenml_version: &str) -> Result<Local, Unmodelled> {
+        let um = Unmodelled;
+        if !zenml_pkg::STORE_VERIFIED_VERSIONS.contains(&zenml_version) {
+            return Err(um(format!(
+                "local store not verified for ZenML {zenml_version}"
+            )));
+        }
+        if let Some(name) = vars::first_set(vars::STORE_DELEGATE_VARS) {
+            return Err(um(format!("{name} is set")));
+        }
+        let config_dir = zenml_paths::config_dir(input)?;
+        if zenml_paths::local_server_present(&config_dir) {
+            return Err(um("a local server deployment exists".into()));
+        }
+        let global = YamlMap::read(&zenml_paths::global_config_file(&config_dir)).map_err(um)?;
+        if global.get("version") != Some(zenml_version) {
+            return Err(um(format!(
+                "config version {:?} is not {zenml_version}",
+                global.get("version")
+            )));
+        }
+        if global.get("store.type") != Some("sql") {
+            return Err(um("store is not sql".into()));
+        }
+        let store_url = global
+            .get("store.url")
+            .ok_or_else(|| um("no store url".into()))?
+            .to_string();
+        let db = zenml_paths::sqlite_path(&store_url)
+            .ok_or_else(|| um(format!("store {store_url} is not a local SQLite file")))?;
+        let local_stores = zenml_paths::local_stores(input, &config_dir)?;
+        let repository = zenml_paths::find_repository(input)?;
+        let repo_config = match &repository {
+            Some(repo) => Some(YamlMap::read(&repo.config_dir.join("config.yaml")).map_err(um)?),
+            None => None,
+        };
+        Ok(Local {
+            zenml_version: zenml_version.to_string(),
+            config_dir,
+            local_stores,
+            store_url,
+            db,
+            repository,
+            global,
+            repo_config,
+        })
+    }
+
+    /// `env` if set (must be a UUID), else the repository's config, else the global config.
+    fn active_id(&self, env: &str, key: &str) -> Result<ActiveId, Unmodelled> {
+        let um = Unmodelled;
+        if let Some(v) = vars::text(env).filter(|v| !v.is_empty()) {
+            let hex = uuid_hex(&v).ok_or_else(|| um(format!("{env} is not a UUID")))?;
+            return Ok(ActiveId {
+                hex,
+                from_env: true,
+            });
+        }
+        let source = self.repo_config.as_ref().unwrap_or(&self.global);
+        let value = source
+            .get(key)
+            .ok_or_else(|| um(format!("no {key} configured")))?;
+        let hex = uuid_hex(value).ok_or_else(|| um(format!("{key} is not a UUID")))?;
+        Ok(ActiveId {
+            hex,
+            from_env: false,
+        })
+    }
+
+    pub fn active_project(&self) -> Result<ActiveId, Unmodelled> {
+        self.active_id(vars::ZENML_ACTIVE_PROJECT_ID, "active_project_id")
+    }
+
+    pub fn active_stack(&self) -> Result<ActiveId, Unmodelled> {
+        self.active_id(vars::ZENML_ACTIVE_STACK_ID, "active_stack_id")
+    }
+
+    /// `repository` when a repository is active, else `global`.
+    pub fn scope(&self) -> &'static str {
+        if self.repository.is_some() {
+            "repository"
+        } else {
+            "global"
+        }
+    }
+
+    /// Opens the store read-only and runs `f` on one snapshot, after checking that opening it in
+    /// Python would neither migrate nor create anything.
+    pub fn read<T>(&self, f: impl FnOnce(&Snapshot) -> StoreResult<T>) -> Result<T, Unmodelled> {
+        let mut store = Store::open(&self.db).map_err(Unmodelled)?;
+        store
+            .snapshot(|s| {
+                let versions = s.schema_versions()?;
+                if versions != [self.zenml_version.as_str()] {
+                    return Err(format!(
+                        "store schema {versions:?} is not {}",
+                        self.zenml_version
+                    ));
+                }
+                if !s.project_exists_by_name("default")? || !s.stack_exists_by_name("default")? {
+                    return Err("default project or stack missing (ZenML would create it)".into());
+                }
+                if !s.server_active()? {
+                    return Err("server settings not active (ZenML would activate them)".into());
+                }
+                f(s)
+            })
+            .map_err(Unmodelled)
+    }
+}
