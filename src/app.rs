@@ -86,11 +86,16 @@ pub fn run(args: Vec<OsString>) -> Result<ExitCode> {
                     debug::line(format!("cache: {}", cache.dir.display()));
                     let decided = route::decide(&args, use_python, cache.meta.root.as_ref());
                     debug::line(format!("route: {}", decided.name()));
-                    if let Some(code) = run_rust(&decided, &cache, version.as_deref().unwrap_or(""))
-                    {
-                        return Ok(ExitCode::from(code as u8));
+                    match run_rust(&decided, &cache, version.as_deref().unwrap_or("")) {
+                        Ran::Exit(code) => return Ok(ExitCode::from(code as u8)),
+                        Ran::Delegate => Route::Delegate("not reproducible here"),
+                        Ran::DelegateWith(new_args) => {
+                            debug::line("route: delegate (confirmed: clean --yes)");
+                            return Err(
+                                delegate::exec(&env, &install.entry_point, &new_args).into()
+                            );
+                        }
                     }
-                    Route::Delegate("not reproducible here")
                 }
                 Err(why) => {
                     debug::line(format!("cache unavailable: {why}"));
@@ -103,8 +108,17 @@ pub fn run(args: Vec<OsString>) -> Result<ExitCode> {
     Err(delegate::exec(&env, &install.entry_point, &args).into())
 }
 
-/// Runs a Rust route; `None` when it must be delegated after all (nothing printed yet).
-fn run_rust(route: &Route, cache: &cache::Cache, version: &str) -> Option<i32> {
+/// What a Rust route did.
+enum Ran {
+    Exit(i32),
+    /// Nothing printed: hand the original call to Python.
+    Delegate,
+    /// Hand Python these arguments instead (after a confirmation answered here).
+    DelegateWith(Vec<OsString>),
+}
+
+/// Runs a Rust route.
+fn run_rust(route: &Route, cache: &cache::Cache, version: &str) -> Ran {
     let terminal = Terminal::probe();
     let ctx = Context {
         cache,
@@ -117,13 +131,28 @@ fn run_rust(route: &Route, cache: &cache::Cache, version: &str) -> Option<i32> {
         Route::RootHelp => commands::help::root(&ctx, false),
         Route::NoArgsHelp => commands::help::root(&ctx, true),
         Route::Status => commands::status::run(&ctx),
-        Route::NeedsSpec | Route::Delegate(_) => return None,
+        Route::StackList(args) => commands::stack_list::run(&ctx, args),
+        Route::CleanPrompt => {
+            return match commands::clean::prepare(&ctx) {
+                Ok((spec, mode)) => match commands::clean::run(&ctx, spec, &mode) {
+                    commands::clean::Outcome::Done(code) => Ran::Exit(code),
+                    commands::clean::Outcome::Confirmed => {
+                        Ran::DelegateWith(vec!["clean".into(), "--yes".into()])
+                    }
+                },
+                Err(why) => {
+                    debug::line(format!("delegating: {}", why.0));
+                    Ran::Delegate
+                }
+            };
+        }
+        Route::NeedsSpec | Route::Delegate(_) => return Ran::Delegate,
     };
     match result {
-        Ok(output) => Some(output.write()),
+        Ok(output) => Ran::Exit(output.write()),
         Err(why) => {
             debug::line(format!("delegating: {}", why.0));
-            None
+            Ran::Delegate
         }
     }
 }

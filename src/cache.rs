@@ -17,8 +17,10 @@ use std::process::{Command, Stdio};
 use serde::Deserialize;
 
 use crate::env::PythonEnv;
+use crate::highlight::RegexAlternative;
 use crate::render::{Line, StyleCodes};
 use crate::route::RootSpec;
+use crate::style::{Palettes, StyleSpec};
 use crate::vars;
 use crate::zenml_pkg::ZenmlInstall;
 
@@ -30,6 +32,24 @@ pub struct HelpWiring {
     pub exit: i32,
     pub stdout_after: String,
     pub stderr_after: String,
+}
+
+/// Lines rich prints, and whether the last one ends with a newline (a prompt does not).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Rendered {
+    pub lines: Vec<Line>,
+    pub newline: bool,
+}
+
+/// `clean`'s confirmation (rich `Confirm.ask` on the zenml console).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CleanSpec {
+    pub prompt: Rendered,
+    pub invalid: Rendered,
+    pub aborting: Rendered,
+    /// What EOF (and Ctrl-C: Click handles both alike) prints after the prompt, and the rc.
+    pub eof: HelpWiring,
+    pub choices: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,7 +69,7 @@ pub struct VersionFlag {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Meta {
     pub schema: u32,
-    /// Parts the generator could not reproduce (`all`, `version`, `help`, `version_flag`).
+    /// Parts the generator could not reproduce (`all`, `version`, `help`, `version_flag`, `theme`).
     pub unsupported: BTreeMap<String, String>,
     #[serde(default)]
     pub stdout_rerouted: bool,
@@ -60,6 +80,38 @@ pub struct Meta {
     pub version_flag: Option<VersionFlag>,
     pub help_flag: Option<HelpWiring>,
     pub no_args: Option<HelpWiring>,
+    /// `StackComponentType` values in enum order (the stack list's component columns).
+    #[serde(default)]
+    pub stack_component_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub clean: Option<CleanSpec>,
+    /// The zenml console's resolved theme styles by name (`repr.*`, `info`, `warning`, …), for
+    /// `highlight.rs`; with the fields below, absent when `unsupported.theme` is set.
+    #[serde(default)]
+    pub theme: Option<BTreeMap<String, StyleSpec>>,
+    /// `ReprHighlighter.highlights` and `.base_style`, as the installed rich has them.
+    #[serde(default)]
+    pub repr_highlights: Option<Vec<String>>,
+    #[serde(default)]
+    pub repr_base_style: Option<String>,
+    /// Each of those regexes split at its top-level `|`, with the strings a match needs.
+    #[serde(default)]
+    pub repr_alternatives: Option<Vec<Vec<RegexAlternative>>>,
+    /// rich's emoji-code regex (`_emoji_replace`) and the characters emoji names use.
+    #[serde(default)]
+    pub emoji_pattern: Option<String>,
+    #[serde(default)]
+    pub emoji_alternatives: Option<Vec<RegexAlternative>>,
+    #[serde(default)]
+    pub emoji_name_chars: Option<String>,
+    /// The zenml console's `markup` and `emoji` flags.
+    #[serde(default)]
+    pub console_markup: Option<bool>,
+    #[serde(default)]
+    pub console_emoji: Option<bool>,
+    /// rich's standard and 8-bit palettes (colour downgrades).
+    #[serde(default)]
+    pub palettes: Option<Palettes>,
 }
 
 impl Meta {

@@ -42,6 +42,10 @@ pub enum Route {
     VersionCommand,
     /// `zenml status` on the local store.
     Status,
+    /// `zenml clean` (no options): the confirmation prompt.
+    CleanPrompt,
+    /// `zenml stack list` with at most `-o`/`-c`.
+    StackList(crate::commands::stack_list::ListArgs),
     /// The router needs the installed CLI's root spec to decide.
     NeedsSpec,
     /// Hand the call to the Python CLI, unchanged.
@@ -56,6 +60,8 @@ impl Route {
             Route::NoArgsHelp => "rust: root help (no arguments)".into(),
             Route::VersionCommand => "rust: version".into(),
             Route::Status => "rust: status".into(),
+            Route::StackList(_) => "rust: stack list".into(),
+            Route::CleanPrompt => "rust: clean prompt".into(),
             Route::NeedsSpec => "needs the CLI spec".into(),
             Route::Delegate(why) => format!("delegate ({why})"),
         }
@@ -72,7 +78,13 @@ pub fn decide(args: &[OsString], use_python_cli: bool, spec: Option<&RootSpec>) 
     let first = args.first().map(|a| a.as_encoded_bytes());
     let may_be_rust = match first {
         None => true,
-        Some(a) => a.starts_with(b"-") || a == b"version" || a == b"status",
+        Some(a) => {
+            a.starts_with(b"-")
+                || a == b"version"
+                || a == b"status"
+                || a == b"stack"
+                || a == b"clean"
+        }
     };
     if !may_be_rust {
         return Route::Delegate("sub-command");
@@ -131,6 +143,19 @@ pub fn decide(args: &[OsString], use_python_cli: bool, spec: Option<&RootSpec>) 
             Route::VersionCommand
         }
         [cmd] if cmd == OsStr::new("status") && is("status", &spec.commands) => Route::Status,
+        [cmd] if cmd == OsStr::new("clean") && is("clean", &spec.hidden_commands) => {
+            Route::CleanPrompt
+        }
+        [cmd, sub, list_args @ ..]
+            if cmd == OsStr::new("stack")
+                && sub == OsStr::new("list")
+                && is("stack", &spec.commands) =>
+        {
+            match crate::commands::stack_list::parse_args(list_args) {
+                Some(parsed) => Route::StackList(parsed),
+                None => Route::Delegate("stack list options not modelled"),
+            }
+        }
         _ => Route::Delegate("sub-command"),
     }
 }
@@ -213,6 +238,15 @@ mod tests {
         assert_eq!(route(&["status"]), Route::Status);
         assert!(delegated(route(&["status", "--help"])));
         assert!(delegated(route(&["status", "x"])));
+        assert!(matches!(
+            route(&["stack", "list", "-o", "json"]),
+            Route::StackList(_)
+        ));
+        assert!(delegated(route(&["stack", "list", "--name", "x"])));
+        assert!(delegated(route(&["stack", "describe"])));
+        assert_eq!(route(&["clean"]), Route::CleanPrompt);
+        assert!(delegated(route(&["clean", "--yes"])));
+        assert!(delegated(route(&["clean", "-l"])));
     }
 
     #[test]

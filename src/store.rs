@@ -90,6 +90,57 @@ impl Snapshot<'_> {
         )
     }
 
+    pub fn count(&self, sql: &str) -> StoreResult<usize> {
+        self.conn
+            .query_row(sql, [], |r| r.get::<_, i64>(0))
+            .map(|n| n as usize)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The first column of every row, as text.
+    pub fn strings(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> StoreResult<Vec<String>> {
+        let mut st = self.conn.prepare(sql).map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map(args, |r| r.get::<_, String>(0))
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+    }
+
+    /// `(name, created, updated, user_id)` of a stack.
+    #[allow(clippy::type_complexity)]
+    pub fn stack_row(
+        &self,
+        hex: &str,
+    ) -> StoreResult<Option<(String, String, String, Option<String>)>> {
+        self.conn
+            .query_row(
+                "SELECT name, created, updated, user_id FROM stack WHERE id = ?1",
+                params![hex],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn user_name_by_id(&self, hex: &str) -> StoreResult<Option<String>> {
+        self.one_string("SELECT name FROM user WHERE id = ?1", hex)
+    }
+
+    /// `(type, name)` of each component of a stack.
+    pub fn stack_components(&self, stack_hex: &str) -> StoreResult<Vec<(String, String)>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT c.type, c.name FROM stack_composition sc \
+                 JOIN stack_component c ON c.id = sc.component_id WHERE sc.stack_id = ?1",
+            )
+            .map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map(params![stack_hex], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+    }
+
     /// True when exactly one server_settings row exists and it is active (else ZenML writes).
     pub fn server_active(&self) -> StoreResult<bool> {
         let mut st = self

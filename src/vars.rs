@@ -59,6 +59,10 @@ pub const ZENML_ACTIVE_STACK_ID: &str = "ZENML_ACTIVE_STACK_ID";
 pub const ZENML_ACTIVE_PROJECT_ID: &str = "ZENML_ACTIVE_PROJECT_ID";
 pub const ZENML_DEFAULT_USER_NAME: &str = "ZENML_DEFAULT_USER_NAME";
 pub const ZENML_LOGGING_COLORS_DISABLED: &str = "ZENML_LOGGING_COLORS_DISABLED";
+/// Default `-o` of list commands, their page size, and the table width override.
+pub const ZENML_DEFAULT_OUTPUT: &str = "ZENML_DEFAULT_OUTPUT";
+pub const ZENML_PAGINATION_DEFAULT_LIMIT: &str = "ZENML_PAGINATION_DEFAULT_LIMIT";
+pub const ZENML_CLI_COLUMN_WIDTH: &str = "ZENML_CLI_COLUMN_WIDTH";
 
 /// Variables that select another store, change what GlobalConfiguration reads, or make ZenML
 /// create or warn: with any of them set, `status` is delegated. Names ending in `_` are prefixes.

@@ -1,7 +1,9 @@
 //! Commands answered in Rust. Each builds its whole output first ([`Output`]) and only then
 //! writes it, so a condition it cannot reproduce turns into delegation before any byte is out.
 
+pub mod clean;
 pub mod help;
+pub mod stack_list;
 pub mod status;
 pub mod version;
 

@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use super::{CommandResult, Context, Output};
+use crate::highlight::{Highlighter, StyleTable};
 use crate::local_store::Local;
-use crate::render::{self, Piece};
+use crate::render;
 use crate::terminal::Unsupported;
 use crate::zenml_paths::{PathInput, Unmodelled};
 use crate::{debug, vars};
@@ -97,10 +98,8 @@ pub fn items(state: &State) -> Result<Vec<Item>, Unmodelled> {
         )),
         Item::Declare(format!("  The active user is: '{}'", state.user)),
     ];
-    if state.project != "default" && !state.project_from_env {
-        if project_warning_shown()? {
-            items.push(Item::Log(project_warning(&state.project)));
-        }
+    if state.project != "default" && !state.project_from_env && project_warning_shown()? {
+        items.push(Item::Log(project_warning(&state.project)));
     }
     items.push(Item::Declare(format!(
         "  The active project is: '{}' ({scope})",
@@ -149,32 +148,6 @@ fn project_warning_shown() -> Result<bool, Unmodelled> {
     }
 }
 
-/// Text rich prints verbatim in a pipe: printable ASCII, no markup (`[`), no emoji code
-/// (`:name:`), no backslash.
-pub fn rich_verbatim(line: &str) -> bool {
-    if !line.chars().all(|c| c == '\n' || (' '..='~').contains(&c))
-        || line.contains(['[', ']', '\\'])
-    {
-        return false;
-    }
-    // rich's emoji pattern needs two colons with no whitespace between them.
-    let bytes = line.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b':' {
-            let rest = &bytes[i + 1..];
-            if let Some(j) = rest
-                .iter()
-                .position(|&c| c == b':' || c.is_ascii_whitespace())
-            {
-                if rest[j] == b':' {
-                    return false;
-                }
-            }
-        }
-    }
-    true
-}
-
 pub fn run(ctx: &Context) -> CommandResult {
     let input = PathInput::from_process().map_err(|e| unsupported(&e))?;
     let state = read_state(&input, ctx.version).map_err(|e| unsupported(&e))?;
@@ -182,27 +155,16 @@ pub fn run(ctx: &Context) -> CommandResult {
     let meta = &ctx.cache.meta;
     let fd = meta.out_fd();
     let mode = ctx.terminal.rich(fd)?;
-    if mode.color.is_some() {
-        return Err(Unsupported("status in a terminal"));
-    }
+    // declare(): the zenml console, style "info", markup and highlighting as rich does them.
+    let highlighter = Highlighter::from_meta(meta)?;
+    let info = highlighter.theme_style("info")?;
+    let mut table = StyleTable::new();
     let mut out = Output::default();
     for item in items {
         match item {
             Item::Declare(text) => {
-                if !rich_verbatim(&text) {
-                    return Err(Unsupported("text rich would not print verbatim"));
-                }
-                let lines: Vec<render::Line> = text
-                    .split('\n')
-                    .map(|l| {
-                        if l.is_empty() {
-                            vec![]
-                        } else {
-                            vec![Piece(l.to_string(), -1)]
-                        }
-                    })
-                    .collect();
-                render::render(&lines, &[], &mode, out.fd(fd));
+                let lines = highlighter.styled_lines(&text, Some(&info), &mut table)?;
+                render::render(&lines, table.codes(), &mode, out.fd(fd));
             }
             // The log handler writes to the CLI's stdout too (rerouted with it).
             Item::Log(line) => {
@@ -222,17 +184,6 @@ fn unsupported(e: &Unmodelled) -> Unsupported {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn verbatim_rules() {
-        assert!(rich_verbatim(
-            "Connected to the local ZenML database: 'sqlite:////x/zenml.db'"
-        ));
-        assert!(rich_verbatim("  The active project is: 'p2' (global)"));
-        assert!(!rich_verbatim("  The active stack is: '[bold]x' (global)"));
-        assert!(!rich_verbatim("  The active stack is: ':smile:' (global)"));
-        assert!(!rich_verbatim("  The active stack is: 'café' (global)"));
-    }
 
     #[test]
     fn items_in_order_with_warning_before_the_project_line() {

@@ -1,0 +1,584 @@
+//! `zenml stack list` read directly from the local SQLite store (behaviour notes §3.7): the
+//! default invocation, `-o table|json|yaml|csv|tsv` and `-c/--columns`, for ZenML releases whose
+//! store layout was verified. Filters, sorting and paging, other stores, a terminal on stderr
+//! (ZenML draws a timing-dependent spinner there), highlighted JSON/YAML on a terminal, and values
+//! the renderers here do not reproduce are delegated before anything is printed.
+
+use std::ffi::OsString;
+
+use super::{CommandResult, Context, Output};
+use crate::highlight::{Highlighter, StyleTable};
+use crate::local_store::Local;
+use crate::pyformat::{self, Py};
+use crate::render;
+use crate::store::Snapshot;
+use crate::terminal::Unsupported;
+use crate::zenml_paths::PathInput;
+use crate::zenml_paths::Unmodelled;
+use crate::{debug, vars};
+
+/// The output formats Click accepts for `-o/--output`.
+pub const FORMATS: &[&str] = &["table", "json", "yaml", "tsv", "csv"];
+/// `-c/--columns` default.
+pub const DEFAULT_COLUMNS: &str = "active,id,name,user,artifact_store,orchestrator,deployer";
+/// `ZENML_PAGINATION_DEFAULT_LIMIT`'s default: the page size.
+pub const PAGE_SIZE: usize = 20;
+
+/// The options of a `stack list` call this module answers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListArgs {
+    pub output: Option<String>,
+    pub columns: Option<String>,
+}
+
+/// Parses the arguments after `stack list`: only `-o/--output` and `-c/--columns`, in Click's
+/// spellings (`-o x`, `-ox`, `--output x`, `--output=x`; the last one wins). `None`: delegate.
+pub fn parse_args(args: &[OsString]) -> Option<ListArgs> {
+    let mut out = ListArgs::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].to_str()?;
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+            _ if arg.starts_with("-o") && arg.len() > 2 && !arg.starts_with("--") => {
+                ("-o", Some(arg[2..].to_string()))
+            }
+            _ if arg.starts_with("-c") && arg.len() > 2 && !arg.starts_with("--") => {
+                ("-c", Some(arg[2..].to_string()))
+            }
+            _ => (arg, None),
+        };
+        let value = match inline {
+            Some(v) => v,
+            None => {
+                i += 1;
+                args.get(i)?.to_str()?.to_string()
+            }
+        };
+        match name {
+            "-o" | "--output" => {
+                if !FORMATS.contains(&value.as_str()) {
+                    return None; // Click's usage error
+                }
+                out.output = Some(value);
+            }
+            "-c" | "--columns" => out.columns = Some(value),
+            _ => return None,
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
+/// A cell value as ZenML's row dict holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Str(String),
+    Bool(bool),
+    None,
+    /// A datetime, kept as `YYYY-MM-DD HH:MM:SS[.ffffff]` (Python `str(datetime)`).
+    DateTime(String),
+}
+
+/// One row: keys in ZenML's order.
+pub type Row = Vec<(String, Value)>;
+
+/// A stack as read from the store.
+#[derive(Debug, Clone)]
+pub struct StackRecord {
+    pub id_hex: String,
+    pub name: String,
+    pub created: String,
+    pub updated: String,
+    pub user_id_hex: Option<String>,
+    pub user: Option<String>,
+    /// (component type, component name)
+    pub components: Vec<(String, String)>,
+}
+
+/// The page ZenML would list, active stack first, plus the total count.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub stacks: Vec<StackRecord>,
+    pub total: usize,
+    pub active_hex: Option<String>,
+}
+
+/// `8-4-4-4-12` from 32 hex digits.
+pub fn uuid_text(hex: &str) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Python's `str(datetime)` of a stored `YYYY-MM-DD HH:MM:SS.ffffff`: microseconds only when
+/// non-zero. `None` for any other shape.
+pub fn python_datetime(stored: &str) -> Option<String> {
+    let b = stored.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let shape = b.len() >= 19
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b' '
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !shape {
+        return None;
+    }
+    match &stored[19..] {
+        "" => Some(stored.to_string()),
+        frac if frac.len() == 7 && frac.starts_with('.') && digits(20..26) => {
+            Some(if frac == ".000000" {
+                stored[..19].to_string()
+            } else {
+                stored.to_string()
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Reads the page of stacks `zenml stack list` shows without filters.
+pub fn read_listing(local: &Local, show_active: bool) -> Result<Listing, Unmodelled> {
+    let active = local.active_stack()?;
+    local.read(|s| {
+        let total = s.count("SELECT count(*) FROM stack")?;
+        let mut ids = s.strings(
+            "SELECT id FROM stack ORDER BY created DESC, id DESC LIMIT ?1",
+            &[&(PAGE_SIZE as i64)],
+        )?;
+        if s.stack_name_by_id(&active.hex)?.is_none() {
+            return Err("active stack not found".into());
+        }
+        let mut active_hex = None;
+        if show_active {
+            if !ids.contains(&active.hex) {
+                // ZenML inserts the hydrated active stack: its row has more keys (see row()).
+                ids.insert(0, active.hex.clone());
+            }
+            // Stable sort: the active stack first, the rest in store order.
+            ids.sort_by_key(|id| *id != active.hex);
+            active_hex = Some(active.hex.clone());
+        }
+        let stacks = ids
+            .iter()
+            .map(|id| read_stack(s, id))
+            .collect::<Result<_, _>>()?;
+        Ok(Listing {
+            stacks,
+            total,
+            active_hex,
+        })
+    })
+}
+
+fn read_stack(s: &Snapshot, id: &str) -> Result<StackRecord, String> {
+    let (name, created, updated, user_id) = s.stack_row(id)?.ok_or("stack vanished")?;
+    let user = match &user_id {
+        Some(uid) => Some(s.user_name_by_id(uid)?.ok_or("stack user not found")?),
+        None => None,
+    };
+    let components = s.stack_components(id)?;
+    Ok(StackRecord {
+        id_hex: id.to_string(),
+        name,
+        created,
+        updated,
+        user_id_hex: user_id,
+        user,
+        components,
+    })
+}
+
+/// The row dict of `format_page_items` + `generate_stack_row`, in key order:
+/// `id, name, created, updated, user_id, user, active, <component types…>`. Table rows use the
+/// upper-case component headers and the active marker markup; the others the enum values and
+/// booleans. `None` when the row is one this module does not model.
+pub fn row(
+    stack: &StackRecord,
+    active_hex: Option<&str>,
+    table: bool,
+    types: &[String],
+) -> Option<Row> {
+    let created = python_datetime(&stack.created)?;
+    let updated = python_datetime(&stack.updated)?;
+    let mut row: Row = vec![
+        ("id".into(), Value::Str(uuid_text(&stack.id_hex))),
+        ("name".into(), Value::Str(stack.name.clone())),
+        ("created".into(), Value::DateTime(created)),
+        ("updated".into(), Value::DateTime(updated)),
+        (
+            "user_id".into(),
+            stack
+                .user_id_hex
+                .as_deref()
+                .map_or(Value::None, |u| Value::Str(uuid_text(u))),
+        ),
+        (
+            "user".into(),
+            stack.user.clone().map_or(Value::None, Value::Str),
+        ),
+    ];
+    let is_active = active_hex == Some(stack.id_hex.as_str());
+    row.push((
+        "active".into(),
+        if table {
+            Value::Str(if is_active {
+                "[green]●[/green]".into()
+            } else {
+                String::new()
+            })
+        } else {
+            Value::Bool(is_active)
+        },
+    ));
+    for ty in types {
+        let names: Vec<&str> = stack
+            .components
+            .iter()
+            .filter(|(t, _)| t == ty)
+            .map(|(_, n)| n.as_str())
+            .collect();
+        if names.len() > 1 {
+            return None; // several components of one type: ZenML's ordering not modelled
+        }
+        let key = if table {
+            ty.to_uppercase().replace('_', " ")
+        } else {
+            ty.clone()
+        };
+        row.push((
+            key,
+            Value::Str(names.first().map_or("-".to_string(), |n| n.to_string())),
+        ));
+    }
+    if stack.components.iter().any(|(t, _)| !types.contains(t)) {
+        return None;
+    }
+    Some(row)
+}
+
+/// `prepare_output`'s column selection: `all`, or each requested name matched exactly or
+/// case-insensitively with `_` ≡ space. Returns the selected keys and the unknown names.
+pub fn select_columns(available: &[String], columns: &str) -> (Vec<String>, Vec<String>) {
+    if columns.trim().to_lowercase() == "all" {
+        return (available.to_vec(), Vec::new());
+    }
+    let norm = |s: &str| s.to_lowercase().replace('_', " ");
+    let mut selected: Vec<(String, String)> = Vec::new(); // (requested, key): a dict, insertion order
+    let mut unknown = Vec::new();
+    for req in columns.split(',').map(str::trim) {
+        let key = if available.iter().any(|k| k == req) {
+            Some(req.to_string())
+        } else {
+            available.iter().find(|k| norm(k) == norm(req)).cloned()
+        };
+        match key {
+            Some(key) => match selected.iter_mut().find(|(r, _)| r == req) {
+                Some(entry) => entry.1 = key,
+                None => selected.push((req.to_string(), key)),
+            },
+            None => unknown.push(req.to_string()),
+        }
+    }
+    // Two names for one key select it once (ZenML builds a dict from the keys).
+    let mut keys: Vec<String> = Vec::new();
+    for (_, key) in selected {
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    (keys, unknown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn click_option_spellings() {
+        let all = |o: &str, c: &str| {
+            Some(ListArgs {
+                output: Some(o.into()),
+                columns: Some(c.into()),
+            })
+        };
+        assert_eq!(
+            parse_args(&os(&["-o", "json", "-c", "name"])),
+            all("json", "name")
+        );
+        assert_eq!(parse_args(&os(&["-ojson", "-cname"])), all("json", "name"));
+        assert_eq!(
+            parse_args(&os(&["--output=json", "--columns=name"])),
+            all("json", "name")
+        );
+        assert_eq!(
+            parse_args(&os(&["-o", "csv", "--output", "json", "-c", "name"])),
+            all("json", "name")
+        );
+        assert_eq!(parse_args(&os(&[])), Some(ListArgs::default()));
+        assert_eq!(parse_args(&os(&["-o", "xml"])), None);
+        assert_eq!(parse_args(&os(&["--sort_by", "name"])), None);
+        assert_eq!(parse_args(&os(&["-o"])), None);
+        assert_eq!(parse_args(&os(&["extra"])), None);
+    }
+
+    #[test]
+    fn datetimes_like_python() {
+        assert_eq!(
+            python_datetime("2026-11-23 20:26:23.363031").as_deref(),
+            Some("2026-11-23 20:26:23.363031")
+        );
+        assert_eq!(
+            python_datetime("2026-11-23 20:26:23.000000").as_deref(),
+            Some("2026-11-23 20:26:23")
+        );
+        assert_eq!(python_datetime("2026-11-23T20:26:23"), None);
+    }
+
+    #[test]
+    fn columns_like_prepare_output() {
+        let keys: Vec<String> = ["active", "id", "name", "ARTIFACT STORE"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (sel, unknown) = select_columns(&keys, "name, artifact_store,foo,Active");
+        assert_eq!(sel, ["name", "ARTIFACT STORE", "active"]);
+        assert_eq!(unknown, ["foo"]);
+        assert_eq!(select_columns(&keys, " ALL ").0, keys);
+    }
+}
+
+/// The value ZenML's JSON/YAML output holds for a cell.
+fn py_value(value: &Value) -> Py {
+    match value {
+        Value::Str(s) => Py::Str(s.clone()),
+        Value::Bool(b) => Py::Bool(*b),
+        Value::None => Py::None,
+        // pydantic's encoder: datetime.isoformat().
+        Value::DateTime(d) => Py::Str(d.replacen(' ', "T", 1)),
+    }
+}
+
+/// `str(value)` as the csv module writes it (`None` is the empty restval).
+fn csv_value(value: &Value) -> Option<String> {
+    match value {
+        Value::Str(s) => Some(s.clone()),
+        Value::Bool(b) => Some(if *b { "True" } else { "False" }.into()),
+        Value::None => None,
+        Value::DateTime(d) => Some(d.clone()),
+    }
+}
+
+/// Everything `zenml stack list` prints, built before any of it is written.
+pub struct Rendered {
+    pub stdout: Vec<u8>,
+    /// Lines ZenML's console prints on its stream (rich-wrapped by the caller), in order.
+    pub messages: Vec<(Message, String)>,
+}
+
+/// How a console message is styled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message {
+    Declare,
+    Warning,
+}
+
+/// The non-table formats (json, yaml, csv, tsv) of the selected rows.
+pub fn render_data(
+    format: &str,
+    rows: &[Row],
+    columns: &str,
+    pagination: &[(&str, i64)],
+) -> Result<Rendered, String> {
+    let available: Vec<String> = rows
+        .first()
+        .map(|r| r.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
+    let (selected, unknown) = if columns.is_empty() {
+        (available.clone(), Vec::new())
+    } else {
+        select_columns(&available, columns)
+    };
+    let mut messages = Vec::new();
+    if !unknown.is_empty() {
+        let mut normalized: Vec<String> = available
+            .iter()
+            .map(|k| k.to_lowercase().replace(' ', "_"))
+            .collect();
+        normalized.sort();
+        normalized.dedup();
+        messages.push((
+            Message::Warning,
+            format!(
+                "Unknown column(s) ignored: {}. Available: {}",
+                unknown.join(", "),
+                normalized.join(", ")
+            ),
+        ));
+    }
+    let filtered: Vec<Vec<(String, Value)>> = rows
+        .iter()
+        .map(|r| {
+            selected
+                .iter()
+                .filter_map(|k| r.iter().find(|(key, _)| key == k).cloned())
+                .collect()
+        })
+        .collect();
+    let text = match format {
+        "json" | "yaml" => {
+            let items = Py::List(
+                filtered
+                    .iter()
+                    .map(|r| Py::Dict(r.iter().map(|(k, v)| (k.clone(), py_value(v))).collect()))
+                    .collect(),
+            );
+            let pagination = Py::Dict(
+                pagination
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Py::Int(*v)))
+                    .collect(),
+            );
+            let doc = Py::Dict(vec![
+                ("items".into(), items),
+                ("pagination".into(), pagination),
+            ]);
+            if format == "json" {
+                pyformat::json(&doc)
+            } else {
+                pyformat::yaml(&doc).map_err(|e| e.0)?
+            }
+        }
+        "csv" | "tsv" => {
+            let header: Vec<String> = filtered
+                .first()
+                .map(|r| r.iter().map(|(k, _)| k.clone()).collect())
+                .unwrap_or_default();
+            if header.is_empty() {
+                String::new()
+            } else {
+                let body: Vec<Vec<Option<String>>> = filtered
+                    .iter()
+                    .map(|r| {
+                        header
+                            .iter()
+                            .map(|h| {
+                                r.iter()
+                                    .find(|(k, _)| k == h)
+                                    .and_then(|(_, v)| csv_value(v))
+                            })
+                            .collect()
+                    })
+                    .collect();
+                pyformat::delimited(&header, &body, if format == "csv" { ',' } else { '\t' })
+            }
+        }
+        other => return Err(format!("format {other} not rendered here")),
+    };
+    // zenml_cli.clean_output: the text, plus a newline unless it ends with one; nothing if empty.
+    let mut stdout = text.into_bytes();
+    if !stdout.is_empty() && !stdout.ends_with(b"\n") {
+        stdout.push(b'\n');
+    }
+    Ok(Rendered { stdout, messages })
+}
+
+/// `ZENML_DEFAULT_OUTPUT` when it names a format, else `table` (read at import by ZenML).
+fn default_format() -> String {
+    match vars::text(vars::ZENML_DEFAULT_OUTPUT) {
+        Some(f) if FORMATS.contains(&f.as_str()) => f,
+        _ => "table".into(),
+    }
+}
+
+pub fn run(ctx: &Context, args: &ListArgs) -> CommandResult {
+    let meta = &ctx.cache.meta;
+    let fd = meta.out_fd();
+    if ctx.terminal.rich_is_terminal(fd) {
+        return Err(Unsupported("ZenML draws a spinner on a terminal"));
+    }
+    if vars::os(vars::ZENML_PAGINATION_DEFAULT_LIMIT).is_some() {
+        return Err(Unsupported("custom page size"));
+    }
+    let types = meta
+        .stack_component_types
+        .as_ref()
+        .ok_or(Unsupported("component types not generated"))?;
+    let format = args.output.clone().unwrap_or_else(default_format);
+    let no_color = vars::os(vars::NO_COLOR).is_some_and(|v| !v.is_empty());
+    if (format == "json" || format == "yaml") && ctx.terminal.isatty[1] && !no_color {
+        return Err(Unsupported("highlighted JSON/YAML on a terminal"));
+    }
+    let columns = args
+        .columns
+        .clone()
+        .unwrap_or_else(|| DEFAULT_COLUMNS.to_string());
+    let unmodelled = |e: Unmodelled| {
+        debug::line(format!("stack list: {}", e.0));
+        Unsupported("state outside what stack list models")
+    };
+    let input = PathInput::from_process().map_err(unmodelled)?;
+    let local = Local::open(&input, ctx.version).map_err(unmodelled)?;
+    let listing = read_listing(&local, true).map_err(unmodelled)?;
+    let table = format == "table";
+    let rows: Vec<Row> = listing
+        .stacks
+        .iter()
+        .map(|s| row(s, listing.active_hex.as_deref(), table, types))
+        .collect::<Option<_>>()
+        .ok_or(Unsupported("a stack row not modelled"))?;
+    if listing.stacks.len() > PAGE_SIZE && columns.trim().eq_ignore_ascii_case("all") {
+        return Err(Unsupported("hydrated active stack with all columns"));
+    }
+    let total = listing.total as i64;
+    let pagination = [
+        ("index", 1),
+        ("max_size", PAGE_SIZE as i64),
+        (
+            "total_pages",
+            ((total + PAGE_SIZE as i64 - 1) / PAGE_SIZE as i64).max(1),
+        ),
+        ("total", total),
+    ];
+    let rendered = if table {
+        return Err(Unsupported("table format not ported yet"));
+    } else {
+        render_data(&format, &rows, &columns, &pagination).map_err(|e| {
+            debug::line(format!("stack list: {e}"));
+            Unsupported("value not rendered here")
+        })?
+    };
+    let mode = ctx.terminal.rich(fd)?;
+    let highlighter = Highlighter::from_meta(meta)?;
+    let mut styles = StyleTable::new();
+    let mut out = Output {
+        stdout: rendered.stdout,
+        ..Output::default()
+    };
+    for (kind, text) in &rendered.messages {
+        let base = highlighter.theme_style(match kind {
+            Message::Declare => "info",
+            Message::Warning => "warning",
+        })?;
+        let lines = highlighter.styled_lines(text, Some(&base), &mut styles)?;
+        render::render(&lines, styles.codes(), &mode, out.fd(fd));
+    }
+    Ok(out)
+}

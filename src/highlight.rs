@@ -1,0 +1,747 @@
+//! Styles *dynamic* text (known only at run time: a status line with a path, a quoted name, …)
+//! exactly as the zenml console prints it with `console.print(text, style=<base>)` —
+//! `cli_utils.declare` (base `info`), `warning` (base `warning`), a plain `console.print` (no
+//! base) — as [`Line`]s of pieces plus a [`StyleTable`], ready for [`crate::render::render`],
+//! which then wraps, crops and emits the same bytes as rich in a terminal or a pipe, for every
+//! colour system and NO_COLOR.
+//!
+//! What rich does, and what is reproduced here (rich 15, `Console.render_str`, `Text.render`):
+//!
+//! 1. Markup and emoji codes are applied first (`console.markup`/`emoji` are on): text where
+//!    either could change something is [`Unsupported`] — any `[`, and any match of rich's
+//!    emoji-code regex whose name could be an emoji name (all its lower-cased characters occur
+//!    in rich's emoji names; without that list, any match).
+//! 2. `ReprHighlighter`: each of its regexes in order, `finditer` over the whole text; every
+//!    named group that took part with a non-empty span adds a span styled `repr.<group>`.
+//! 3. `Text.render` (after the text is split at `\n` and word-wrapped): a segment starts at
+//!    every span start and end — also where the style does not change — and its style is the
+//!    combination, in span order, of the spans covering it; `console.print(style=base)` then
+//!    puts the base under it (`base + segment style`).
+//!
+//! The regexes, the emoji regex, the theme (zenml's overrides over rich's defaults, resolved)
+//! and rich's palettes are data the installed rich/zenml gave `gen_cache.py`; none of them is
+//! copied here. Also [`Unsupported`]: tabs, control characters and any character outside
+//! printable ASCII and the Latin letters U+00C0–U+024F (so every character is one cell wide
+//! and Python's and `fancy-regex`'s `\w`/`\d`/`\s`/`\b` agree on it), a regex that does not
+//! compile or exceeds the backtrack limit, and an empty match (Python and Rust iterate empty
+//! matches differently).
+//!
+//! Speed: compiling all of rich's regexes takes ≈ 0.7 ms, so each regex is split at its
+//! top-level `|` (as the generator recorded it) and an alternative is compiled, lazily, only
+//! for a text that has the characters every match of it needs; the alternatives of one regex
+//! are then searched like Python's leftmost-first alternation.
+//!
+//! ```no_run
+//! # use zenml_launcher::{cache::Meta, highlight::{Highlighter, StyleTable}, render, terminal::Terminal};
+//! # fn demo(meta: &Meta, terminal: &Terminal) -> Result<Vec<u8>, zenml_launcher::terminal::Unsupported> {
+//! let highlighter = Highlighter::from_meta(meta)?;
+//! let info = highlighter.theme_style("info")?; // cli_utils.declare
+//! let mut table = StyleTable::new();
+//! let lines = highlighter.styled_lines("Using configuration from: '/root/.config/zenml'", Some(&info), &mut table)?;
+//! let mut out = Vec::new();
+//! render::render(&lines, table.codes(), &terminal.rich(meta.out_fd())?, &mut out);
+//! # Ok(out)
+//! # }
+//! ```
+
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+
+use fancy_regex::{Captures, Regex};
+use serde::Deserialize;
+
+use crate::cache::Meta;
+use crate::render::{Line, Piece, StyleCodes};
+use crate::style::{Palettes, Style};
+use crate::terminal::Unsupported;
+
+/// The style table pieces index into: [`StyleCodes`] per distinct output, `-1` for a style that
+/// prints no escape codes in any colour system.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StyleTable {
+    codes: Vec<StyleCodes>,
+}
+
+impl StyleTable {
+    pub fn new() -> StyleTable {
+        StyleTable::default()
+    }
+
+    /// Continues an existing table (e.g. the cache's `meta.styles`), so pieces from the cache
+    /// and from the highlighter can be rendered together.
+    pub fn from_codes(codes: Vec<StyleCodes>) -> StyleTable {
+        StyleTable { codes }
+    }
+
+    pub fn codes(&self) -> &[StyleCodes] {
+        &self.codes
+    }
+
+    pub fn into_codes(self) -> Vec<StyleCodes> {
+        self.codes
+    }
+
+    /// The index of `style`'s codes, added when new.
+    pub fn intern(
+        &mut self,
+        style: &Style,
+        palettes: Option<&Palettes>,
+    ) -> Result<i32, Unsupported> {
+        let codes = style.codes(palettes)?;
+        if codes.standard.is_empty()
+            && codes.eight_bit.is_empty()
+            && codes.truecolor.is_empty()
+            && codes.no_color.is_empty()
+        {
+            return Ok(-1);
+        }
+        let index = match self.codes.iter().position(|c| *c == codes) {
+            Some(i) => i,
+            None => {
+                self.codes.push(codes);
+                self.codes.len() - 1
+            }
+        };
+        i32::try_from(index).map_err(|_| Unsupported("style table overflow"))
+    }
+}
+
+/// One top-level alternative of a `ReprHighlighter` regex, as `gen_cache.py` records it.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct RegexAlternative {
+    /// The alternative's Python pattern.
+    pub pattern: String,
+    /// What every match needs: for each list, the text contains one of its strings.
+    pub requires: Vec<Vec<String>>,
+}
+
+/// A compiled alternative and the style of each of its named groups, by group index.
+#[derive(Debug)]
+struct Compiled {
+    regex: Regex,
+    groups: Vec<(usize, Style)>,
+}
+
+#[derive(Debug)]
+struct Alternative {
+    /// The pattern translated for `fancy-regex`.
+    source: String,
+    requires: Vec<Vec<String>>,
+    compiled: OnceCell<Result<Compiled, Unsupported>>,
+}
+
+impl Alternative {
+    fn new(pattern: &str, requires: &[Vec<String>]) -> Result<Alternative, Unsupported> {
+        Ok(Alternative {
+            source: python_to_fancy(pattern)?,
+            requires: requires.to_vec(),
+            compiled: OnceCell::new(),
+        })
+    }
+
+    /// Whether `text` has what a match needs.
+    fn possible(&self, text: &str) -> bool {
+        self.requires
+            .iter()
+            .all(|any_of| any_of.iter().any(|s| text.contains(s.as_str())))
+    }
+}
+
+/// The zenml console's highlighting, built from the cache's `meta.json` at run time. Regexes
+/// are compiled on first need; keep one highlighter to style several texts.
+#[derive(Debug)]
+pub struct Highlighter {
+    /// `ReprHighlighter.highlights`, each as its top-level alternatives.
+    patterns: Vec<Vec<Alternative>>,
+    base_style: String,
+    /// rich's emoji-code regex, when the console replaces emoji codes.
+    emoji: Option<Vec<Alternative>>,
+    /// The characters rich's emoji names are made of (`None`: unknown).
+    emoji_name_chars: Option<Vec<char>>,
+    /// The console interprets `[…]` markup.
+    markup: bool,
+    theme: BTreeMap<String, Result<Style, Unsupported>>,
+    palettes: Option<Palettes>,
+}
+
+impl Highlighter {
+    /// Builds the highlighter from what `gen_cache.py` recorded (step 7); [`Unsupported`] when
+    /// it was not recorded or is not reproducible.
+    pub fn from_meta(meta: &Meta) -> Result<Highlighter, Unsupported> {
+        let missing = Unsupported("console theme not generated");
+        if !meta.supports("theme") {
+            return Err(missing);
+        }
+        let theme = meta
+            .theme
+            .as_ref()
+            .ok_or(missing.clone())?
+            .iter()
+            .map(|(name, spec)| (name.clone(), Style::from_spec(spec)))
+            .collect();
+        let highlights = meta.repr_highlights.as_ref().ok_or(missing.clone())?;
+        let mut patterns = Vec::new();
+        for (i, pattern) in highlights.iter().enumerate() {
+            let split = meta.repr_alternatives.as_ref().and_then(|all| all.get(i));
+            patterns.push(alternatives(pattern, split.map(Vec::as_slice))?);
+        }
+        let emoji = if meta.console_emoji.unwrap_or(true) {
+            let pattern = meta.emoji_pattern.as_deref().ok_or(missing.clone())?;
+            Some(alternatives(pattern, meta.emoji_alternatives.as_deref())?)
+        } else {
+            None
+        };
+        Ok(Highlighter {
+            patterns,
+            base_style: meta.repr_base_style.clone().ok_or(missing)?,
+            emoji,
+            emoji_name_chars: meta.emoji_name_chars.as_ref().map(|s| s.chars().collect()),
+            markup: meta.console_markup.unwrap_or(true),
+            theme,
+            palettes: meta.palettes.clone(),
+        })
+    }
+
+    /// A style of the console's theme by name (`info`, `warning`, `error`, `success`, `none`,
+    /// `repr.*`), as `console.get_style(name)` resolves it.
+    pub fn theme_style(&self, name: &str) -> Result<Style, Unsupported> {
+        self.theme
+            .get(name)
+            .cloned()
+            .unwrap_or(Err(Unsupported("style not in the recorded theme")))
+    }
+
+    /// rich's palettes, for [`StyleTable::intern`] of styles built by the caller.
+    pub fn palettes(&self) -> Option<&Palettes> {
+        self.palettes.as_ref()
+    }
+
+    /// The pieces of `console.print(text, style=base)` (`base: None`: no style), one
+    /// [`Line`] per `\n`-separated line of `text` (wrapping is [`crate::render::render`]'s
+    /// job), with their styles added to `table`.
+    pub fn styled_lines(
+        &self,
+        text: &str,
+        base: Option<&Style>,
+        table: &mut StyleTable,
+    ) -> Result<Vec<Line>, Unsupported> {
+        check_chars(text)?;
+        if self.markup && text.contains('[') {
+            return Err(Unsupported("console markup ('[') in dynamic text"));
+        }
+        self.check_emoji(text)?;
+        let spans = self.spans(text)?;
+        let base = base.copied().unwrap_or_default();
+        let chars: Vec<char> = text.chars().collect();
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for line_text in text.split('\n') {
+            let end = start + line_text.chars().count();
+            // Text.split / Text.divide: spans clipped to the line; a segment per boundary.
+            let mut cuts = vec![start, end];
+            for &(s, e, _) in &spans {
+                let (s, e) = (s.max(start), e.min(end));
+                if e > s {
+                    cuts.extend([s, e]);
+                }
+            }
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut line = Vec::new();
+            for pair in cuts.windows(2) {
+                let (p, q) = (pair[0], pair[1]);
+                let style = spans
+                    .iter()
+                    .filter(|&&(s, e, _)| s <= p && e >= q)
+                    .fold(base, |acc, (_, _, span_style)| acc + *span_style);
+                let index = table.intern(&style, self.palettes.as_ref())?;
+                line.push(Piece(chars[p..q].iter().collect(), index));
+            }
+            lines.push(line);
+            start = end + 1;
+        }
+        Ok(lines)
+    }
+
+    /// The compiled form of `alternative`, with its group styles from the theme.
+    fn compiled<'a>(&self, alternative: &'a Alternative) -> Result<&'a Compiled, Unsupported> {
+        alternative
+            .compiled
+            .get_or_init(|| {
+                let regex = Regex::new(&alternative.source)
+                    .map_err(|_| Unsupported("a rich regex fancy-regex cannot compile"))?;
+                let mut groups = Vec::new();
+                for (index, name) in regex.capture_names().enumerate() {
+                    if let Some(name) = name {
+                        let style = self.theme.get(&format!("{}{name}", self.base_style));
+                        let style = style.cloned().unwrap_or(Err(Unsupported(
+                            "highlight style missing from the theme",
+                        )))?;
+                        groups.push((index, style));
+                    }
+                }
+                Ok(Compiled { regex, groups })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// `re.finditer` of a regex given as its top-level alternatives (leftmost-first: the
+    /// earliest match, the first alternative at equal starts), skipping alternatives `text`
+    /// cannot match. Calls `found` with the alternative and the match.
+    fn find_iter<'t>(
+        &self,
+        alternatives: &[Alternative],
+        text: &'t str,
+        mut found: impl FnMut(&Compiled, &Captures<'t, str>),
+    ) -> Result<(), Unsupported> {
+        let active = alternatives
+            .iter()
+            .filter(|a| a.possible(text))
+            .map(|a| self.compiled(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let failed = |_| Unsupported("highlight regex hit its backtrack limit");
+        // Each alternative's next match at or after `pos` (`None` inside: no more matches).
+        let mut next: Vec<Option<Option<Captures<'t, str>>>> =
+            active.iter().map(|_| None).collect();
+        let mut pos = 0;
+        loop {
+            for (i, compiled) in active.iter().enumerate() {
+                let stale = match &next[i] {
+                    None => true,
+                    Some(Some(captures)) => captures.get(0).is_none_or(|m| m.start() < pos),
+                    Some(None) => false,
+                };
+                if stale {
+                    next[i] = Some(
+                        compiled
+                            .regex
+                            .captures_from_pos(text, pos)
+                            .map_err(failed)?,
+                    );
+                }
+            }
+            let best = next
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| Some((n.as_ref()?.as_ref()?.get(0)?.start(), i)))
+                .min();
+            let Some((_, i)) = best else {
+                return Ok(());
+            };
+            let Some(Some(captures)) = next[i].take() else {
+                return Ok(());
+            };
+            let whole = captures
+                .get(0)
+                .ok_or(Unsupported("match without group 0"))?;
+            if whole.start() == whole.end() {
+                return Err(Unsupported("empty highlight regex match"));
+            }
+            pos = whole.end();
+            found(active[i], &captures);
+        }
+    }
+
+    /// `ReprHighlighter.highlight`: (start, end, style) in character offsets, in span order.
+    fn spans(&self, text: &str) -> Result<Vec<(usize, usize, Style)>, Unsupported> {
+        let mut char_at = vec![0usize; text.len() + 1];
+        let mut count = 0;
+        for (i, (byte, _)) in text.char_indices().enumerate() {
+            char_at[byte] = i;
+            count = i + 1;
+        }
+        char_at[text.len()] = count;
+        let mut spans = Vec::new();
+        for alternatives in &self.patterns {
+            self.find_iter(alternatives, text, |compiled, captures| {
+                for &(index, style) in &compiled.groups {
+                    if let Some(m) = captures.get(index).filter(|m| m.end() > m.start()) {
+                        spans.push((char_at[m.start()], char_at[m.end()], style));
+                    }
+                }
+            })?;
+        }
+        Ok(spans)
+    }
+
+    /// `_emoji_replace` would leave the text unchanged: no match names a possible emoji.
+    fn check_emoji(&self, text: &str) -> Result<(), Unsupported> {
+        let Some(emoji) = &self.emoji else {
+            return Ok(());
+        };
+        let mut possible = false;
+        self.find_iter(emoji, text, |_, captures| {
+            // `_emoji_replace`'s `do_replace`: groups (code, name, variant).
+            let name = captures.get(2).map_or("", |m| m.as_str());
+            possible |= match &self.emoji_name_chars {
+                None => true,
+                Some(chars) => name.to_lowercase().chars().all(|c| chars.contains(&c)),
+            };
+        })?;
+        if possible {
+            return Err(Unsupported("emoji code (':name:') in dynamic text"));
+        }
+        Ok(())
+    }
+}
+
+/// A regex as its alternatives: the recorded split when it is one of this very pattern, else
+/// the whole pattern without requirements.
+fn alternatives(
+    pattern: &str,
+    split: Option<&[RegexAlternative]>,
+) -> Result<Vec<Alternative>, Unsupported> {
+    let joined = |alts: &[RegexAlternative]| {
+        alts.iter()
+            .map(|a| a.pattern.as_str())
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    match split.filter(|alts| !alts.is_empty() && joined(alts) == pattern) {
+        Some(alts) => alts
+            .iter()
+            .map(|a| Alternative::new(&a.pattern, &a.requires))
+            .collect(),
+        None => Ok(vec![Alternative::new(pattern, &[])?]),
+    }
+}
+
+/// The characters this module handles: `\n`, printable ASCII, and the Latin letters
+/// U+00C0–U+024F (without × and ÷).
+fn check_chars(text: &str) -> Result<(), Unsupported> {
+    for c in text.chars() {
+        match c {
+            '\n' | ' '..='~' => {}
+            '\t' => return Err(Unsupported("tab in dynamic text")),
+            '\u{C0}'..='\u{24F}' if c != '\u{D7}' && c != '\u{F7}' => {}
+            _ => {
+                return Err(Unsupported(
+                    "control, wide or non-Latin character in dynamic text",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Python's `\w`, `\d`, `\s`, their complements and `.`, restricted to the characters
+/// [`check_chars`] lets through (on which they are exact), as class contents: small classes
+/// instead of Unicode tables, which make `fancy-regex` compile `[\w_]{1,50}` in 25 ms.
+const WORD: &str = r"\x30-\x39\x41-\x5A\x5F\x61-\x7A\x{C0}-\x{24F}";
+const NOT_WORD: &str = r"\x00-\x2F\x3A-\x40\x5B-\x5E\x60\x7B-\x7F";
+const DIGIT: &str = r"\x30-\x39";
+const NOT_DIGIT: &str = r"\x00-\x2F\x3A-\x7F\x{C0}-\x{24F}";
+const SPACE: &str = r"\x0A\x20";
+const NOT_SPACE: &str = r"\x00-\x09\x0B-\x1F\x21-\x7F\x{C0}-\x{24F}";
+const NOT_NEWLINE: &str = r"\x00-\x09\x0B-\x7F\x{C0}-\x{24F}";
+
+/// Rewrites a Python `re` pattern for `fancy-regex`, for texts of the characters
+/// [`check_chars`] accepts: `\w`, `\d`, `\s`, their complements and `.` become explicit
+/// classes, and inside a character class, where Python takes `]` right after `[`/`[^`, `[`,
+/// `&` and `~` literally (Rust would read the end of the class, a nested class, `&&` and `~~`
+/// set operations), those are escaped. Not translated ([`Unsupported`]): `$` (which also
+/// matches before a final newline in Python), `--` in a class, escapes other than punctuation,
+/// `\n` `\t` `\r` `\f` `\v` and (outside classes) `\b` `\B` `\A`, and `(?…)` other than
+/// non-capturing and named groups, backreferences by name and lookarounds.
+fn python_to_fancy(pattern: &str) -> Result<String, Unsupported> {
+    let mut out = String::with_capacity(pattern.len() * 2);
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    let mut previous = '\0';
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let next = chars.next();
+                let class = match next {
+                    Some('w') => Some(WORD),
+                    Some('W') => Some(NOT_WORD),
+                    Some('d') => Some(DIGIT),
+                    Some('D') => Some(NOT_DIGIT),
+                    Some('s') => Some(SPACE),
+                    Some('S') => Some(NOT_SPACE),
+                    _ => None,
+                };
+                match (class, in_class) {
+                    (Some(ranges), true) => out.push_str(ranges),
+                    (Some(ranges), false) => {
+                        out.push('[');
+                        out.push_str(ranges);
+                        out.push(']');
+                    }
+                    // Escapes both read alike: punctuation, `\n` `\t` `\r` `\f` `\v`, and
+                    // outside classes the assertions `\b` `\B` `\A`.
+                    (None, _) => match next {
+                        Some(e) if e.is_ascii_punctuation() || "ntrfv".contains(e) => {
+                            out.push('\\');
+                            out.push(e);
+                        }
+                        Some(e @ ('b' | 'B' | 'A')) if !in_class => {
+                            out.push('\\');
+                            out.push(e);
+                        }
+                        _ => return Err(Unsupported("a regex escape not translated")),
+                    },
+                }
+                previous = '\0';
+                continue;
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap_or('^'));
+                }
+                if chars.peek() == Some(&']') {
+                    chars.next();
+                    out.push_str("\\]");
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            '[' | '&' | '~' if in_class => {
+                out.push('\\');
+                out.push(c);
+            }
+            '-' if in_class && previous == '-' => {
+                return Err(Unsupported("'--' in a regex character class"));
+            }
+            '$' if !in_class => return Err(Unsupported("'$' in a highlight regex")),
+            '(' if !in_class && chars.peek() == Some(&'?') => {
+                // Groups and lookarounds only: no inline flags (`(?x)` treats classes
+                // differently), comments, conditionals or atomic groups.
+                let ahead: String = chars.clone().take(3).collect();
+                let known = ["?:", "?=", "?!", "?<=", "?<!", "?P<", "?P="];
+                if !known.iter().any(|k| ahead.starts_with(k)) {
+                    return Err(Unsupported("a regex group syntax not translated"));
+                }
+                out.push('(');
+            }
+            '.' if !in_class => {
+                out.push('[');
+                out.push_str(NOT_NEWLINE);
+                out.push(']');
+            }
+            _ => out.push(c),
+        }
+        previous = c;
+    }
+    Ok(out)
+}
+
+/// One-shot form of [`Highlighter::styled_lines`]: `base` is a theme style name (`info` for
+/// `declare`, `warning` for `warning`, `None` for a plain `console.print`). Builds a
+/// [`Highlighter`] on every call; keep one to style several texts.
+pub fn styled_lines(
+    text: &str,
+    base: Option<&str>,
+    meta: &Meta,
+    table: &mut StyleTable,
+) -> Result<Vec<Line>, Unsupported> {
+    let highlighter = Highlighter::from_meta(meta)?;
+    let base = base.map(|name| highlighter.theme_style(name)).transpose()?;
+    highlighter.styled_lines(text, base.as_ref(), table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::style::{Attribute, Color};
+
+    #[test]
+    fn python_patterns_are_translated() {
+        assert_eq!(
+            python_to_fancy("(?P<b>[][{}()])").unwrap(),
+            r"(?P<b>[\]\[{}()])"
+        );
+        assert_eq!(python_to_fancy("[^]a]").unwrap(), r"[^\]a]");
+        assert_eq!(python_to_fancy("[a&&b~~c]").unwrap(), r"[a\&\&b\~\~c]");
+        assert_eq!(python_to_fancy(r"\w+").unwrap(), format!("[{WORD}]+"));
+        assert_eq!(python_to_fancy(r"[\w.]").unwrap(), format!("[{WORD}.]"));
+        assert_eq!(
+            python_to_fancy(r"\.\\.").unwrap(),
+            format!(r"\.\\[{NOT_NEWLINE}]")
+        );
+        assert_eq!(python_to_fancy(r"[.]\b\B").unwrap(), r"[.]\b\B");
+        assert!(python_to_fancy("a$").is_err());
+        assert!(python_to_fancy("[a--b]").is_err());
+        assert_eq!(python_to_fancy(r"[\$]\$").unwrap(), r"[\$]\$");
+        assert_eq!(
+            python_to_fancy(r"(?:a)(?=b)(?!c)(?<=d)(?<!e)(?P<f>g)(?P=f)").unwrap(),
+            r"(?:a)(?=b)(?!c)(?<=d)(?<!e)(?P<f>g)(?P=f)"
+        );
+        for untranslated in [
+            r"\Z",
+            r"\x41",
+            r"\u0041",
+            r"\1",
+            r"[\b]",
+            r"\N{DASH}",
+            "\\",
+            "(?x)a",
+            "(?i:a)",
+            "(?#c)",
+            "(?>a)",
+            "(?<n>a)",
+        ] {
+            assert!(python_to_fancy(untranslated).is_err(), "{untranslated}");
+        }
+        // The translated classes are what Python's are on the accepted characters.
+        let word = Regex::new(&format!("^[{WORD}]+\\z")).unwrap();
+        assert!(word.is_match("aZ09_éǅɏÀ").unwrap());
+        assert!(!word.is_match("a-b").unwrap());
+        let not_word = Regex::new(&format!("^[{NOT_WORD}]+\\z")).unwrap();
+        assert!(not_word.is_match(" !/:@[^`{~\n").unwrap());
+    }
+
+    #[test]
+    fn characters_outside_the_supported_set() {
+        assert!(check_chars("plain ASCII ~ and\nnewline, café Ñ ǅ ɏ").is_ok());
+        assert_eq!(
+            check_chars("a\tb").unwrap_err(),
+            Unsupported("tab in dynamic text")
+        );
+        for bad in ["\r", "\x07", "×", "÷", "日", "ɐ", "\u{301}", "€"] {
+            assert!(check_chars(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn style_table_dedups_and_leaves_plain_styles_unindexed() {
+        let mut table = StyleTable::from_codes(vec![StyleCodes {
+            standard: "1".into(),
+            eight_bit: "1".into(),
+            truecolor: "1".into(),
+            no_color: "1".into(),
+        }]);
+        let bold = Style::new().with(Attribute::Bold, true);
+        let red = Style::new().with_color(Some(Color::Standard(1)));
+        assert_eq!(table.intern(&bold, None).unwrap(), 0);
+        assert_eq!(table.intern(&red, None).unwrap(), 1);
+        assert_eq!(table.intern(&red, None).unwrap(), 1);
+        assert_eq!(table.intern(&Style::new(), None).unwrap(), -1);
+        let off = Style::new().with(Attribute::Italic, false);
+        assert_eq!(table.intern(&off, None).unwrap(), -1);
+        assert_eq!(table.codes().len(), 2);
+        assert_eq!(table.codes()[1].no_color, "");
+    }
+
+    /// A made-up console: two regexes (one split into alternatives), a small theme.
+    fn meta() -> Meta {
+        serde_json::from_value(serde_json::json!({
+            "schema": 1,
+            "unsupported": {},
+            "theme": {
+                "x.brace": {"bold": true},
+                "x.word": {"color": {"type": "standard", "number": 1, "name": "red"}},
+                "x.num": {"dim": false, "color": {"type": "standard", "number": 6, "name": "cyan"}},
+                "x.tag": {"italic": true},
+                "info": {"dim": true, "color": {"type": "standard", "number": 7, "name": "white"}},
+            },
+            "repr_highlights": ["(?P<brace>[()])", "(?P<word>ab|cd)|(?P<num>[0-9]+)", "(?P<tag><[\\w\\W]*>)"],
+            "repr_base_style": "x.",
+            "repr_alternatives": [
+                [{"pattern": "(?P<brace>[()])", "requires": [["(", ")"]]}],
+                [
+                    {"pattern": "(?P<word>ab|cd)", "requires": [["ab", "cd"]]},
+                    {"pattern": "(?P<num>[0-9]+)", "requires": []},
+                ],
+            ],
+            "emoji_pattern": "(:(\\S*?)(?:(?:\\-)(emoji|text))?:)",
+            "emoji_name_chars": "_abcdefghijklmnopqrstuvwxyz",
+        }))
+        .unwrap()
+    }
+
+    fn pieces(lines: &[Line]) -> Vec<Vec<(&str, i32)>> {
+        lines
+            .iter()
+            .map(|l| l.iter().map(|Piece(t, s)| (t.as_str(), *s)).collect())
+            .collect()
+    }
+
+    #[test]
+    fn spans_become_pieces_in_rich_order() {
+        let meta = meta();
+        let h = Highlighter::from_meta(&meta).unwrap();
+        let mut table = StyleTable::new();
+        // Every span boundary starts a piece, also between equal styles ("((").
+        let lines = h.styled_lines("x((ab)) 12", None, &mut table).unwrap();
+        let (brace, word, num) = (0, 1, 2);
+        assert_eq!(
+            pieces(&lines),
+            vec![vec![
+                ("x", -1),
+                ("(", brace),
+                ("(", brace),
+                ("ab", word),
+                (")", brace),
+                (")", brace),
+                (" ", -1),
+                ("12", num)
+            ]]
+        );
+        assert_eq!(table.codes()[word as usize].standard, "31");
+        // The base goes under the spans; spans combine in order; `dim: false` wins over info.
+        let info = h.theme_style("info").unwrap();
+        let mut table = StyleTable::new();
+        let lines = h
+            .styled_lines("(7) <a(b\nc)>", Some(&info), &mut table)
+            .unwrap();
+        let codes: Vec<Vec<(&str, &str)>> = lines
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .map(|Piece(t, s)| (t.as_str(), table.codes()[*s as usize].standard.as_str()))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                vec![
+                    ("(", "1;2;37"),
+                    ("7", "36"),
+                    (")", "1;2;37"),
+                    (" ", "2;37"),
+                    ("<a", "2;3;37"),
+                    ("(", "1;2;3;37"),
+                    ("b", "2;3;37")
+                ],
+                vec![("c", "2;3;37"), (")", "1;2;3;37"), (">", "2;3;37")],
+            ]
+        );
+        // Empty text and empty lines.
+        assert_eq!(
+            pieces(&h.styled_lines("", None, &mut table).unwrap()),
+            vec![vec![]]
+        );
+        assert_eq!(
+            pieces(&h.styled_lines("a\n", None, &mut table).unwrap()),
+            vec![vec![("a", -1)], vec![]]
+        );
+    }
+
+    #[test]
+    fn markup_and_possible_emoji_codes_are_unsupported() {
+        let meta = meta();
+        let h = Highlighter::from_meta(&meta).unwrap();
+        let mut table = StyleTable::new();
+        assert!(h.styled_lines("a [b]", None, &mut table).is_err());
+        assert!(h.styled_lines(":smile:", None, &mut table).is_err());
+        assert!(h.styled_lines("::", None, &mut table).is_err());
+        // A name with a character no emoji name has cannot be an emoji: printed as it is.
+        assert!(h.styled_lines("http://x:1", None, &mut table).is_ok());
+        assert!(h.styled_lines("a:B-C:", None, &mut table).is_ok());
+        // Without the recorded theme: nothing is reproduced.
+        let mut no_theme = meta.clone();
+        no_theme.unsupported.insert("theme".into(), "failed".into());
+        assert!(Highlighter::from_meta(&no_theme).is_err());
+        let mut table = StyleTable::new();
+        assert!(styled_lines("x", Some("info"), &meta, &mut table).is_ok());
+        assert!(styled_lines("x", Some("warning"), &meta, &mut table).is_err());
+    }
+}

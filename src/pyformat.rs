@@ -1,0 +1,352 @@
+//! Python's own serialisations as ZenML's list commands use them, byte for byte:
+//! `json.dumps(obj, indent=2)` (ensure_ascii), `yaml.dump(obj, default_flow_style=False,
+//! sort_keys=False)` for the plain shapes it can be sure of, and `csv.DictWriter` with
+//! `lineterminator="\n"` (QUOTE_MINIMAL). A value YAML would need an analysis not ported here
+//! for is an error: the caller delegates.
+
+/// A JSON-like value in insertion order (Python dicts keep it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Py {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    None,
+    List(Vec<Py>),
+    Dict(Vec<(String, Py)>),
+}
+
+/// `json.dumps(value, indent=2)`.
+pub fn json(value: &Py) -> String {
+    let mut out = String::new();
+    json_into(value, 0, &mut out);
+    out
+}
+
+fn json_into(value: &Py, level: usize, out: &mut String) {
+    let pad = |n: usize| "  ".repeat(n);
+    match value {
+        Py::Str(s) => json_str(s, out),
+        Py::Int(i) => out.push_str(&i.to_string()),
+        Py::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Py::None => out.push_str("null"),
+        Py::List(items) if items.is_empty() => out.push_str("[]"),
+        Py::Dict(items) if items.is_empty() => out.push_str("{}"),
+        Py::List(items) => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(",\n");
+                }
+                out.push_str(&pad(level + 1));
+                json_into(item, level + 1, out);
+            }
+            out.push('\n');
+            out.push_str(&pad(level));
+            out.push(']');
+        }
+        Py::Dict(items) => {
+            out.push_str("{\n");
+            for (i, (k, v)) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(",\n");
+                }
+                out.push_str(&pad(level + 1));
+                json_str(k, out);
+                out.push_str(": ");
+                json_into(v, level + 1, out);
+            }
+            out.push('\n');
+            out.push_str(&pad(level));
+            out.push('}');
+        }
+    }
+}
+
+/// A JSON string literal with `ensure_ascii=True`.
+fn json_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{:04x}", unit));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A YAML value PyYAML would emit in a way not modelled here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlUnsupported(pub String);
+
+/// `yaml.dump(value, default_flow_style=False, sort_keys=False)` for a top-level dict of plain
+/// keys whose values are scalars, dicts of scalars, or lists of such dicts.
+pub fn yaml(value: &Py) -> Result<String, YamlUnsupported> {
+    let Py::Dict(items) = value else {
+        return Err(YamlUnsupported("top level is not a dict".into()));
+    };
+    let mut out = String::new();
+    yaml_dict(items, 0, &mut out)?;
+    Ok(out)
+}
+
+fn yaml_dict(
+    items: &[(String, Py)],
+    indent: usize,
+    out: &mut String,
+) -> Result<(), YamlUnsupported> {
+    for (i, (key, value)) in items.iter().enumerate() {
+        // The first key of a list item follows the "- " on the same line.
+        if i > 0 || !out.ends_with("- ") {
+            out.push_str(&" ".repeat(indent));
+        }
+        if !is_plain_key(key) {
+            return Err(YamlUnsupported(format!("key {key:?}")));
+        }
+        out.push_str(key);
+        out.push(':');
+        match value {
+            Py::Dict(d) if d.is_empty() => out.push_str(" {}\n"),
+            Py::Dict(d) => {
+                out.push('\n');
+                yaml_dict(d, indent + 2, out)?;
+            }
+            Py::List(l) if l.is_empty() => out.push_str(" []\n"),
+            Py::List(l) => {
+                out.push('\n');
+                for item in l {
+                    out.push_str(&" ".repeat(indent));
+                    match item {
+                        Py::Dict(d) if d.is_empty() => out.push_str("- {}\n"),
+                        Py::Dict(d) => {
+                            out.push_str("- ");
+                            yaml_dict(d, indent + 2, out)?;
+                        }
+                        _ => return Err(YamlUnsupported("list of scalars".into())),
+                    }
+                }
+            }
+            scalar => {
+                out.push(' ');
+                out.push_str(&yaml_scalar(scalar, indent + key.len() + 2)?);
+                out.push('\n');
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_plain_key(key: &str) -> bool {
+    key.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// YAML 1.1 words PyYAML's resolver reads as booleans or null.
+const BOOL_NULL_WORDS: &[&str] = &[
+    "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on",
+    "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N", "null", "Null", "NULL", "~",
+];
+
+fn yaml_scalar(value: &Py, column: usize) -> Result<String, YamlUnsupported> {
+    match value {
+        Py::Bool(b) => Ok(if *b { "true" } else { "false" }.into()),
+        Py::None => Ok("null".into()),
+        Py::Int(i) => Ok(i.to_string()),
+        Py::Str(s) => yaml_str(s, column),
+        _ => Err(YamlUnsupported("nested value".into())),
+    }
+}
+
+fn yaml_str(s: &str, column: usize) -> Result<String, YamlUnsupported> {
+    let unsupported = || Err(YamlUnsupported(format!("string {s:?}")));
+    if s.is_empty() || s == "-" {
+        return Ok(format!("'{s}'"));
+    }
+    if is_timestamp(s) {
+        return Ok(format!("'{s}'"));
+    }
+    if BOOL_NULL_WORDS.contains(&s) {
+        // PyYAML's resolver reads "y"/"n" as booleans too, and quotes them.
+        return Ok(format!("'{s}'"));
+    }
+    let first = s.chars().next().unwrap_or(' ');
+    let chars_ok = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-./ ".contains(c));
+    let numeric_like = s
+        .chars()
+        .all(|c| c.is_ascii_digit() || "_.+-:eExXoObB".contains(c));
+    if !chars_ok || numeric_like || !(first.is_ascii_alphanumeric() || first == '_' || first == '/')
+    {
+        return unsupported();
+    }
+    if s.ends_with(' ') || s.contains("  ") || s.starts_with("0x") {
+        return unsupported();
+    }
+    // PyYAML folds plain scalars with spaces past its 80-column best width.
+    if s.contains(' ') && column + s.len() > 80 {
+        return unsupported();
+    }
+    // A leading number-like token could still resolve as a float or int ("1e3", "0o7").
+    if first.is_ascii_digit()
+        && s.chars()
+            .all(|c| c.is_ascii_hexdigit() || c == '.' || c == '_')
+    {
+        return unsupported();
+    }
+    Ok(s.to_string())
+}
+
+/// PyYAML's timestamp resolver pattern (`YYYY-MM-DD[(T|t| +)HH:MM:SS[.f*][tz]]`), for the shapes
+/// datetimes take here.
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
+    if !(b.len() >= 10
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10))
+    {
+        return false;
+    }
+    if b.len() == 10 {
+        return true;
+    }
+    b.len() >= 19
+        && (b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && (b.len() == 19 || (b[19] == b'.' && digits(20..b.len())))
+}
+
+/// `csv.DictWriter(delimiter=d, lineterminator="\n")`: header, then rows (`None` cells are
+/// written as `restval` ""), the whole text `.strip()`ped as ZenML does.
+pub fn delimited(header: &[String], rows: &[Vec<Option<String>>], delimiter: char) -> String {
+    let field = |f: &str, only: bool| -> String {
+        if f.contains(delimiter) || f.contains('"') || f.contains('\n') || f.contains('\r') {
+            format!("\"{}\"", f.replace('"', "\"\""))
+        } else if f.is_empty() && only {
+            "\"\"".to_string()
+        } else {
+            f.to_string()
+        }
+    };
+    let mut out = String::new();
+    let line = |cells: Vec<String>, out: &mut String| {
+        let only = cells.len() == 1;
+        let joined: Vec<String> = cells.iter().map(|c| field(c, only)).collect();
+        out.push_str(&joined.join(&delimiter.to_string()));
+        out.push('\n');
+    };
+    line(header.to_vec(), &mut out);
+    for row in rows {
+        line(
+            row.iter().map(|c| c.clone().unwrap_or_default()).collect(),
+            &mut out,
+        );
+    }
+    python_strip(&out).to_string()
+}
+
+/// Python's `str.strip()` (whitespace per `str.isspace`).
+pub fn python_strip(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_like_python() {
+        let v = Py::Dict(vec![
+            (
+                "items".into(),
+                Py::List(vec![
+                    Py::Dict(vec![("a".into(), Py::Bool(true)), ("b".into(), Py::None)]),
+                    Py::Dict(vec![]),
+                ]),
+            ),
+            ("n".into(), Py::Int(1)),
+            ("s".into(), Py::Str("é\"\\\u{1F600}".into())),
+        ]);
+        assert_eq!(
+            json(&v),
+            "{\n  \"items\": [\n    {\n      \"a\": true,\n      \"b\": null\n    },\n    {}\n  ],\n  \"n\": 1,\n  \"s\": \"\\u00e9\\\"\\\\\\ud83d\\ude00\"\n}"
+        );
+    }
+
+    #[test]
+    fn yaml_like_pyyaml() {
+        let v = Py::Dict(vec![
+            (
+                "items".into(),
+                Py::List(vec![Py::Dict(vec![
+                    ("active".into(), Py::Bool(true)),
+                    (
+                        "id".into(),
+                        Py::Str("f07a065c-1bf5-4b32-871d-03c49cbeff91".into()),
+                    ),
+                    ("user".into(), Py::None),
+                    ("deployer".into(), Py::Str("-".into())),
+                    (
+                        "created".into(),
+                        Py::Str("2026-11-23T20:26:23.363031".into()),
+                    ),
+                    ("name".into(), Py::Str("third stack".into())),
+                ])]),
+            ),
+            (
+                "pagination".into(),
+                Py::Dict(vec![("index".into(), Py::Int(1))]),
+            ),
+        ]);
+        assert_eq!(
+            yaml(&v).unwrap(),
+            "items:\n- active: true\n  id: f07a065c-1bf5-4b32-871d-03c49cbeff91\n  user: null\n  deployer: '-'\n  created: '2026-11-23T20:26:23.363031'\n  name: third stack\npagination:\n  index: 1\n"
+        );
+        assert!(yaml_str("123", 0).is_err());
+        assert!(yaml_str("a: b", 0).is_err());
+        assert_eq!(yaml_str("yes", 0).unwrap(), "'yes'");
+    }
+
+    #[test]
+    fn csv_like_python() {
+        let header = vec!["active".to_string(), "name".to_string()];
+        let rows = vec![
+            vec![Some("True".into()), Some("a,b".into())],
+            vec![Some("False".into()), None],
+        ];
+        assert_eq!(
+            delimited(&header, &rows, ','),
+            "active,name\nTrue,\"a,b\"\nFalse,"
+        );
+        assert_eq!(
+            delimited(&["user".into()], &[vec![None]], ','),
+            "user\n\"\""
+        );
+        assert_eq!(
+            delimited(&header, &rows, '\t'),
+            "active\tname\nTrue\ta,b\nFalse"
+        );
+    }
+}
