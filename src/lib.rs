@@ -18,6 +18,7 @@ pub mod render;
 pub mod route;
 pub mod store;
 pub mod style;
+pub mod table;
 pub mod terminal;
 pub mod vars;
 pub mod zenml_config;

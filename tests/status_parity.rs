@@ -256,3 +256,47 @@ fn store_locked_by_a_writer_is_never_corrupted() {
     }
     assert_eq!(dump(&db), before, "the store changed");
 }
+
+/// Under a pty (all three streams terminals, as in an interactive shell).
+fn check_tty(w: &World, cwd: &Path, cols: u16, extra: &[(&str, &str)]) {
+    let mut mine = w.command(&launcher(), cwd, extra);
+    mine.args(["status"])
+        .env("ZENML_DEBUG_PYTHON", "1")
+        .env("TERM", "xterm");
+    let mut reference = w.command(&w.env.join("bin/zenml"), cwd, extra);
+    reference.args(["status"]).env("TERM", "xterm");
+    let all = ["stdin", "stdout", "stderr"];
+    let mine = run_streams(&mine, cols, &all, None);
+    let reference = run_streams(&reference, cols, &all, None);
+    let (stderr, debug) = split_debug(&mine.stderr);
+    let mine = Captured { stderr, ..mine };
+    assert_eq!(
+        mine,
+        reference,
+        "tty {cols} {extra:?}\nlauncher {:?}\npython {:?}",
+        show(&mine.stderr),
+        show(&reference.stderr)
+    );
+    assert!(
+        took_rust_route(&debug, "status"),
+        "tty {cols} {extra:?}: {debug:#?}"
+    );
+}
+
+#[test]
+fn terminal_widths_no_color_and_a_repository() {
+    let w = World::new("status-tty");
+    w.setup(&["status"], &w.home);
+    for cols in [60, 80, 120] {
+        check_tty(&w, &w.home, cols, &[]);
+    }
+    check_tty(&w, &w.home, 80, &[("NO_COLOR", "1")]);
+    check_tty(&w, &w.home, 100, &[("COLORTERM", "truecolor")]);
+    let repo = w.home.join("repo");
+    std::fs::create_dir_all(repo.join("sub")).unwrap();
+    w.setup(&["init"], &repo);
+    w.setup(&["project", "register", "p2"], &w.home);
+    w.setup(&["project", "set", "p2"], &w.home);
+    check_tty(&w, &repo.join("sub"), 80, &[]);
+    check_tty(&w, &w.home, 60, &[]);
+}

@@ -10,12 +10,12 @@ use super::{CommandResult, Context, Output};
 use crate::highlight::{Highlighter, StyleTable};
 use crate::local_store::Local;
 use crate::pyformat::{self, Py};
-use crate::render;
 use crate::store::Snapshot;
 use crate::terminal::Unsupported;
 use crate::zenml_paths::PathInput;
 use crate::zenml_paths::Unmodelled;
 use crate::{debug, vars};
+use crate::{render, table};
 
 /// The output formats Click accepts for `-o/--output`.
 pub const FORMATS: &[&str] = &["table", "json", "yaml", "tsv", "csv"];
@@ -500,6 +500,99 @@ pub fn render_data(
     Ok(Rendered { stdout, messages })
 }
 
+/// `_get_terminal_width()` clamped as `_render_table` does: `ZENML_CLI_COLUMN_WIDTH` when a
+/// positive int, else `shutil.get_terminal_size().columns`; then `max(80, min(T, 200))`.
+fn table_width(ctx: &Context) -> Result<usize, Unsupported> {
+    let forced = vars::text(vars::ZENML_CLI_COLUMN_WIDTH).map(|v| v.trim().parse::<i64>());
+    let width = match forced {
+        Some(Ok(w)) if w > 0 => w as usize,
+        Some(Err(_)) if vars::os(vars::ZENML_CLI_COLUMN_WIDTH).is_some_and(|v| !v.is_empty()) => {
+            return Err(Unsupported("ZENML_CLI_COLUMN_WIDTH not an int"));
+        }
+        _ => ctx.terminal.shutil_columns()?,
+    };
+    Ok(width.clamp(80, 200))
+}
+
+/// The table on stdout, the "Large tables…" note and the page line on the console stream.
+fn render_table_output(
+    ctx: &Context,
+    rows: &[Row],
+    columns: &str,
+    total: i64,
+    total_pages: i64,
+) -> Result<Rendered, Unsupported> {
+    let available: Vec<String> = rows
+        .first()
+        .map(|r| r.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
+    let (selected, unknown) = if columns.is_empty() {
+        (available.clone(), Vec::new())
+    } else {
+        select_columns(&available, columns)
+    };
+    let mut messages = Vec::new();
+    if !unknown.is_empty() {
+        let mut normalized: Vec<String> = available
+            .iter()
+            .map(|k| k.to_lowercase().replace(' ', "_"))
+            .collect();
+        normalized.sort();
+        normalized.dedup();
+        messages.push((
+            Message::Warning,
+            format!(
+                "Unknown column(s) ignored: {}. Available: {}",
+                unknown.join(", "),
+                normalized.join(", ")
+            ),
+        ));
+    }
+    // str(v) of each selected value; a key a row lacks is "".
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            selected
+                .iter()
+                .map(
+                    |k| match r.iter().find(|(key, _)| key == k).map(|(_, v)| v) {
+                        Some(Value::Str(s)) => s.clone(),
+                        Some(Value::Bool(b)) => if *b { "True" } else { "False" }.to_string(),
+                        Some(Value::None) => "None".to_string(),
+                        Some(Value::DateTime(d)) => d.clone(),
+                        None => String::new(),
+                    },
+                )
+                .collect()
+        })
+        .collect();
+    let width = table_width(ctx)?;
+    let env = table::TableEnv::from_terminal(ctx.terminal)?;
+    let mut stdout = table::render_table(&selected, &cells, width, &env)?;
+    if !stdout.is_empty() && !stdout.ends_with(b"\n") {
+        stdout.push(b'\n');
+    }
+    if table::large_table_warning(&selected, &cells, width) {
+        messages.push((
+            Message::Declare,
+            "Large tables may wrap, truncate, or hide columns depending on terminal width.\n\
+             - Use --output =json|yaml|csv|tsv for full data\n\
+             - Or optionally limit visible columns with --columns\n"
+                .to_string(),
+        ));
+    }
+    // print_page_info, its `[cyan]` markup taken out: only reached when the console is not a
+    // terminal, where markup styles print nothing.
+    messages.push((
+        Message::Declare,
+        format!(
+            "Page ({}/{}), {} items found for the applied filters.",
+            1, total_pages, total
+        ),
+    ));
+    Ok(Rendered { stdout, messages })
+}
+
 /// `ZENML_DEFAULT_OUTPUT` when it names a format, else `table` (read at import by ZenML).
 fn default_format() -> String {
     match vars::text(vars::ZENML_DEFAULT_OUTPUT) {
@@ -558,7 +651,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> CommandResult {
         ("total", total),
     ];
     let rendered = if table {
-        return Err(Unsupported("table format not ported yet"));
+        render_table_output(ctx, &rows, &columns, total, pagination[2].1)?
     } else {
         render_data(&format, &rows, &columns, &pagination).map_err(|e| {
             debug::line(format!("stack list: {e}"));

@@ -225,3 +225,107 @@ pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
 pub fn lines(bytes: &[u8]) -> Vec<String> {
     show(bytes).lines().map(str::to_string).collect()
 }
+
+/// What a run printed, and its exit code.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Captured {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub code: i32,
+}
+
+/// Runs a configured command (program, args, cwd and the variables set on it; the environment is
+/// otherwise empty, as with `clean_command`) through tests/support/ptyrun.py: `ttys` lists the
+/// streams on their own pseudo-terminal of `cols` columns (`"stdin"`, `"stdout"`, `"stderr"`),
+/// `input` is written to stdin (a pipe when stdin is not a tty).
+pub fn run_streams(cmd: &Command, cols: u16, ttys: &[&str], input: Option<&str>) -> Captured {
+    let mut runner = Command::new(base_python());
+    runner.env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            runner.env(k, v);
+        }
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        runner.current_dir(dir);
+    }
+    runner
+        .arg(repo().join("tests/support/ptyrun.py"))
+        .arg("--cols")
+        .arg(cols.to_string());
+    for stream in ["stdout", "stderr"] {
+        if ttys.contains(&stream) {
+            runner.arg(format!("--{stream}")).arg("pty");
+        }
+    }
+    if ttys.contains(&"stdin") {
+        runner.args(["--stdin", "pty"]);
+    } else if input.is_some() {
+        runner.args(["--stdin", "pipe"]);
+    }
+    if let Some(text) = input {
+        runner.arg("--input").arg(text);
+    }
+    runner.arg("--").arg(cmd.get_program()).args(cmd.get_args());
+    let out = output(&mut runner);
+    assert!(out.status.success(), "ptyrun failed: {}", show(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ptyrun prints JSON");
+    let field = |k: &str| b64(v[k].as_str().expect("base64 field"));
+    Captured {
+        stdout: field("stdout"),
+        stderr: field("stderr"),
+        code: v["code"].as_i64().unwrap() as i32,
+    }
+}
+
+/// Standard base64 decoding (the runner's transport).
+pub fn b64(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'+' => 62,
+            _ => 63,
+        }
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
+    let mut out = Vec::new();
+    for chunk in bytes.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &c)| n | val(c) << (18 - 6 * i));
+        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len() * 6 / 8 + 1]);
+    }
+    out
+}
+
+/// Splits the launcher's `[zenml-launcher debug] …\n` lines off stderr (also one written right
+/// after a prompt that has no newline).
+pub fn split_debug(stderr: &[u8]) -> (Vec<u8>, Vec<String>) {
+    const MARK: &[u8] = b"[zenml-launcher debug] ";
+    let mut rest = Vec::new();
+    let mut debug = Vec::new();
+    let mut i = 0;
+    while i < stderr.len() {
+        if stderr[i..].starts_with(MARK) {
+            let end = stderr[i..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(stderr.len(), |p| i + p + 1);
+            debug.push(show(&stderr[i + MARK.len()..end]).trim_end().to_string());
+            i = end;
+        } else {
+            rest.push(stderr[i]);
+            i += 1;
+        }
+    }
+    (rest, debug)
+}
+
+/// The Rust route `name` was chosen and not given up for delegation.
+pub fn took_rust_route(debug: &[String], name: &str) -> bool {
+    debug.iter().any(|l| l == &format!("route: rust: {name}"))
+        && !debug.iter().any(|l| l.starts_with("route: delegate"))
+}
