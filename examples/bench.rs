@@ -190,6 +190,22 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
             ..rust_case(ctx, "zenml status (Rust, local store)", &["status"])
         },
         Case {
+            goal: Some(Goal::MinSpeedup(300.0)),
+            ..rust_case(
+                ctx,
+                "zenml stack list (Rust, local store)",
+                &["stack", "list"],
+            )
+        },
+        Case {
+            goal: Some(Goal::MinSpeedup(300.0)),
+            ..rust_case(
+                ctx,
+                "zenml stack list -o json (Rust, local store)",
+                &["stack", "list", "-o", "json"],
+            )
+        },
+        Case {
             name: "embedded start-up (init + import sys + finalize)",
             launcher: Cmd::new(ctx.example("embed_startup")).env("VIRTUAL_ENV", env),
             reference: Cmd::new(env.join("bin/python"))
@@ -283,24 +299,26 @@ fn base_command(cmd: &Cmd, scratch: &Path) -> Command {
     c
 }
 
-/// One timed run, output discarded; fails on a non-zero exit.
-fn time_once(cmd: &Cmd, scratch: &Path) -> Result<f64> {
+/// One timed run, output discarded; fails on a non-zero exit. Returns the wall time (ms) and
+/// the peak resident set size (KiB).
+fn time_once(cmd: &Cmd, scratch: &Path) -> Result<(f64, u64)> {
     let mut c = base_command(cmd, scratch);
     c.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let start = Instant::now();
-    let status = c
-        .status()
+    let child = c
+        .spawn()
         .with_context(|| format!("cannot run {}", cmd.display()))?;
+    let (code, rss_kib) = zenml_launcher::os::wait_with_peak_rss(&child)?;
     let ms = start.elapsed().as_secs_f64() * 1000.0;
-    if !status.success() {
+    if code != 0 {
         bail!(
-            "{} failed ({status}); run it by hand to see why",
+            "{} failed (exit {code}); run it by hand to see why",
             cmd.display()
         );
     }
-    Ok(ms)
+    Ok((ms, rss_kib))
 }
 
 /// A warm-up run with output kept, so that a failure shows its message.
@@ -450,18 +468,24 @@ fn run(args: &Args) -> Result<bool> {
 
     println!();
     println!(
-        "{:<50} {:>10} {:>10} {:>8} {:>9}  {:<20} result",
-        "case", "launcher", "reference", "ref/ours", "added ms", "goal"
+        "{:<50} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9}  {:<20} result",
+        "case", "launcher", "reference", "ref/ours", "added ms", "RSS MiB", "ref MiB", "goal"
     );
     let mut all_met = true;
     let mut failed = 0;
     for (case, measured) in rows {
         let goal = case.goal.map_or_else(|| "-".to_string(), |g| g.describe());
-        let Ok((ours, theirs)) = measured else {
+        let Ok(Measured {
+            ours,
+            theirs,
+            ours_mib,
+            theirs_mib,
+        }) = measured
+        else {
             failed += 1;
             println!(
-                "{:<50} {:>10} {:>10} {:>8} {:>9}  {:<20} FAILED (see above)",
-                case.name, "-", "-", "-", "-", goal
+                "{:<50} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9}  {:<20} FAILED (see above)",
+                case.name, "-", "-", "-", "-", "-", "-", goal
             );
             continue;
         };
@@ -474,12 +498,14 @@ fn run(args: &Args) -> Result<bool> {
             None => "-",
         };
         println!(
-            "{:<50} {:>10.1} {:>10.1} {:>7.2}x {:>+9.1}  {:<20} {}",
+            "{:<50} {:>10.1} {:>10.1} {:>7.2}x {:>+9.1} {:>9.1} {:>9.1}  {:<20} {}",
             case.name,
             ours,
             theirs,
             theirs / ours,
             ours - theirs,
+            ours_mib,
+            theirs_mib,
             goal,
             verdict
         );
@@ -490,18 +516,36 @@ fn run(args: &Args) -> Result<bool> {
     Ok(all_met)
 }
 
-/// Warm-up, then interleaved timed rounds; the medians (launcher, reference) in ms.
-fn measure(case: &Case, args: &Args, scratch: &Path) -> Result<(f64, f64)> {
+/// Medians of one case: wall ms and peak RSS (MiB), launcher and reference.
+struct Measured {
+    ours: f64,
+    theirs: f64,
+    ours_mib: f64,
+    theirs_mib: f64,
+}
+
+/// Warm-up, then interleaved timed rounds.
+fn measure(case: &Case, args: &Args, scratch: &Path) -> Result<Measured> {
     for _ in 0..args.warmup {
         warm_up(&case.launcher, scratch)?;
         warm_up(&case.reference, scratch)?;
     }
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut ours, mut theirs, mut ours_rss, mut theirs_rss) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.runs {
-        ours.push(time_once(&case.launcher, scratch)?);
-        theirs.push(time_once(&case.reference, scratch)?);
+        let (ms, kib) = time_once(&case.launcher, scratch)?;
+        ours.push(ms);
+        ours_rss.push(kib as f64 / 1024.0);
+        let (ms, kib) = time_once(&case.reference, scratch)?;
+        theirs.push(ms);
+        theirs_rss.push(kib as f64 / 1024.0);
     }
-    Ok((median(&mut ours), median(&mut theirs)))
+    Ok(Measured {
+        ours: median(&mut ours),
+        theirs: median(&mut theirs),
+        ours_mib: median(&mut ours_rss),
+        theirs_mib: median(&mut theirs_rss),
+    })
 }
 
 fn main() -> ExitCode {

@@ -97,3 +97,29 @@ pub fn read_line_interruptible() -> std::io::Result<LineRead> {
     unsafe { libc::sigaction(libc::SIGINT, &old, std::ptr::null_mut()) };
     result
 }
+
+/// Waits for `child` and returns its exit code (128 + signal when killed) and its peak resident
+/// set size in KiB (`wait4`'s `ru_maxrss`). The `Child` must not be waited on again.
+pub fn wait_with_peak_rss(child: &std::process::Child) -> std::io::Result<(i32, u64)> {
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: wait4 fills the status and rusage we own for our own child pid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = loop {
+        // SAFETY: as above.
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if rc == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        break rc;
+    };
+    if rc == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    Ok((code, usage.ru_maxrss as u64))
+}
