@@ -259,6 +259,7 @@ pub fn load_or_generate(env: &PythonEnv, install: &ZenmlInstall) -> Result<Cache
         .arg(&key)
         .arg(&install.entry_point.module)
         .arg(&install.entry_point.attr)
+        .arg(crate::zenml_pkg::STORE_VERIFIED_VERSIONS.join(","))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

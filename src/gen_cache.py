@@ -15,7 +15,9 @@ import sys
 SCHEMA = 1
 BIG = 1_000_000
 
-_bin, out_dir, fingerprint, module_name, attr_path = sys.argv[1:6]
+_bin, out_dir, fingerprint, module_name, attr_path, verified = sys.argv[1:7]
+# ZenML releases whose `clean` was verified to ask before deleting (zenml_pkg.rs).
+VERIFIED_CLEAN = set(verified.split(","))
 sys.path[0] = _bin
 sys.argv = [_bin + "/zenml"]
 
@@ -534,9 +536,20 @@ def gen_clean():
     import rich.prompt
     import zenml.console as zconsole
 
+    import tempfile
+
+    import zenml
+
     if cli.get_command(ctx, "clean") is None:
         raise ValueError("no clean command")
+    if zenml.__version__ not in VERIFIED_CLEAN:
+        raise ValueError(f"clean not verified for {zenml.__version__}")
     console = zconsole.console
+    # Defence in depth: even a clean that did not ask could only touch a scratch dir.
+    scratch = tempfile.mkdtemp(prefix="zenml-launcher-gen-")
+    saved_cwd, saved_config = os.getcwd(), os.environ.get("ZENML_CONFIG_PATH")
+    os.chdir(scratch)
+    os.environ["ZENML_CONFIG_PATH"] = os.path.join(scratch, "config")
     real_input = builtins.input
 
     def feed(answers):
@@ -562,14 +575,24 @@ def gen_clean():
         console.end_capture()
         return marks, segments, code, out, err
 
-    marks, segments, code, out, err = feed(["maybe", "n"])
+    try:
+        marks, segments, code, out, err = feed(["maybe", "n"])
+        eof_marks, eof_segments, eof_code, eof_out, eof_err = feed([None])
+    finally:
+        os.chdir(saved_cwd)
+        if saved_config is None:
+            os.environ.pop("ZENML_CONFIG_PATH", None)
+        else:
+            os.environ["ZENML_CONFIG_PATH"] = saved_config
+        import shutil
+
+        shutil.rmtree(scratch, ignore_errors=True)
     if code != 0 or out or err or len(marks) != 2:
         raise ValueError(f"unexpected clean flow {code} {out!r} {err!r} {marks}")
     prompt = segments[: marks[0]]
     again = segments[marks[0] : marks[1]]
     if again[-len(prompt) :] != prompt:
         raise ValueError("the prompt is not repeated as is")
-    eof_marks, eof_segments, eof_code, eof_out, eof_err = feed([None])
     if eof_segments != prompt or len(eof_marks) != 1:
         raise ValueError("EOF prompt differs")
     meta["clean"] = {
