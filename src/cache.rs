@@ -219,9 +219,16 @@ pub fn fingerprint(env: &PythonEnv, install: &ZenmlInstall) -> String {
         h.stat(&pkg.join("VERSION"));
         let cli = pkg.join("cli");
         h.stat(&cli);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&cli)
-            .map(|rd| rd.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
+        // A regular install changes site-packages (and RECORD) when it changes; an editable one
+        // (the package outside site-packages) can be edited in place: stat its CLI sources too.
+        let editable = !pkg.starts_with(&install.site_packages);
+        let mut files: Vec<PathBuf> = if !editable {
+            Vec::new()
+        } else {
+            std::fs::read_dir(&cli)
+                .map(|rd| rd.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default()
+        };
         files.sort();
         for f in files
             .iter()

@@ -81,20 +81,31 @@ pub fn find(env: &PythonEnv) -> Result<ZenmlInstall, UserError> {
 }
 
 fn find_in(site: &Path) -> Option<ZenmlInstall> {
-    let mut dist_infos: Vec<PathBuf> = std::fs::read_dir(site)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().map(OsStr::as_bytes).unwrap_or_default();
-            name.starts_with(b"zenml-") && name.ends_with(b".dist-info")
-        })
-        .collect();
-    dist_infos.sort();
-    let dist_info = dist_infos.pop()?;
+    let package_dir = locate_package(site);
+    // Fast path: the dist-info named after zenml/VERSION (one stat instead of a directory scan).
+    let named = package_dir
+        .as_ref()
+        .and_then(|dir| std::fs::read_to_string(dir.join("VERSION")).ok())
+        .map(|v| site.join(format!("zenml-{}.dist-info", v.trim())))
+        .filter(|d| d.join("entry_points.txt").is_file());
+    let dist_info = match named {
+        Some(d) => d,
+        None => {
+            let mut dist_infos: Vec<PathBuf> = std::fs::read_dir(site)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let name = p.file_name().map(OsStr::as_bytes).unwrap_or_default();
+                    name.starts_with(b"zenml-") && name.ends_with(b".dist-info")
+                })
+                .collect();
+            dist_infos.sort();
+            dist_infos.pop()?
+        }
+    };
     let text = std::fs::read_to_string(dist_info.join("entry_points.txt")).ok()?;
     let entry_point = parse_entry_point(&text)?;
-    let package_dir = locate_package(site);
     Some(ZenmlInstall {
         site_packages: site.to_path_buf(),
         dist_info,
