@@ -254,7 +254,11 @@ mod tests {
         let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
         assert_eq!(decide(&args(&["--version"]), false, None), Route::NeedsSpec);
         assert_eq!(decide(&args(&[]), false, None), Route::NeedsSpec);
-        assert!(delegated(decide(&args(&["stack", "list"]), false, None)));
+        assert_eq!(
+            decide(&args(&["stack", "list"]), false, None),
+            Route::NeedsSpec
+        );
+        assert!(delegated(decide(&args(&["pipeline", "list"]), false, None)));
         assert!(delegated(decide(
             &args(&["--version"]),
             true,
