@@ -17,7 +17,7 @@ if ! command -v strace >/dev/null 2>&1; then
   fi
 fi
 echo "PYO3_PYTHON=$PYO3_PYTHON" >&2
-cargo test --all-targets "$@"
+cargo test --no-fail-fast --all-targets "$@"
 # Doc tests only when the library has some (fenced code blocks in doc comments).
 if grep -rqE '^\s*//[/!].*```' src; then
   cargo test --doc "$@"

@@ -244,6 +244,28 @@ pub fn fingerprint(env: &PythonEnv, install: &ZenmlInstall) -> String {
     format!("{:016x}", h.0)
 }
 
+/// The command that generates the cache entry `dir` (named `key`) with the env's own python.
+pub fn generator_command(
+    env: &PythonEnv,
+    install: &ZenmlInstall,
+    dir: &Path,
+    key: &str,
+) -> Command {
+    let mut cmd = Command::new(&env.executable);
+    cmd.arg("-c")
+        .arg(GENERATOR)
+        .arg(env.bin_dir())
+        .arg(dir)
+        .arg(key)
+        .arg(&install.entry_point.module)
+        .arg(&install.entry_point.attr)
+        .arg(crate::zenml_pkg::STORE_VERIFIED_VERSIONS.join(","))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
 /// Loads the cache entry of this install, generating it (≈ the cost of one Python CLI run) when
 /// missing. `None` when it cannot be had: the caller delegates.
 pub fn load_or_generate(env: &PythonEnv, install: &ZenmlInstall) -> Result<Cache, String> {
@@ -258,18 +280,7 @@ pub fn load_or_generate(env: &PythonEnv, install: &ZenmlInstall) -> Result<Cache
     let probe = root.join(format!(".write-test-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(|e| format!("cannot write in {}: {e}", root.display()))?;
     let _ = std::fs::remove_file(&probe);
-    let status = Command::new(&env.executable)
-        .arg("-c")
-        .arg(GENERATOR)
-        .arg(env.bin_dir())
-        .arg(&dir)
-        .arg(&key)
-        .arg(&install.entry_point.module)
-        .arg(&install.entry_point.attr)
-        .arg(crate::zenml_pkg::STORE_VERIFIED_VERSIONS.join(","))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+    let status = generator_command(env, install, &dir, &key)
         .status()
         .map_err(|e| format!("cannot run {}: {e}", env.executable.display()))?;
     let meta = read_json::<Meta>(&dir.join("meta.json"))

@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{ZENML_VERSION, clean_command, output, repo, scratch, show, site_packages, zenml_env};
+use common::{ZENML_VERSION, clean_command, output, repo, scratch, show, zenml_env};
 use zenml_launcher::cache::Meta;
 use zenml_launcher::highlight::{Highlighter, StyleTable};
 use zenml_launcher::render;
@@ -172,29 +172,26 @@ fn rich_mode(mode: &str, width: usize) -> RichMode {
 
 /// Runs `src/gen_cache.py` the way `cache::load_or_generate` does and reads its `meta.json`.
 fn generate_meta(env: &Path, dir: &Path) -> Meta {
-    let dist_info = std::fs::read_dir(site_packages(env))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("zenml-") && n.ends_with(".dist-info"))
-        })
-        .expect("zenml dist-info");
-    let entry_points = std::fs::read_to_string(dist_info.join("entry_points.txt")).unwrap();
-    let entry = zenml_launcher::zenml_pkg::parse_entry_point(&entry_points).expect("entry point");
+    let input = zenml_launcher::env::DiscoveryInput {
+        virtual_env: Some(env.as_os_str().to_owned()),
+        ..Default::default()
+    };
+    let py_env = zenml_launcher::env::resolve(&input).expect("env");
+    let install = zenml_launcher::zenml_pkg::find(&py_env).expect("zenml installed");
     let out_dir = dir.join("cache");
-    let out = output(
-        clean_command(env.join("bin/python"), dir)
-            .arg("-c")
-            .arg(include_str!("../src/gen_cache.py"))
-            .arg(env.join("bin"))
-            .arg(&out_dir)
-            .arg("highlight-parity")
-            .arg(&entry.module)
-            .arg(&entry.attr),
-    );
+    // The launcher's own generator invocation, in a clean environment, with its output kept.
+    let mut cmd =
+        zenml_launcher::cache::generator_command(&py_env, &install, &out_dir, "highlight-parity");
+    cmd.env_clear()
+        .env("HOME", dir)
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "C.UTF-8")
+        .env("ZENML_CONFIG_PATH", dir.join("zenml-config"))
+        .env("ZENML_ANALYTICS_OPT_IN", "false")
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = output(&mut cmd);
     assert!(
         out.status.success(),
         "generator failed: {}",
