@@ -13,7 +13,14 @@ fn main() {
         );
         std::process::exit(1);
     }
-    pyo3_build_config::add_libpython_rpath_link_args();
+    // The libpython rpath, for the binaries that embed Python (the examples, and the tests that
+    // start it). The `zenml` binary links no libpython today: an rpath there would only make the
+    // loader search pyenv's lib dir for libc, libm and libgcc_s on every start.
+    if let Some(lib_dir) = config.lib_dir() {
+        for kind in ["examples", "tests"] {
+            println!("cargo:rustc-link-arg-{kind}=-Wl,-rpath,{lib_dir}");
+        }
+    }
     println!(
         "cargo:rustc-env=ZENML_LAUNCHER_BUILD_PYTHON={}",
         config.executable().unwrap_or("")

@@ -101,7 +101,12 @@ pub fn describe(env: &PythonEnv, as_json: bool, to_stderr: bool) -> PyResult<()>
         globals.set_item("env_version", env.version.map(|v| v.to_string()))?;
         globals.set_item("as_json", as_json)?;
         globals.set_item("to_stderr", to_stderr)?;
-        globals.set_item("line_prefix", format!("{} sys.", debug::PREFIX))?;
+        let prefix = if to_stderr {
+            format!("{} sys.", debug::PREFIX)
+        } else {
+            "sys.".to_string()
+        };
+        globals.set_item("line_prefix", prefix)?;
         let code = std::ffi::CString::new(DESCRIBE).expect("no NUL in code");
         py.run(&code, Some(&globals), None)
     })
