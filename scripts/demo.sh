@@ -44,8 +44,12 @@ run zenml --version
 run zenml --version
 run zenml version
 run zenml --help
+echo "(the first status creates the private config and store: ZenML does that, delegated)"
+run zenml status
 run zenml status
 run zenml stack list
+run zenml stack list -o json
+echo "n" | { echo; echo "\$ echo n | zenml clean"; time zenml clean; }
 echo
 echo "== the same --version through the Python CLI, and what the launcher decided"
 run env ZENML_USE_PYTHON_CLI=1 zenml --version
