@@ -25,6 +25,18 @@ use crate::vars;
 use crate::zenml_pkg::ZenmlInstall;
 
 const GENERATOR: &str = include_str!("gen_cache.py");
+/// FNV-1a of the generator, computed at compile time (it is part of every fingerprint).
+const GENERATOR_HASH: u64 = {
+    let bytes = GENERATOR.as_bytes();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+};
 
 /// How Click finishes a help call: what follows the body on each stream, and the exit code.
 #[derive(Debug, Clone, Deserialize)]
@@ -140,6 +152,16 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// The zenml console's theme and rich's highlighter patterns (`theme.json`), for the commands
+    /// that highlight; read only by them.
+    pub fn theme(&self) -> Result<Meta, crate::terminal::Unsupported> {
+        let missing = crate::terminal::Unsupported("console theme not generated");
+        if !self.meta.supports("theme") {
+            return Err(missing);
+        }
+        read_json(&self.dir.join("theme.json")).ok_or(missing)
+    }
+
     pub fn help(&self, click_width: usize) -> Option<HelpText> {
         read_json(&self.dir.join(format!("help-{click_width}.json")))
     }
@@ -205,7 +227,7 @@ pub fn fingerprint(env: &PythonEnv, install: &ZenmlInstall) -> String {
     let mut h = Fnv::new();
     h.bytes(&SCHEMA.to_le_bytes());
     h.bytes(env!("CARGO_PKG_VERSION").as_bytes());
-    h.bytes(GENERATOR.as_bytes());
+    h.bytes(&GENERATOR_HASH.to_le_bytes());
     h.path(&env.executable);
     h.stat(&env.executable);
     h.path(&install.site_packages);

@@ -30,9 +30,30 @@ class TtyStringIO(io.StringIO):
         return True
 
 
+# What only the commands that highlight need goes to theme.json, so that every launcher call
+# parses a small meta.json.
+THEME_KEYS = (
+    "theme",
+    "repr_highlights",
+    "repr_base_style",
+    "repr_alternatives",
+    "emoji_pattern",
+    "emoji_alternatives",
+    "console_markup",
+    "console_emoji",
+    "emoji_name_chars",
+    "palettes",
+)
+
+
 def finish():
     tmp = f"{out_dir}.tmp-{os.getpid()}"
     os.makedirs(tmp, exist_ok=True)
+    theme_file = {"schema": SCHEMA, "unsupported": {}}
+    for key in THEME_KEYS:
+        if key in meta:
+            theme_file[key] = meta.pop(key)
+    files["theme.json"] = theme_file
     files["meta.json"] = meta
     for name, data in files.items():
         with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:

@@ -34,7 +34,7 @@ pub fn render(lines: &[Line], styles: &[StyleCodes], mode: &RichMode, out: &mut 
             .collect();
         let plain: Vec<char> = chars.iter().map(|c| c.0).collect();
         let mut bounds = vec![0];
-        bounds.extend(divide_line(&plain, width));
+        bounds.extend(divide_line(&plain, width, true));
         bounds.push(plain.len());
         for pair in bounds.windows(2) {
             let (start, mut end) = (pair[0], pair[1]);
@@ -95,9 +95,10 @@ fn sgr<'a>(style: i32, styles: &'a [StyleCodes], mode: &RichMode) -> &'a str {
     }
 }
 
-/// `rich._wrap.divide_line(text, width, fold=True)` for single-cell characters: the offsets at
-/// which the line breaks.
-pub fn divide_line(text: &[char], width: usize) -> Vec<usize> {
+/// `rich._wrap.divide_line(text, width, fold)` for single-cell characters: the offsets at which
+/// the line breaks. A word longer than the width is folded into width-sized chunks (`fold`), or
+/// put on a line of its own to be cropped.
+pub fn divide_line(text: &[char], width: usize, fold: bool) -> Vec<usize> {
     let mut breaks = Vec::new();
     let mut cell_offset = 0usize;
     for (start, end) in words(text) {
@@ -107,9 +108,9 @@ pub fn divide_line(text: &[char], width: usize) -> Vec<usize> {
         let remaining = width as isize - cell_offset as isize;
         if remaining >= word_length as isize {
             cell_offset += word.len();
-        } else if word_length > width {
+        } else if word_length > width && fold {
             // Fold the word into width-sized chunks (trailing whitespace included).
-            let chunks: Vec<&[char]> = word.chunks(width).collect();
+            let chunks: Vec<&[char]> = word.chunks(width.max(1)).collect();
             let mut chunk_start = start;
             for (i, chunk) in chunks.iter().enumerate() {
                 if chunk_start != 0 {
@@ -121,6 +122,11 @@ pub fn divide_line(text: &[char], width: usize) -> Vec<usize> {
                     chunk_start += chunk.len();
                 }
             }
+        } else if word_length > width {
+            if start != 0 {
+                breaks.push(start);
+            }
+            cell_offset = word.len();
         } else if cell_offset != 0 && start != 0 {
             breaks.push(start);
             cell_offset = word.len();

@@ -502,65 +502,6 @@ fn column_widths(columns: &[Column], max_width: i64) -> Vec<i64> {
     widths
 }
 
-/// `rich._wrap.divide_line` for single-cell characters.
-fn divide_line(text: &[char], width: usize, fold: bool) -> Vec<usize> {
-    let mut breaks = Vec::new();
-    let mut cell_offset = 0usize;
-    let mut pos = 0;
-    loop {
-        // re_word = r"\s*\S+\s*", matched from `pos`.
-        let mut i = pos;
-        while i < text.len() && text[i].is_whitespace() {
-            i += 1;
-        }
-        let word_start = i;
-        while i < text.len() && !text[i].is_whitespace() {
-            i += 1;
-        }
-        if i == word_start {
-            break;
-        }
-        let content_end = i;
-        while i < text.len() && text[i].is_whitespace() {
-            i += 1;
-        }
-        let (mut start, end) = (pos, i);
-        pos = i;
-        let word_length = content_end - start;
-        let word_cells = end - start;
-        if width as isize - cell_offset as isize >= word_length as isize {
-            cell_offset += word_cells;
-        } else if word_length > width {
-            if fold {
-                // chop_cells(word, width): width-sized chunks, trailing whitespace included.
-                let chunks: Vec<usize> = (0..word_cells)
-                    .step_by(width.max(1))
-                    .map(|c| (word_cells - c).min(width.max(1)))
-                    .collect();
-                for (k, &chunk) in chunks.iter().enumerate() {
-                    if start != 0 {
-                        breaks.push(start);
-                    }
-                    if k + 1 == chunks.len() {
-                        cell_offset = chunk;
-                    } else {
-                        start += chunk;
-                    }
-                }
-            } else {
-                if start != 0 {
-                    breaks.push(start);
-                }
-                cell_offset = word_cells;
-            }
-        } else if cell_offset != 0 && start != 0 {
-            breaks.push(start);
-            cell_offset = word_cells;
-        }
-    }
-    breaks
-}
-
 /// `Text.wrap(console, width, justify=…, overflow=…, no_wrap=…)`: lines of exactly `width` cells.
 fn wrap(
     text: &RText,
@@ -572,7 +513,7 @@ fn wrap(
     let mut lines = if no_wrap {
         vec![text.clone()]
     } else {
-        let offsets = divide_line(&text.chars, width, overflow == Overflow::Fold);
+        let offsets = crate::render::divide_line(&text.chars, width, overflow == Overflow::Fold);
         let mut lines = text.divide(&offsets);
         for line in &mut lines {
             line.rstrip_end(width);
@@ -1116,7 +1057,7 @@ mod tests {
     #[test]
     fn divide_line_folds_or_keeps_long_words() {
         let t: Vec<char> = "abc defghijkl mn".chars().collect();
-        assert_eq!(divide_line(&t, 5, true), vec![4, 9, 14]);
-        assert_eq!(divide_line(&t, 5, false), vec![4, 14]);
+        assert_eq!(crate::render::divide_line(&t, 5, true), vec![4, 9, 14]);
+        assert_eq!(crate::render::divide_line(&t, 5, false), vec![4, 14]);
     }
 }

@@ -170,7 +170,7 @@ fn rich_mode(mode: &str, width: usize) -> RichMode {
     }
 }
 
-/// Runs `src/gen_cache.py` the way `cache::load_or_generate` does and reads its `meta.json`.
+/// Runs `src/gen_cache.py` the way `cache::load_or_generate` does and reads its `theme.json`.
 fn generate_meta(env: &Path, dir: &Path) -> Meta {
     let input = zenml_launcher::env::DiscoveryInput {
         virtual_env: Some(env.as_os_str().to_owned()),
@@ -197,8 +197,15 @@ fn generate_meta(env: &Path, dir: &Path) -> Meta {
         "generator failed: {}",
         show(&out.stderr)
     );
-    let meta: Meta =
+    let main: Meta =
         serde_json::from_slice(&std::fs::read(out_dir.join("meta.json")).unwrap()).unwrap();
+    assert!(
+        main.supports("theme"),
+        "theme step unsupported: {:?}",
+        main.unsupported
+    );
+    let meta: Meta =
+        serde_json::from_slice(&std::fs::read(out_dir.join("theme.json")).unwrap()).unwrap();
     assert!(
         meta.supports("theme"),
         "theme step unsupported: {:?}",

@@ -400,13 +400,9 @@ pub enum Message {
     Warning,
 }
 
-/// The non-table formats (json, yaml, csv, tsv) of the selected rows.
-pub fn render_data(
-    format: &str,
-    rows: &[Row],
-    columns: &str,
-    pagination: &[(&str, i64)],
-) -> Result<Rendered, String> {
+/// `prepare_output`'s column selection over the rows' keys (those of the first row), and the
+/// unknown-column warning it prints. Empty `columns`: all keys.
+fn selection(rows: &[Row], columns: &str) -> (Vec<String>, Vec<(Message, String)>) {
     let available: Vec<String> = rows
         .first()
         .map(|r| r.iter().map(|(k, _)| k.clone()).collect())
@@ -433,6 +429,17 @@ pub fn render_data(
             ),
         ));
     }
+    (selected, messages)
+}
+
+/// The non-table formats (json, yaml, csv, tsv) of the selected rows.
+pub fn render_data(
+    format: &str,
+    rows: &[Row],
+    columns: &str,
+    pagination: &[(&str, i64)],
+) -> Result<Rendered, String> {
+    let (selected, messages) = selection(rows, columns);
     let filtered: Vec<Vec<(String, Value)>> = rows
         .iter()
         .map(|r| {
@@ -522,32 +529,7 @@ fn render_table_output(
     total: i64,
     total_pages: i64,
 ) -> Result<Rendered, Unsupported> {
-    let available: Vec<String> = rows
-        .first()
-        .map(|r| r.iter().map(|(k, _)| k.clone()).collect())
-        .unwrap_or_default();
-    let (selected, unknown) = if columns.is_empty() {
-        (available.clone(), Vec::new())
-    } else {
-        select_columns(&available, columns)
-    };
-    let mut messages = Vec::new();
-    if !unknown.is_empty() {
-        let mut normalized: Vec<String> = available
-            .iter()
-            .map(|k| k.to_lowercase().replace(' ', "_"))
-            .collect();
-        normalized.sort();
-        normalized.dedup();
-        messages.push((
-            Message::Warning,
-            format!(
-                "Unknown column(s) ignored: {}. Available: {}",
-                unknown.join(", "),
-                normalized.join(", ")
-            ),
-        ));
-    }
+    let (selected, mut messages) = selection(rows, columns);
     // str(v) of each selected value; a key a row lacks is "".
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -659,7 +641,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> CommandResult {
         })?
     };
     let mode = ctx.terminal.rich(fd)?;
-    let highlighter = Highlighter::from_meta(meta)?;
+    let highlighter = Highlighter::from_meta(&ctx.cache.theme()?)?;
     let mut styles = StyleTable::new();
     let mut out = Output {
         stdout: rendered.stdout,

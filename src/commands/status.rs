@@ -156,7 +156,7 @@ pub fn run(ctx: &Context) -> CommandResult {
     let fd = meta.out_fd();
     let mode = ctx.terminal.rich(fd)?;
     // declare(): the zenml console, style "info", markup and highlighting as rich does them.
-    let highlighter = Highlighter::from_meta(meta)?;
+    let highlighter = Highlighter::from_meta(&ctx.cache.theme()?)?;
     let info = highlighter.theme_style("info")?;
     let mut table = StyleTable::new();
     let mut out = Output::default();
