@@ -197,6 +197,20 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
                 &["stack", "list"],
             )
         },
+        // `clean` answered `n` (nothing is deleted), both sides behind the same `sh` pipe.
+        Case {
+            name: "zenml clean, answered n (Rust prompt)",
+            launcher: Cmd::new("/bin/sh")
+                .args(["-c", "echo n | \"$0\" clean"])
+                .args([ctx.zenml()])
+                .env("VIRTUAL_ENV", &ctx.env),
+            reference: Cmd::new("/bin/sh")
+                .args(["-c", "echo n | \"$0\" clean"])
+                .args([ctx.env.join("bin/zenml")])
+                .env("VIRTUAL_ENV", &ctx.env),
+            goal: Some(Goal::MinSpeedup(300.0)),
+            prepare: None,
+        },
         Case {
             goal: Some(Goal::MinSpeedup(300.0)),
             ..rust_case(
