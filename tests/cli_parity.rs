@@ -12,8 +12,6 @@ use std::sync::OnceLock;
 
 use common::*;
 
-const DEBUG_PREFIX: &[u8] = b"[zenml-launcher debug] ";
-
 #[derive(Clone, Debug)]
 struct Condition {
     name: &'static str,
@@ -101,66 +99,34 @@ fn conditions() -> Vec<Condition> {
     ]
 }
 
-#[derive(Debug, PartialEq, Eq, Clone, PartialOrd, Ord)]
-struct Capture {
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    code: i32,
-}
-
-impl std::fmt::Display for Capture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "rc={}\n--- stdout ---\n{:?}\n--- stderr ---\n{:?}",
-            self.code,
-            show(&self.stdout),
-            show(&self.stderr)
-        )
-    }
-}
+type Capture = Captured;
 
 fn home() -> &'static PathBuf {
     static HOME: OnceLock<PathBuf> = OnceLock::new();
     HOME.get_or_init(|| scratch("parity-home"))
 }
 
-/// Runs `program args` under `cond` through tests/support/ptyrun.py.
+/// Runs `program args` under `cond` (tests/support/ptyrun.py via `common::run_streams`).
 fn run(
     cond: &Condition,
     envs: &[(&str, &std::ffi::OsStr)],
     program: &Path,
     args: &[&str],
 ) -> Capture {
-    let mut cmd = clean_command(base_python(), home());
-    cmd.arg(repo().join("tests/support/ptyrun.py"))
-        .arg("--cols")
-        .arg(cond.cols.to_string());
-    match (cond.tty, cond.only) {
-        (true, None) => {
-            cmd.args(["--stdout", "pty", "--stderr", "pty", "--stdin", "pty"]);
-        }
-        (true, Some(stream)) => {
-            cmd.arg(format!("--{stream}")).arg("pty");
-        }
-        (false, _) => {}
-    }
-    cmd.arg("--").arg(program).args(args);
+    let mut cmd = clean_command(program, home());
+    cmd.args(args);
     for (k, v) in cond.env {
         cmd.env(k, v);
     }
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let out = output(&mut cmd);
-    assert!(out.status.success(), "ptyrun failed: {}", show(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ptyrun json");
-    let field = |k: &str| b64(v[k].as_str().unwrap());
-    Capture {
-        stdout: field("stdout"),
-        stderr: field("stderr"),
-        code: v["code"].as_i64().unwrap() as i32,
-    }
+    let ttys: Vec<&str> = match (cond.tty, cond.only) {
+        (true, None) => vec!["stdin", "stdout", "stderr"],
+        (true, Some(stream)) => vec![stream],
+        (false, _) => Vec::new(),
+    };
+    run_streams(&cmd, cond.cols, &ttys, None)
 }
 
 fn cache_dir(version: &str) -> PathBuf {
@@ -183,16 +149,8 @@ fn launcher_run(version: &str, cond: &Condition, args: &[&str]) -> (Capture, Vec
         &launcher(),
         args,
     );
-    let mut routes = Vec::new();
-    let mut rest = Vec::new();
-    for line in cap.stderr.split_inclusive(|&b| b == b'\n') {
-        if let Some(debug) = line.strip_prefix(DEBUG_PREFIX) {
-            routes.push(show(debug).trim_end().to_string());
-        } else {
-            rest.extend_from_slice(line);
-        }
-    }
-    cap.stderr = rest;
+    let (stderr, routes) = split_debug(&cap.stderr);
+    cap.stderr = stderr;
     (cap, routes)
 }
 
@@ -202,7 +160,7 @@ fn python_run(version: &str, cond: &Condition, args: &[&str]) -> Capture {
 
 fn assert_rust_route(routes: &[String], what: &str) {
     assert!(
-        routes.iter().any(|l| l.starts_with("route: rust")),
+        rust_route_taken(routes),
         "{what}: expected the Rust route, debug lines were:\n{}",
         routes.join("\n")
     );
@@ -210,8 +168,6 @@ fn assert_rust_route(routes: &[String], what: &str) {
 
 /// Makes sure the cache exists (the first run generates it) and that the cold run was equal too.
 fn warm(version: &str) {
-    static WARM: OnceLock<()> = OnceLock::new();
-    let _ = WARM; // one per process is enough per version; the cache dir is per version
     let cache = cache_dir(version);
     if cache.exists() {
         return;

@@ -10,8 +10,6 @@ use std::process::{Command, Output};
 
 use common::*;
 
-const DEBUG_PREFIX: &[u8] = b"[zenml-launcher debug] ";
-
 struct World {
     home: PathBuf,
     config: PathBuf,
@@ -66,15 +64,8 @@ impl World {
                 .env("ZENML_DEBUG_PYTHON", "1")
                 .args(args),
         );
-        let mut debug = Vec::new();
-        let mut rest = Vec::new();
-        for line in out.stderr.split_inclusive(|&b| b == b'\n') {
-            match line.strip_prefix(DEBUG_PREFIX) {
-                Some(d) => debug.push(show(d).trim_end().to_string()),
-                None => rest.extend_from_slice(line),
-            }
-        }
-        out.stderr = rest;
+        let (stderr, debug) = split_debug(&out.stderr);
+        out.stderr = stderr;
         (out, debug)
     }
 }
@@ -94,12 +85,6 @@ fn same(a: &Output, b: &Output) -> Result<(), String> {
     ))
 }
 
-/// The Rust route was chosen and not given up for delegation.
-fn took_rust(debug: &[String]) -> bool {
-    debug.iter().any(|l| l == "route: rust: status")
-        && !debug.iter().any(|l| l.starts_with("route: delegate"))
-}
-
 /// Compares launcher and Python CLI; `rust` says whether the Rust route must have been taken.
 fn check(w: &World, cwd: &Path, extra: &[(&str, &str)], rust: bool) {
     let (mine, debug) = w.launcher(&["status"], cwd, extra);
@@ -111,7 +96,7 @@ fn check(w: &World, cwd: &Path, extra: &[(&str, &str)], rust: bool) {
         );
     }
     assert_eq!(
-        took_rust(&debug),
+        took_rust_route(&debug, "status"),
         rust,
         "expected rust route = {rust}; debug lines: {debug:#?}"
     );
@@ -251,7 +236,11 @@ fn store_locked_by_a_writer_is_never_corrupted() {
             "{}",
             show(&mine.stderr)
         );
-        assert_eq!(took_rust(&debug), rust, "{mode}: {debug:#?}");
+        assert_eq!(
+            took_rust_route(&debug, "status"),
+            rust,
+            "{mode}: {debug:#?}"
+        );
         writer.wait().unwrap();
     }
     assert_eq!(dump(&db), before, "the store changed");

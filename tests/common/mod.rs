@@ -324,6 +324,25 @@ pub fn split_debug(stderr: &[u8]) -> (Vec<u8>, Vec<String>) {
     (rest, debug)
 }
 
+/// Some Rust route was chosen and not given up for delegation afterwards (a Rust route that
+/// finds a condition it does not reproduce logs `route: delegate …` after its `route: rust …`).
+pub fn rust_route_taken(debug: &[String]) -> bool {
+    debug.iter().any(|l| l.starts_with("route: rust"))
+        && !debug.iter().any(|l| l.starts_with("route: delegate"))
+}
+
+impl std::fmt::Display for Captured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rc={}\n--- stdout ---\n{:?}\n--- stderr ---\n{:?}",
+            self.code,
+            show(&self.stdout),
+            show(&self.stderr)
+        )
+    }
+}
+
 /// The Rust route `name` was chosen and not given up for delegation.
 pub fn took_rust_route(debug: &[String], name: &str) -> bool {
     debug.iter().any(|l| l == &format!("route: rust: {name}"))
