@@ -41,12 +41,7 @@ pub fn render(lines: &[Line], styles: &[StyleCodes], mode: &RichMode, out: &mut 
             // Text.rstrip_end(width): drop trailing whitespace that lies beyond the width.
             if end - start > width {
                 let excess = end - start - width;
-                let ws = plain[start..end]
-                    .iter()
-                    .rev()
-                    .take_while(|c| c.is_whitespace())
-                    .count();
-                end -= ws.min(excess);
+                end -= trailing_whitespace(&plain[start..end]).min(excess);
             }
             // Text.truncate / split_and_crop_lines: crop to the width.
             end = end.min(start + width);
@@ -103,7 +98,7 @@ pub fn divide_line(text: &[char], width: usize, fold: bool) -> Vec<usize> {
     let mut cell_offset = 0usize;
     for (start, end) in words(text) {
         let word = &text[start..end];
-        let trailing = word.iter().rev().take_while(|c| c.is_whitespace()).count();
+        let trailing = trailing_whitespace(word);
         let word_length = word.len() - trailing;
         let remaining = width as isize - cell_offset as isize;
         if remaining >= word_length as isize {
@@ -133,6 +128,11 @@ pub fn divide_line(text: &[char], width: usize, fold: bool) -> Vec<usize> {
         }
     }
     breaks
+}
+
+/// How many whitespace characters end `text` (what `rstrip()` would remove).
+pub fn trailing_whitespace(text: &[char]) -> usize {
+    text.iter().rev().take_while(|c| c.is_whitespace()).count()
 }
 
 /// Spans of `\s*\S+\s*` matched one after another from the start (as `re.match` in a loop).

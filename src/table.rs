@@ -206,12 +206,7 @@ impl RText {
         let len = self.len();
         if len > size {
             let excess = len - size;
-            let ws = self
-                .chars
-                .iter()
-                .rev()
-                .take_while(|c| c.is_whitespace())
-                .count();
+            let ws = crate::render::trailing_whitespace(&self.chars);
             if ws > 0 {
                 self.right_crop(ws.min(excess));
             }
@@ -220,12 +215,7 @@ impl RText {
 
     /// `Text.rstrip()`.
     fn rstrip(&mut self) {
-        let ws = self
-            .chars
-            .iter()
-            .rev()
-            .take_while(|c| c.is_whitespace())
-            .count();
+        let ws = crate::render::trailing_whitespace(&self.chars);
         if ws > 0 {
             let len = self.len() - ws;
             self.chars.truncate(len);

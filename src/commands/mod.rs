@@ -54,3 +54,51 @@ pub struct Context<'a> {
 }
 
 pub type CommandResult = Result<Output, Unsupported>;
+
+/// Turns a local-state condition the command does not model into a delegation, saying why under
+/// `ZENML_DEBUG_PYTHON=1`.
+pub fn delegate_unmodelled(
+    command: &'static str,
+) -> impl Fn(crate::zenml_paths::Unmodelled) -> Unsupported {
+    move |e| {
+        crate::debug::line(format!("{command}: {}", e.0));
+        Unsupported("local state outside what the command models")
+    }
+}
+
+/// ZenML's rich console (`zenml.console.console`) as the Rust commands print through it:
+/// `declare(text)` is style `info`, `warning(text)` style `warning`; markup checks, highlighting
+/// and wrapping as rich does them, on the CLI's output stream.
+pub struct ZenConsole {
+    highlighter: crate::highlight::Highlighter,
+    styles: crate::highlight::StyleTable,
+    mode: crate::terminal::RichMode,
+    fd: usize,
+}
+
+impl ZenConsole {
+    pub fn new(ctx: &Context) -> Result<Self, Unsupported> {
+        let fd = ctx.cache.meta.out_fd();
+        Ok(ZenConsole {
+            highlighter: crate::highlight::Highlighter::from_meta(&ctx.cache.theme()?)?,
+            styles: crate::highlight::StyleTable::new(),
+            mode: ctx.terminal.rich(fd)?,
+            fd,
+        })
+    }
+
+    /// `console.print(text, style=<style>)` into `out`.
+    pub fn print(&mut self, style: &str, text: &str, out: &mut Output) -> Result<(), Unsupported> {
+        let base = self.highlighter.theme_style(style)?;
+        let lines = self
+            .highlighter
+            .styled_lines(text, Some(&base), &mut self.styles)?;
+        crate::render::render(&lines, self.styles.codes(), &self.mode, out.fd(self.fd));
+        Ok(())
+    }
+
+    /// Bytes written as they are on the same stream (ZenML's log lines).
+    pub fn raw(&self, bytes: &[u8], out: &mut Output) {
+        out.fd(self.fd).extend_from_slice(bytes);
+    }
+}

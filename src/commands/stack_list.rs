@@ -6,8 +6,7 @@
 
 use std::ffi::OsString;
 
-use super::{CommandResult, Context, Output};
-use crate::highlight::{Highlighter, StyleTable};
+use super::{CommandResult, Context, Output, ZenConsole};
 use crate::local_store::Local;
 use crate::pyformat::{self, Py};
 use crate::store::Snapshot;
@@ -15,7 +14,7 @@ use crate::terminal::Unsupported;
 use crate::zenml_paths::PathInput;
 use crate::zenml_paths::Unmodelled;
 use crate::{debug, vars};
-use crate::{render, table};
+use crate::table;
 
 /// The output formats Click accepts for `-o/--output`.
 pub const FORMATS: &[&str] = &["table", "json", "yaml", "tsv", "csv"];
@@ -605,13 +604,10 @@ pub fn run(ctx: &Context, args: &ListArgs) -> CommandResult {
         .columns
         .clone()
         .unwrap_or_else(|| DEFAULT_COLUMNS.to_string());
-    let unmodelled = |e: Unmodelled| {
-        debug::line(format!("stack list: {}", e.0));
-        Unsupported("state outside what stack list models")
-    };
-    let input = PathInput::from_process().map_err(unmodelled)?;
-    let local = Local::open(&input, ctx.version).map_err(unmodelled)?;
-    let listing = read_listing(&local, true).map_err(unmodelled)?;
+    let unmodelled = super::delegate_unmodelled("stack list");
+    let input = PathInput::from_process().map_err(&unmodelled)?;
+    let local = Local::open(&input, ctx.version).map_err(&unmodelled)?;
+    let listing = read_listing(&local, true).map_err(&unmodelled)?;
     let table = format == "table";
     let rows: Vec<Row> = listing
         .stacks
@@ -640,20 +636,17 @@ pub fn run(ctx: &Context, args: &ListArgs) -> CommandResult {
             Unsupported("value not rendered here")
         })?
     };
-    let mode = ctx.terminal.rich(fd)?;
-    let highlighter = Highlighter::from_meta(&ctx.cache.theme()?)?;
-    let mut styles = StyleTable::new();
+    let mut console = ZenConsole::new(ctx)?;
     let mut out = Output {
         stdout: rendered.stdout,
         ..Output::default()
     };
     for (kind, text) in &rendered.messages {
-        let base = highlighter.theme_style(match kind {
+        let style = match kind {
             Message::Declare => "info",
             Message::Warning => "warning",
-        })?;
-        let lines = highlighter.styled_lines(text, Some(&base), &mut styles)?;
-        render::render(&lines, styles.codes(), &mode, out.fd(fd));
+        };
+        console.print(style, text, &mut out)?;
     }
     Ok(out)
 }

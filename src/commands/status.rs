@@ -6,13 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{CommandResult, Context, Output};
-use crate::highlight::{Highlighter, StyleTable};
+use super::{CommandResult, Context, Output, ZenConsole};
 use crate::local_store::Local;
-use crate::render;
-use crate::terminal::Unsupported;
 use crate::zenml_paths::{PathInput, Unmodelled};
-use crate::{debug, vars};
+use crate::vars;
 
 /// One thing `status` prints, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,36 +146,20 @@ fn project_warning_shown() -> Result<bool, Unmodelled> {
 }
 
 pub fn run(ctx: &Context) -> CommandResult {
-    let input = PathInput::from_process().map_err(|e| unsupported(&e))?;
-    let state = read_state(&input, ctx.version).map_err(|e| unsupported(&e))?;
-    let items = items(&state).map_err(|e| unsupported(&e))?;
-    let meta = &ctx.cache.meta;
-    let fd = meta.out_fd();
-    let mode = ctx.terminal.rich(fd)?;
-    // declare(): the zenml console, style "info", markup and highlighting as rich does them.
-    let highlighter = Highlighter::from_meta(&ctx.cache.theme()?)?;
-    let info = highlighter.theme_style("info")?;
-    let mut table = StyleTable::new();
+    let unmodelled = super::delegate_unmodelled("status");
+    let input = PathInput::from_process().map_err(&unmodelled)?;
+    let state = read_state(&input, ctx.version).map_err(&unmodelled)?;
+    let items = items(&state).map_err(&unmodelled)?;
+    let mut console = ZenConsole::new(ctx)?;
     let mut out = Output::default();
     for item in items {
         match item {
-            Item::Declare(text) => {
-                let lines = highlighter.styled_lines(&text, Some(&info), &mut table)?;
-                render::render(&lines, table.codes(), &mode, out.fd(fd));
-            }
+            Item::Declare(text) => console.print("info", &text, &mut out)?,
             // The log handler writes to the CLI's stdout too (rerouted with it).
-            Item::Log(line) => {
-                out.fd(fd).extend_from_slice(line.as_bytes());
-                out.fd(fd).push(b'\n');
-            }
+            Item::Log(line) => console.raw(format!("{line}\n").as_bytes(), &mut out),
         }
     }
     Ok(out)
-}
-
-fn unsupported(e: &Unmodelled) -> Unsupported {
-    debug::line(format!("status: {}", e.0));
-    Unsupported("state outside what status models")
 }
 
 #[cfg(test)]
