@@ -4,9 +4,13 @@
 #   target/envs/tools          uv, used to install the others quickly
 #   target/envs/zenml-0.98.0   python 3.11 venv with zenml[local]==0.98.0 (the reference CLI)
 #   target/envs/zenml-0.85.0   python 3.11 venv with zenml[local]==0.85.0 (before the zenml_cli entry point)
+#   target/envs/zenml-0.98.0-server
+#                              python 3.11 venv with zenml[local,server]==0.98.0 (tests/server_parity.rs
+#                              deploys a local ZenML server from it)
 #   target/envs/demo           python 3.11 venv with zenml[local]==0.98.0 for scripts/demo.sh (only when
 #                              asked for: the launcher is installed into it as its bin/zenml)
-# Usage: provision-envs.sh [ENV...]   (default: the test envs zenml-0.98.0 and zenml-0.85.0)
+# Usage: provision-envs.sh [ENV...]   (default: the test envs zenml-0.98.0, zenml-0.85.0 and
+#                                      zenml-0.98.0-server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVS="${ZENML_LAUNCHER_ENVS:-$PWD/target/envs}"
@@ -42,12 +46,13 @@ make_env() { # name spec
   echo "$spec" > "$dir/.provisioned"
 }
 
-[ "$#" -gt 0 ] || set -- zenml-0.98.0 zenml-0.85.0
+[ "$#" -gt 0 ] || set -- zenml-0.98.0 zenml-0.85.0 zenml-0.98.0-server
 for name in "$@"; do
   case "$name" in
     zenml-0.98.0|demo) make_env "$name" "zenml[local]==0.98.0" ;;
     zenml-0.85.0) make_env "$name" "zenml[local]==0.85.0" ;;
-    *) echo "error: unknown env $name (known: zenml-0.98.0 zenml-0.85.0 demo)" >&2; exit 2 ;;
+    zenml-0.98.0-server) make_env "$name" "zenml[local,server]==0.98.0" ;;
+    *) echo "error: unknown env $name (known: zenml-0.98.0 zenml-0.85.0 zenml-0.98.0-server demo)" >&2; exit 2 ;;
   esac
 done
 echo "envs ready in $ENVS" >&2

@@ -10,7 +10,7 @@ use crate::commands::{self, Context};
 use crate::env::{self, preflight};
 use crate::route::{self, Route};
 use crate::terminal::Terminal;
-use crate::{debug, delegate, vars, zenml_pkg};
+use crate::{debug, delegate, in_process, vars, zenml_pkg};
 
 /// Resolves the env the launcher runs for, refusing broken ones (fatal pre-flight problems).
 pub fn resolve_env() -> Result<env::PythonEnv> {
@@ -88,6 +88,12 @@ pub fn run(args: Vec<OsString>) -> Result<ExitCode> {
                     debug::line(format!("route: {}", decided.name()));
                     match run_rust(&decided, &cache, version.as_deref().unwrap_or("")) {
                         Ran::Exit(code) => return Ok(ExitCode::from(code as u8)),
+                        Ran::Delegate if in_process::command_modules(&args).is_some() => {
+                            match run_in_process(&args) {
+                                Some(code) => return Ok(code),
+                                None => Route::Delegate("not reproducible here"),
+                            }
+                        }
                         Ran::Delegate => Route::Delegate("not reproducible here"),
                         Ran::DelegateWith(new_args) => {
                             debug::line("route: delegate (confirmed: clean --yes)");
@@ -106,6 +112,18 @@ pub fn run(args: Vec<OsString>) -> Result<ExitCode> {
     }
     debug::line(format!("route: {}", route.name()));
     Err(delegate::exec(&env, &install.entry_point, &args).into())
+}
+
+/// Tier 2: the CLI's own command in the embedded interpreter. `None`: declined, nothing printed.
+fn run_in_process(args: &[OsString]) -> Option<ExitCode> {
+    debug::line("route: in-process");
+    match in_process::run(args) {
+        in_process::Outcome::Exit(code) => Some(ExitCode::from(code as u8)),
+        in_process::Outcome::Declined(why) => {
+            debug::line(format!("in-process declined: {why}"));
+            None
+        }
+    }
 }
 
 /// What a Rust route did.
@@ -146,7 +164,7 @@ fn run_rust(route: &Route, cache: &cache::Cache, version: &str) -> Ran {
                 }
             };
         }
-        Route::NeedsSpec | Route::Delegate(_) => return Ran::Delegate,
+        Route::InProcess(_) | Route::NeedsSpec | Route::Delegate(_) => return Ran::Delegate,
     };
     match result {
         Ok(output) => Ran::Exit(output.write()),

@@ -13,7 +13,7 @@ use crate::zenml_pkg::EntryPoint;
 /// Mirrors the console script pip writes (`bin/zenml`): `sys.path[0]` is the script's directory,
 /// `sys.argv[0]` its path (so Click's program name is `zenml`). `-c` is used instead of running
 /// `bin/zenml` because that file may be this launcher.
-fn bootstrap(entry: &EntryPoint) -> String {
+pub fn bootstrap(entry: &EntryPoint) -> String {
     let script = stub(entry).replace('\\', "\\\\").replace('\n', "\\n");
     format!(
         "import sys\n\

@@ -98,6 +98,22 @@ impl Config {
         Ok(())
     }
 
+    /// `run_command`: the code `Py_RunMain` runs, like `python -c` (ASCII text).
+    pub fn set_run_command(&mut self, code: &str) -> Result<(), InitError> {
+        self.set_bytes_field("run_command", OsStr::new(code), |c| {
+            // SAFETY: as for `executable`.
+            unsafe { &raw mut (*c).run_command }
+        })
+    }
+
+    /// `run_filename`: the script `Py_RunMain` runs, like `python <file>` (raw bytes).
+    pub fn set_run_filename(&mut self, path: &OsStr) -> Result<(), InitError> {
+        self.set_bytes_field("run_filename", path, |c| {
+            // SAFETY: as for `executable`.
+            unsafe { &raw mut (*c).run_filename }
+        })
+    }
+
     fn set_bytes_field(
         &mut self,
         name: &'static str,
@@ -192,6 +208,44 @@ pub fn initialize(mut config: Config) -> Result<Interpreter, InitError> {
     // SAFETY: initialisation succeeded, so this thread holds the GIL and may release it.
     let tstate = unsafe { ffi::PyEval_SaveThread() };
     Ok(Interpreter { tstate })
+}
+
+/// Starts CPython from `config` (start-up output held back as in [`initialize`]), runs `setup` in
+/// `__main__` (`PyRun_SimpleString`: an uncaught exception is printed, a SystemExit ends the
+/// process as in `python`), then asks `proceed` (given whether `setup` raised) and either runs
+/// the configured program like the `python` program does, or finalizes.
+///
+/// `Py_RunMain` runs `run_filename` or `run_command`, prints an uncaught exception, finalizes
+/// and returns the exit code (dying by SIGINT after an unhandled KeyboardInterrupt, 120 when the
+/// final flush fails). Either way the interpreter is gone when this returns: `Ok(None)` when
+/// `proceed` said no (`Py_FinalizeEx` ran).
+pub fn run_main_after(
+    mut config: Config,
+    setup: &CStr,
+    proceed: impl FnOnce(bool) -> bool,
+) -> Result<Option<i32>, InitError> {
+    let capture = StderrCapture::start();
+    // SAFETY: as in `initialize`: one initialisation per process, from an initialised config.
+    let status = unsafe { ffi::Py_InitializeFromConfig(config.ptr()) };
+    let output = capture.map(StderrCapture::finish).unwrap_or_default();
+    check(status, output.clone())?;
+    if !output.is_empty() {
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(&output);
+    }
+    drop(config);
+    // SAFETY: the interpreter is initialised and this thread holds the GIL; `setup` is a
+    // NUL-terminated string.
+    let raised = unsafe { ffi::PyRun_SimpleString(setup.as_ptr()) } != 0;
+    if proceed(raised) {
+        // SAFETY: still initialised, GIL held; Py_RunMain runs the configured program and
+        // finalizes the interpreter before returning.
+        Ok(Some(unsafe { ffi::Py_RunMain() }))
+    } else {
+        // SAFETY: initialised, GIL held, finalized exactly once.
+        unsafe { ffi::Py_FinalizeEx() };
+        Ok(None)
+    }
 }
 
 impl Interpreter {

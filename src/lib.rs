@@ -10,6 +10,7 @@ pub mod embed;
 pub mod env;
 pub mod error;
 pub mod highlight;
+pub mod in_process;
 pub mod local_store;
 pub mod os;
 pub mod pyformat;

@@ -123,3 +123,117 @@ pub fn wait_with_peak_rss(child: &std::process::Child) -> std::io::Result<(i32, 
     };
     Ok((code, usage.ru_maxrss as u64))
 }
+
+/// A pipe whose ends close on exec: `(read, write)`. The read end is non-blocking.
+pub fn pipe_cloexec() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 fills the two-int array we own; on success both descriptors are ours.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded, so both fds are open and owned by nobody else.
+    let (read, write) = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    // Blocking writes: the helper's few bytes always fit, and a full pipe must not lose them.
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe {
+        let flags = libc::fcntl(raw(&write), libc::F_GETFL);
+        libc::fcntl(raw(&write), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+    }
+    Ok((read, write))
+}
+
+fn raw(fd: &std::os::fd::OwnedFd) -> libc::c_int {
+    std::os::fd::AsRawFd::as_raw_fd(fd)
+}
+
+/// The signature of the embedding library's entry point: `(abi, argc, argv) -> exit code`.
+pub type EmbeddedEntry = unsafe extern "C" fn(
+    abi: u32,
+    argc: libc::c_int,
+    argv: *const *const libc::c_char,
+) -> libc::c_int;
+
+/// Loads the shared library at `path` (its dependencies, libpython among them, join the global
+/// symbol scope so CPython's extension modules resolve against it) and calls `symbol` with
+/// `args`. The library stays loaded for the rest of the process.
+pub fn call_library_entry(
+    path: &std::path::Path,
+    symbol: &std::ffi::CStr,
+    abi: u32,
+    args: &[std::ffi::OsString],
+) -> Result<i32, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let cpath = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| format!("a NUL byte in {}", path.display()))?;
+    let c_args: Vec<std::ffi::CString> = args
+        .iter()
+        .map(|a| std::ffi::CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| "a NUL byte in an argument".to_string())?;
+    let mut argv: Vec<*const libc::c_char> = c_args.iter().map(|c| c.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    // SAFETY: dlopen with a NUL-terminated path; the handle is never closed (CPython cannot be
+    // unloaded), so pointers into the library stay valid for the life of the process.
+    let handle = unsafe { libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+    if handle.is_null() {
+        return Err(dl_error(&format!("cannot load {}", path.display())));
+    }
+    // SAFETY: dlsym on a live handle with a NUL-terminated name.
+    let sym = unsafe { libc::dlsym(handle, symbol.as_ptr()) };
+    if sym.is_null() {
+        return Err(dl_error(&format!(
+            "{symbol:?} missing in {}",
+            path.display()
+        )));
+    }
+    // SAFETY: the symbol is the library's `EmbeddedEntry` (same crate, same ABI constant checked
+    // by the callee); argv holds `argc` valid C strings plus a NULL, alive across the call.
+    let code = unsafe {
+        let entry: EmbeddedEntry = std::mem::transmute::<*mut libc::c_void, EmbeddedEntry>(sym);
+        entry(abi, c_args.len() as libc::c_int, argv.as_ptr())
+    };
+    Ok(code)
+}
+
+fn dl_error(context: &str) -> String {
+    // SAFETY: dlerror returns NULL or a NUL-terminated string valid until the next dl* call.
+    let msg = unsafe { libc::dlerror() };
+    if msg.is_null() {
+        return context.to_string();
+    }
+    // SAFETY: non-NULL C string from dlerror, copied at once.
+    let text = unsafe { std::ffi::CStr::from_ptr(msg) }.to_string_lossy();
+    format!("{context}: {text}")
+}
+
+/// Reads what is in a non-blocking pipe right now (nothing when it is empty).
+pub fn drain(fd: &std::os::fd::OwnedFd) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: reads into a buffer we own from a descriptor we own.
+        let n = unsafe { libc::read(raw(fd), buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+    out
+}
+
+/// Dies by SIGINT, as CPython does after an unhandled KeyboardInterrupt (the shell sees 130).
+pub fn die_by_sigint() -> ! {
+    // SAFETY: restoring the default disposition and signalling ourselves are plain syscalls.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        libc::kill(libc::getpid(), libc::SIGINT);
+    }
+    std::process::exit(130)
+}

@@ -33,7 +33,7 @@ _stream.flush()
 "#;
 
 /// Checks the env for embedding and builds its PyConfig.
-pub fn config_for(env: &PythonEnv) -> Result<Config, UserError> {
+pub fn config_for(env: &PythonEnv, argv: &[OsString]) -> Result<Config, UserError> {
     let problems = preflight::check(
         env,
         &preflight::CheckInput::from_process(Some(embed::linked_python())),
@@ -58,7 +58,7 @@ pub fn config_for(env: &PythonEnv) -> Result<Config, UserError> {
     if env.kind == Kind::Standalone && vars::os(vars::PYTHONHOME).is_none_or(|h| h.is_empty()) {
         config.set_home(env.root.as_os_str()).map_err(fail)?;
     }
-    config.set_argv(&[OsString::from("zenml")]).map_err(fail)?;
+    config.set_argv(argv).map_err(fail)?;
     for (name, value) in config.fields() {
         debug::line(format!("PyConfig.{name} = {:?}", value));
     }
@@ -67,7 +67,7 @@ pub fn config_for(env: &PythonEnv) -> Result<Config, UserError> {
 
 /// Starts the embedded interpreter for `env` (pre-flight checks included).
 pub fn start(env: &PythonEnv) -> Result<Interpreter, UserError> {
-    let config = config_for(env)?;
+    let config = config_for(env, &[OsString::from("zenml")])?;
     debug::line(format!(
         "embedding {}",
         embed::linked_version_text().replace('\n', " ")
@@ -110,4 +110,49 @@ pub fn describe(env: &PythonEnv, as_json: bool, to_stderr: bool) -> PyResult<()>
         let code = std::ffi::CString::new(DESCRIBE).expect("no NUL in code");
         py.run(&code, Some(&globals), None)
     })
+}
+
+/// Python source that prints the same diagnosis as [`describe`] (debug prefix, on stderr), for
+/// code run by `Py_RunMain` rather than through pyo3.
+pub fn describe_source(env: &PythonEnv) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let text = |s: &str| bytes_literal(s.as_bytes()) + ".decode()";
+    format!(
+        "env_source = {}\nenv_kind = {}\nenv_root = {}\nenv_version = {}\n\
+         as_json = False\nto_stderr = True\nline_prefix = {}\n{DESCRIBE}",
+        text(env.source.as_str()),
+        text(env.kind.as_str()),
+        bytes_literal(env.root.as_os_str().as_bytes()),
+        env.version
+            .map_or_else(|| "None".to_string(), |v| text(&v.to_string())),
+        text(&format!("{} sys.", debug::PREFIX)),
+    )
+}
+
+/// A Python `bytes` literal (ASCII source) holding exactly `bytes`.
+pub fn bytes_literal(bytes: &[u8]) -> String {
+    let mut out = String::from("b'");
+    for &b in bytes {
+        match b {
+            b'\\' | b'\'' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bytes_literal;
+
+    #[test]
+    fn bytes_literals_escape_quotes_backslashes_and_non_ascii() {
+        assert_eq!(bytes_literal(b"a'b\\c"), "b'a\\'b\\\\c'");
+        assert_eq!(bytes_literal(&[0xff, b'\n', b' ']), "b'\\xff\\x0a '");
+    }
 }

@@ -46,6 +46,9 @@ pub enum Route {
     CleanPrompt,
     /// `zenml stack list` with at most `-o`/`-c`.
     StackList(crate::commands::stack_list::ListArgs),
+    /// The installed CLI's own command, run by the embedded interpreter (tier 2): `stack list`
+    /// with filter, sort or page options.
+    InProcess(&'static str),
     /// The router needs the installed CLI's root spec to decide.
     NeedsSpec,
     /// Hand the call to the Python CLI, unchanged.
@@ -62,6 +65,7 @@ impl Route {
             Route::Status => "rust: status".into(),
             Route::StackList(_) => "rust: stack list".into(),
             Route::CleanPrompt => "rust: clean prompt".into(),
+            Route::InProcess(what) => format!("in-process: {what}"),
             Route::NeedsSpec => "needs the CLI spec".into(),
             Route::Delegate(why) => format!("delegate ({why})"),
         }
@@ -153,7 +157,7 @@ pub fn decide(args: &[OsString], use_python_cli: bool, spec: Option<&RootSpec>) 
         {
             match crate::commands::stack_list::parse_args(list_args) {
                 Some(parsed) => Route::StackList(parsed),
-                None => Route::Delegate("stack list options not modelled"),
+                None => Route::InProcess("stack list"),
             }
         }
         _ => Route::Delegate("sub-command"),

@@ -17,6 +17,8 @@ pub const ZENML_USE_PYTHON_CLI: &str = "ZENML_USE_PYTHON_CLI";
 /// Overrides where the launcher keeps its per-distribution cache (tests use it).
 pub const ZENML_LAUNCHER_CACHE_DIR: &str = "ZENML_LAUNCHER_CACHE_DIR";
 /// XDG cache root and the home directory it defaults under.
+/// The embedding library (tier 2, in-process Python); default: next to the launcher binary.
+pub const ZENML_LAUNCHER_EMBED_LIB: &str = "ZENML_LAUNCHER_EMBED_LIB";
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 pub const HOME: &str = "HOME";
 

@@ -1,116 +1,16 @@
 //! `zenml stack list` against the live Python CLI (zenml[local]==0.98.0), private config per
-//! test: stdout, stderr and exit code byte-equal, and the Rust route taken for the states and
-//! options it models (pipes; a terminal on stdout). Stacks are registered through the Python
+//! test: stdout, stderr and exit code byte-equal, and the tier that answered: the Rust route
+//! (tier 1) for the states and options it models, the CLI's own code in the embedded
+//! interpreter (tier 2) for filters, paging, terminals on stderr and highlighted JSON, and
+//! delegation when the embedding library is missing. Stacks are registered through the Python
 //! CLI, and in bulk through ZenML's Python client.
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use common::world::*;
 use common::*;
-
-struct World {
-    home: PathBuf,
-    env: PathBuf,
-}
-
-impl World {
-    fn new(name: &str) -> World {
-        let w = World {
-            home: scratch(name),
-            env: zenml_env(ZENML_VERSION),
-        };
-        w.zenml(&["status"]);
-        w
-    }
-
-    fn command(&self, program: &Path, args: &[&str], extra: &[(&str, &str)]) -> Command {
-        let mut cmd = clean_command(program, &self.home);
-        cmd.env("ZENML_LAUNCHER_CACHE_DIR", self.home.join("cache"))
-            .env("VIRTUAL_ENV", &self.env)
-            .args(args);
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        cmd
-    }
-
-    /// Changes state through the Python CLI.
-    fn zenml(&self, args: &[&str]) {
-        let out = output(&mut self.command(&self.env.join("bin/zenml"), args, &[]));
-        assert!(
-            out.status.success(),
-            "zenml {args:?}: {}",
-            show(&out.stderr)
-        );
-    }
-
-    /// Runs a Python script with ZenML's client in the test config (a file: ZenML needs a source
-    /// root, which `-c` does not have).
-    fn python(&self, code: &str) {
-        let script = self.home.join("setup_script.py");
-        std::fs::write(&script, code).unwrap();
-        let out = output(&mut self.command(
-            &self.env.join("bin/python"),
-            &[script.to_str().unwrap()],
-            &[],
-        ));
-        assert!(out.status.success(), "{code}: {}", show(&out.stderr));
-    }
-
-    /// Compares one invocation; `rust`: the Rust route must have answered it.
-    fn check(
-        &self,
-        args: &[&str],
-        extra: &[(&str, &str)],
-        ttys: &[&str],
-        rust: bool,
-    ) -> Result<(), String> {
-        let mut full = vec!["stack", "list"];
-        full.extend_from_slice(args);
-        let mut mine = self.command(&launcher(), &full, extra);
-        mine.env("ZENML_DEBUG_PYTHON", "1");
-        let mine = run_streams(&mine, 100, ttys, None);
-        let reference = run_streams(
-            &self.command(&self.env.join("bin/zenml"), &full, extra),
-            100,
-            ttys,
-            None,
-        );
-        let (stderr, debug) = split_debug(&mine.stderr);
-        let mine = Captured { stderr, ..mine };
-        if mine != reference {
-            return Err(format!(
-                "stack list {args:?} {extra:?} ttys {ttys:?}\nlauncher rc {} out {:?} err {:?}\npython   rc {} out {:?} err {:?}",
-                mine.code,
-                show(&mine.stdout),
-                show(&mine.stderr),
-                reference.code,
-                show(&reference.stdout),
-                show(&reference.stderr)
-            ));
-        }
-        if took_rust_route(&debug, "stack list") != rust {
-            return Err(format!(
-                "stack list {args:?} {extra:?} ttys {ttys:?}: expected rust={rust}, {debug:#?}"
-            ));
-        }
-        Ok(())
-    }
-}
-
-fn all_ok(results: Vec<Result<(), String>>) {
-    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
-    assert!(
-        failures.is_empty(),
-        "{} mismatches:\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-}
-
-const PIPE: &[&str] = &[];
 
 #[test]
 fn single_default_stack_every_format() {
@@ -125,12 +25,12 @@ fn single_default_stack_every_format() {
         &["-c", "all"],
         &["-c", "all", "-o", "json"],
     ] {
-        results.push(w.check(args, &[], PIPE, true));
+        results.push(w.check(args, &[], PIPE, Tier::Rust));
     }
-    results.push(w.check(&[], &[("COLUMNS", "120")], PIPE, true));
-    results.push(w.check(&[], &[("NO_COLOR", "1")], PIPE, true));
-    results.push(w.check(&[], &[("NO_COLOR", "")], PIPE, true));
-    results.push(w.check(&["--output=json", "-cname,active"], &[], PIPE, true));
+    results.push(w.check(&[], &[("COLUMNS", "120")], PIPE, Tier::Rust));
+    results.push(w.check(&[], &[("NO_COLOR", "1")], PIPE, Tier::Rust));
+    results.push(w.check(&[], &[("NO_COLOR", "")], PIPE, Tier::Rust));
+    results.push(w.check(&["--output=json", "-cname,active"], &[], PIPE, Tier::Rust));
     all_ok(results);
 }
 
@@ -167,14 +67,60 @@ fn several_stacks_with_components_and_a_non_default_active_stack() {
         (&["-c", "foo"], &[]),
         (&[], &[("ZENML_DEFAULT_OUTPUT", "json")]),
     ] {
-        results.push(w.check(args, extra, PIPE, true));
+        results.push(w.check(args, extra, PIPE, Tier::Rust));
     }
-    // A terminal on stdout: the table is the same; JSON there is highlighted (delegated).
-    results.push(w.check(&[], &[("TERM", "xterm")], &["stdout"], true));
-    results.push(w.check(&["-o", "json"], &[("TERM", "xterm")], &["stdout"], false));
-    // Filters and paging are Python's.
-    results.push(w.check(&["--name", "contains:s"], &[], PIPE, false));
-    results.push(w.check(&["-o", "xml"], &[], PIPE, false));
+    // A terminal on stdout: the table is the same; JSON there is highlighted (tier 2).
+    results.push(w.check(&[], &[("TERM", "xterm")], &["stdout"], Tier::Rust));
+    results.push(w.check(
+        &["-o", "json"],
+        &[("TERM", "xterm")],
+        &["stdout"],
+        Tier::InProcess,
+    ));
+    // Filters, sorting, paging, a custom page size, usage errors: the CLI's own code (tier 2).
+    for (args, extra) in [
+        (&["--name", "contains:s"][..], &[][..]),
+        (&["--sort_by", "desc:name", "-o", "csv"], &[]),
+        (
+            &["--sort_by", "asc:name", "--size", "2", "--page", "2"],
+            &[],
+        ),
+        (&["--size", "2"], &[("COLUMNS", "120")]),
+        (&["--name", "nothing-matches"], &[]),
+        (
+            &["-c", "all", "--name", "startswith:s"],
+            &[("COLUMNS", "200")],
+        ),
+        (&[], &[("ZENML_PAGINATION_DEFAULT_LIMIT", "2")]),
+        (&["-o", "xml"], &[]),
+        (&["--page", "x"], &[]),
+        (&["--help"], &[]),
+    ] {
+        results.push(w.check(args, extra, PIPE, Tier::InProcess));
+    }
+    // A terminal on stderr: ZenML's spinner (tier 2 runs it).
+    results.push(w.check(
+        &[],
+        &[("TERM", "xterm")],
+        &["stdout", "stderr"],
+        Tier::InProcess,
+    ));
+    results.push(w.check(
+        &["--name", "s1"],
+        &[("TERM", "xterm")],
+        &["stderr"],
+        Tier::InProcess,
+    ));
+    // Without the embedding library, tier 2 declines and the call is delegated.
+    results.push(w.check(
+        &["--name", "contains:s"],
+        &[(
+            "ZENML_LAUNCHER_EMBED_LIB",
+            "/nonexistent/libzenml_launcher_embed.so",
+        )],
+        PIPE,
+        Tier::Delegated,
+    ));
     all_ok(results);
 }
 
@@ -195,9 +141,68 @@ fn more_than_a_page_with_an_old_active_stack_and_long_names() {
         (&["-o", "csv"], &[]),
         (&["-c", "name,active", "-o", "tsv"], &[]),
     ] {
-        results.push(w.check(args, extra, PIPE, true));
+        results.push(w.check(args, extra, PIPE, Tier::Rust));
     }
-    // The inserted active stack is hydrated: with all columns its keys differ (delegated).
-    results.push(w.check(&["-c", "all", "-o", "json"], &[], PIPE, false));
+    // The inserted active stack is hydrated: with all columns its keys differ (tier 2).
+    results.push(w.check(&["-c", "all", "-o", "json"], &[], PIPE, Tier::InProcess));
+    results.push(w.check(&["--page", "2"], &[], PIPE, Tier::InProcess));
     all_ok(results);
+}
+
+#[test]
+fn sigint_while_importing_ends_the_run_as_in_the_cli() {
+    use std::os::unix::process::ExitStatusExt;
+    let w = World::new("sl-sigint");
+    let args = ["stack", "list", "--name", "contains:s"];
+    // The launcher's first call generates its cache through Python: done here, beforehand.
+    let warm = output(&mut w.command(&launcher(), &["--version"], &[]));
+    assert!(warm.status.success(), "{}", show(&warm.stderr));
+    let interrupt = |program: &Path| {
+        let child = w
+            .command(program, &args, &[])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // ZenML takes about two seconds to import: 0.6 s in, both are importing it.
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        let exe = std::fs::read_link(format!("/proc/{}/exe", child.id())).unwrap();
+        // SAFETY: plain kill(2) on our own child's pid, which has not been reaped yet.
+        assert_eq!(
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+            0
+        );
+        (exe, child.wait_with_output().unwrap())
+    };
+    let (their_exe, theirs) = interrupt(&w.env.join("bin/zenml"));
+    let (my_exe, mine) = interrupt(&launcher());
+    assert!(
+        their_exe
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("python"),
+        "{their_exe:?}"
+    );
+    assert_eq!(
+        my_exe.canonicalize().unwrap(),
+        launcher().canonicalize().unwrap(),
+        "tier 2 runs inside the launcher's own process"
+    );
+    for (who, out) in [("python", &theirs), ("launcher", &mine)] {
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGINT),
+            "{who}: {:?} {}",
+            out.status,
+            show(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{who}: {}", show(&out.stdout));
+        assert!(
+            show(&out.stderr).contains("KeyboardInterrupt"),
+            "{who}: {}",
+            show(&out.stderr)
+        );
+    }
 }

@@ -10,11 +10,11 @@ use super::{CommandResult, Context, Output, ZenConsole};
 use crate::local_store::Local;
 use crate::pyformat::{self, Py};
 use crate::store::Snapshot;
+use crate::table;
 use crate::terminal::Unsupported;
 use crate::zenml_paths::PathInput;
 use crate::zenml_paths::Unmodelled;
 use crate::{debug, vars};
-use crate::table;
 
 /// The output formats Click accepts for `-o/--output`.
 pub const FORMATS: &[&str] = &["table", "json", "yaml", "tsv", "csv"];

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use super::{CommandResult, Context, Output, ZenConsole};
 use crate::local_store::Local;
-use crate::zenml_paths::{PathInput, Unmodelled};
 use crate::vars;
+use crate::zenml_paths::{PathInput, Unmodelled};
 
 /// One thing `status` prints, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]

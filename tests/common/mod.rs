@@ -4,6 +4,8 @@
 //! the test with a message saying how to create it.
 #![allow(dead_code)]
 
+pub mod world;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -43,7 +45,15 @@ pub fn base_python() -> PathBuf {
 
 /// The `zenml` launcher binary under test.
 pub fn launcher() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_zenml"))
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_zenml"));
+    build_companions(&bin);
+    let lib = bin.with_file_name("libzenml_launcher_embed.so");
+    assert!(
+        lib.is_file(),
+        "{} is missing: run `cargo build --workspace`",
+        lib.display()
+    );
+    bin
 }
 
 /// `examples/print_sys_path`, next to the binary under test (built on first use: `cargo test`
@@ -52,17 +62,31 @@ pub fn print_sys_path() -> PathBuf {
     example("print_sys_path")
 }
 
-/// `target/<profile>/examples/<name>`, (re)built once per test binary with the profile and target
-/// dir of the launcher under test, so it is never stale.
+/// `target/<profile>/examples/<name>`, (re)built with the launcher's companions.
 pub fn example(name: &str) -> PathBuf {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_zenml"));
+    build_companions(&bin);
+    let path = bin.with_file_name("examples").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --examples`",
+        path.display()
+    );
+    path
+}
+
+/// Builds, once per test binary and with the profile and target dir of the launcher under test,
+/// what `cargo test` does not: the examples, and the embedding library (a cdylib) the launcher
+/// loads for tier 2. So neither is ever stale.
+fn build_companions(bin: &Path) {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    let bin = launcher();
     let profile_dir = bin.parent().unwrap();
     BUILT.get_or_init(|| {
         let cargo = std::env::var_os("CARGO")
             .unwrap_or_else(|| option_env!("CARGO").unwrap_or("cargo").into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "--examples", "--manifest-path"])
+        cmd.args(["build", "--quiet", "--workspace", "--lib", "--examples"])
+            .arg("--manifest-path")
             .arg(repo().join("Cargo.toml"))
             .arg("--target-dir")
             .arg(profile_dir.parent().unwrap());
@@ -78,17 +102,10 @@ pub fn example(name: &str) -> PathBuf {
         let out = output(&mut cmd);
         assert!(
             out.status.success(),
-            "building the examples failed: {}",
+            "building the examples and the embedding library failed: {}",
             show(&out.stderr)
         );
     });
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo build --examples`",
-        path.display()
-    );
-    path
 }
 
 /// A fresh directory under target/test-tmp (kept for inspection, wiped at the next run's use).
@@ -327,8 +344,30 @@ pub fn split_debug(stderr: &[u8]) -> (Vec<u8>, Vec<String>) {
 /// Some Rust route was chosen and not given up for delegation afterwards (a Rust route that
 /// finds a condition it does not reproduce logs `route: delegate …` after its `route: rust …`).
 pub fn rust_route_taken(debug: &[String]) -> bool {
-    debug.iter().any(|l| l.starts_with("route: rust"))
-        && !debug.iter().any(|l| l.starts_with("route: delegate"))
+    tier_taken(debug) == Some(Tier::Rust)
+}
+
+/// Who answered a launcher run, from its debug lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// A Rust route printed everything.
+    Rust,
+    /// ZenML's own command ran in the embedded interpreter (tier 2).
+    InProcess,
+    /// The Python CLI was exec'd.
+    Delegated,
+}
+
+pub fn tier_taken(debug: &[String]) -> Option<Tier> {
+    if debug.iter().any(|l| l.starts_with("route: delegate")) {
+        Some(Tier::Delegated)
+    } else if debug.iter().any(|l| l.starts_with("in-process: running")) {
+        Some(Tier::InProcess)
+    } else if debug.iter().any(|l| l.starts_with("route: rust")) {
+        Some(Tier::Rust)
+    } else {
+        None
+    }
 }
 
 impl std::fmt::Display for Captured {
@@ -343,8 +382,8 @@ impl std::fmt::Display for Captured {
     }
 }
 
-/// The Rust route `name` was chosen and not given up for delegation.
+/// The Rust route `name` was chosen and not given up for tier 2 or delegation.
 pub fn took_rust_route(debug: &[String], name: &str) -> bool {
     debug.iter().any(|l| l == &format!("route: rust: {name}"))
-        && !debug.iter().any(|l| l.starts_with("route: delegate"))
+        && tier_taken(debug) == Some(Tier::Rust)
 }

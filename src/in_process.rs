@@ -1,0 +1,217 @@
+//! Tier 2: ZenML's own command code, run by the embedded interpreter inside this process.
+//!
+//! The `zenml` binary links no libpython (every start would pay for loading it). The embedded
+//! interpreter lives in a separate shared library, `libzenml_launcher_embed.so` (the `embedlib/`
+//! crate: this module's [`library_main`] behind a C entry point, linked to libpython), which the
+//! launcher loads with `dlopen` only for the calls that need it. There, `Py_RunMain` runs
+//! `embedded_cli.py`: the installed CLI with only the needed command modules imported.
+//!
+//! Outcomes: an exit code (the command ran; whatever it printed is the CLI's own), or declined
+//! with a reason: no library, an env the linked libpython cannot run, a release this was not
+//! verified with, or a failure before the command started. Declined means nothing was printed,
+//! and the caller delegates.
+
+use std::ffi::{CStr, CString, OsString};
+use std::path::PathBuf;
+
+use crate::env::PythonEnv;
+use crate::zenml_pkg::{self, ZenmlInstall};
+use crate::{app, debug, delegate, embed, python, vars};
+
+/// Bumped whenever the entry point's contract changes; a library from another build declines.
+pub const ABI: u32 = 1;
+/// The embedding library's file name.
+pub const LIBRARY_FILE: &str = "libzenml_launcher_embed.so";
+/// Its C entry point ([`crate::os::EmbeddedEntry`]).
+pub const ENTRY_SYMBOL: &CStr = c"zenml_launcher_embedded_main";
+/// What the entry point returns when it declined (exit codes are 0..=255).
+pub const DECLINED: i32 = -1;
+
+/// The calls tier 2 runs, with the command modules each one needs.
+pub const COMMAND_MODULES: &[(&[&str], &[&str])] = &[(&["stack", "list"], &["zenml.cli.stack"])];
+
+const HELPER: &str = include_str!("embedded_cli.py");
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Exit(i32),
+    Declined(String),
+}
+
+/// The library: `ZENML_LAUNCHER_EMBED_LIB`, else next to the running binary (symlinks resolved),
+/// else in `../lib/` from it.
+pub fn library_path() -> Option<PathBuf> {
+    if let Some(path) = vars::os(vars::ZENML_LAUNCHER_EMBED_LIB) {
+        return Some(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe().ok()?.canonicalize().ok()?;
+    let dir = exe.parent()?;
+    [
+        dir.join(LIBRARY_FILE),
+        dir.join("../lib").join(LIBRARY_FILE),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+/// Launcher side: runs `zenml <args>` in-process, or declines.
+pub fn run(args: &[OsString]) -> Outcome {
+    let Some(path) = library_path() else {
+        return Outcome::Declined(format!("{LIBRARY_FILE} not found next to the launcher"));
+    };
+    debug::line(format!("in-process: loading {}", path.display()));
+    match crate::os::call_library_entry(&path, ENTRY_SYMBOL, ABI, args) {
+        Ok(code) if (0..=255).contains(&code) => Outcome::Exit(code),
+        Ok(_) => Outcome::Declined("the embedded run declined".into()),
+        Err(why) => Outcome::Declined(why),
+    }
+}
+
+/// The command modules a call needs, when tier 2 runs it.
+pub fn command_modules(args: &[OsString]) -> Option<&'static [&'static str]> {
+    COMMAND_MODULES
+        .iter()
+        .find(|(words, _)| {
+            words.len() <= args.len() && words.iter().zip(args).all(|(w, a)| a == *w)
+        })
+        .map(|(_, modules)| *modules)
+}
+
+/// Library side (called through the C entry point): resolves the env again (same process, same
+/// variables, same answer), starts the interpreter, imports what the call needs, and runs the
+/// env's console script.
+pub fn library_main(abi: u32, args: Vec<OsString>) -> i32 {
+    if abi != ABI {
+        debug::line(format!(
+            "in-process: declined: ABI {abi}, library has {ABI}"
+        ));
+        return DECLINED;
+    }
+    match run_here(&args) {
+        Outcome::Exit(code) => code,
+        Outcome::Declined(why) => {
+            debug::line(format!("in-process: declined: {why}"));
+            DECLINED
+        }
+    }
+}
+
+fn run_here(args: &[OsString]) -> Outcome {
+    let Some(modules) = command_modules(args) else {
+        return Outcome::Declined("not a call tier 2 runs".into());
+    };
+    let env = match app::resolve_env() {
+        Ok(env) => env,
+        Err(e) => return Outcome::Declined(e.to_string()),
+    };
+    let install = match zenml_pkg::find(&env) {
+        Ok(install) => install,
+        Err(e) => return Outcome::Declined(e.to_string()),
+    };
+    let version = install.version().unwrap_or_default();
+    if !zenml_pkg::STORE_VERIFIED_VERSIONS.contains(&version.as_str()) {
+        return Outcome::Declined(format!("zenml {version:?} not verified in-process"));
+    }
+    // The env's console script runs as in `python bin/zenml`; when `bin/zenml` is this launcher,
+    // delegation's stub runs under the script's name instead (as `python -c`).
+    let script = delegate::console_script(&env);
+    let mut argv: Vec<OsString> = match &script {
+        Some(path) => vec![path.clone().into_os_string()],
+        None => vec!["-c".into(), env.bin_dir().into_os_string()],
+    };
+    argv.extend(args.iter().cloned());
+    let mut config = match python::config_for(&env, &argv) {
+        Ok(config) => config,
+        Err(e) => return Outcome::Declined(e.to_string()),
+    };
+    let program = match &script {
+        Some(path) => config.set_run_filename(path.as_os_str()),
+        None => config.set_run_command(&delegate::bootstrap(&install.entry_point)),
+    };
+    if let Err(e) = program {
+        return Outcome::Declined(e.to_string());
+    }
+    let (read, write) = match crate::os::pipe_cloexec() {
+        Ok(pair) => pair,
+        Err(e) => return Outcome::Declined(format!("pipe: {e}")),
+    };
+    let Ok(setup) = CString::new(setup_source(&env, &install, modules, &write)) else {
+        return Outcome::Declined("a NUL byte in the setup code".into());
+    };
+    debug::line(format!("in-process: preparing {modules:?}"));
+    let mut report = Vec::new();
+    let mut raised = false;
+    let ran = embed::run_main_after(config, &setup, |setup_raised| {
+        report = crate::os::drain(&read);
+        raised = setup_raised;
+        let go = report == b"started" && !raised;
+        if go {
+            debug::line("in-process: running the console script");
+        }
+        go
+    });
+    match ran {
+        Err(e) => Outcome::Declined(e.to_string()),
+        Ok(Some(code)) => Outcome::Exit(code),
+        Ok(None) if report == b"interrupted" => crate::os::die_by_sigint(),
+        // The setup raised something it does not catch (not an Exception, not SystemExit, which
+        // ends the process) and Python printed it, as the CLI would have.
+        Ok(None) if raised => Outcome::Exit(1),
+        Ok(None) => Outcome::Declined(match report.strip_prefix(b"declined: ") {
+            Some(why) => String::from_utf8_lossy(why).into_owned(),
+            None => format!(
+                "unexpected setup report {:?}",
+                String::from_utf8_lossy(&report)
+            ),
+        }),
+    }
+}
+
+fn setup_source(
+    env: &PythonEnv,
+    install: &ZenmlInstall,
+    modules: &[&str],
+    fd: &std::os::fd::OwnedFd,
+) -> String {
+    use std::os::fd::AsRawFd;
+    let text = |s: &str| python::bytes_literal(s.as_bytes()) + ".decode()";
+    let mut source = String::new();
+    if debug::enabled() {
+        source.push_str(&python::describe_source(env));
+    }
+    source.push_str(&format!(
+        "_zl_fd = {}\n_zl_module = {}\n_zl_attr = {}\n_zl_commands = [{}]\n",
+        fd.as_raw_fd(),
+        text(&install.entry_point.module),
+        text(&install.entry_point.attr),
+        modules
+            .iter()
+            .map(|m| text(m))
+            .collect::<Vec<_>>()
+            .join(", "),
+    ));
+    source.push_str(HELPER);
+    source
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_listed_calls_have_command_modules() {
+        let args = |s: &[&str]| s.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            command_modules(&args(&["stack", "list", "--name", "x"])),
+            Some(&["zenml.cli.stack"][..])
+        );
+        assert_eq!(command_modules(&args(&["stack", "describe"])), None);
+        assert_eq!(command_modules(&args(&["stack"])), None);
+        assert_eq!(command_modules(&args(&[])), None);
+    }
+
+    #[test]
+    fn the_helper_is_ascii() {
+        assert!(HELPER.is_ascii());
+    }
+}

@@ -1,0 +1,145 @@
+//! A private ZenML world for `stack list` comparisons: a scratch HOME and config dir, an env,
+//! state changed through the Python CLI or ZenML's client, and one-call comparisons of the
+//! launcher against the live CLI (bytes, exit code, and the tier that answered).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::*;
+
+/// No terminal: every stream a pipe.
+pub const PIPE: &[&str] = &[];
+
+pub struct World {
+    pub home: PathBuf,
+    pub env: PathBuf,
+}
+
+impl World {
+    /// A private config with the local store, initialised by the Python CLI.
+    pub fn new(name: &str) -> World {
+        let w = World::bare(name, ZENML_VERSION);
+        w.zenml(&["status"]);
+        w
+    }
+
+    /// A private config dir for `zenml-<env_version>`, nothing initialised.
+    pub fn bare(name: &str, env_version: &str) -> World {
+        World {
+            home: scratch(name),
+            env: zenml_env(env_version),
+        }
+    }
+
+    pub fn command(&self, program: &Path, args: &[&str], extra: &[(&str, &str)]) -> Command {
+        let mut cmd = clean_command(program, &self.home);
+        cmd.env("ZENML_LAUNCHER_CACHE_DIR", self.home.join("cache"))
+            .env("VIRTUAL_ENV", &self.env)
+            .args(args);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Changes state through the Python CLI.
+    pub fn zenml(&self, args: &[&str]) {
+        let out = output(&mut self.command(&self.env.join("bin/zenml"), args, &[]));
+        assert!(
+            out.status.success(),
+            "zenml {args:?}: {}",
+            show(&out.stderr)
+        );
+    }
+
+    /// Runs a Python script with ZenML's client in the test config (a file: ZenML needs a source
+    /// root, which `-c` does not have).
+    pub fn python(&self, code: &str) {
+        let script = self.home.join("setup_script.py");
+        std::fs::write(&script, code).unwrap();
+        let out = output(&mut self.command(
+            &self.env.join("bin/python"),
+            &[script.to_str().unwrap()],
+            &[],
+        ));
+        assert!(out.status.success(), "{code}: {}", show(&out.stderr));
+    }
+
+    /// Compares one invocation; `tier` must have answered it.
+    pub fn check(
+        &self,
+        args: &[&str],
+        extra: &[(&str, &str)],
+        ttys: &[&str],
+        tier: Tier,
+    ) -> Result<(), String> {
+        let mut full = vec!["stack", "list"];
+        full.extend_from_slice(args);
+        let mut mine = self.command(&launcher(), &full, extra);
+        mine.env("ZENML_DEBUG_PYTHON", "1");
+        let mine = run_streams(&mine, 100, ttys, None);
+        let reference = run_streams(
+            &self.command(&self.env.join("bin/zenml"), &full, extra),
+            100,
+            ttys,
+            None,
+        );
+        let (stderr, debug) = split_debug(&mine.stderr);
+        let mine = Captured {
+            stderr: without_spinner(&stderr),
+            ..mine
+        };
+        let reference = Captured {
+            stderr: without_spinner(&reference.stderr),
+            ..reference
+        };
+        if mine != reference {
+            return Err(format!(
+                "stack list {args:?} {extra:?} ttys {ttys:?}\nlauncher rc {} out {:?} err {:?}\npython   rc {} out {:?} err {:?}",
+                mine.code,
+                show(&mine.stdout),
+                show(&mine.stderr),
+                reference.code,
+                show(&reference.stdout),
+                show(&reference.stderr)
+            ));
+        }
+        let rust = took_rust_route(&debug, "stack list");
+        if tier_taken(&debug) != Some(tier) || (tier == Tier::Rust) != rust {
+            return Err(format!(
+                "stack list {args:?} {extra:?} ttys {ttys:?}: expected {tier:?}, {debug:#?}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// ZenML's spinner on a terminal (`console.status`) draws as many frames as time allows: the
+/// frames between hiding and showing the cursor are replaced by one marker on both sides.
+pub fn without_spinner(stderr: &[u8]) -> Vec<u8> {
+    const HIDE: &[u8] = b"\x1b[?25l";
+    const SHOW: &[u8] = b"\x1b[?25h";
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    match find(stderr, HIDE) {
+        Some(start) => match find(&stderr[start..], SHOW) {
+            Some(len) => {
+                let mut out = stderr[..start].to_vec();
+                out.extend_from_slice(b"<spinner>");
+                out.extend_from_slice(&without_spinner(&stderr[start + len + SHOW.len()..]));
+                out
+            }
+            None => stderr.to_vec(),
+        },
+        None => stderr.to_vec(),
+    }
+}
+
+pub fn all_ok(results: Vec<Result<(), String>>) {
+    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
