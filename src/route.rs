@@ -246,7 +246,14 @@ mod tests {
             route(&["stack", "list", "-o", "json"]),
             Route::StackList(_)
         ));
-        assert!(delegated(route(&["stack", "list", "--name", "x"])));
+        assert_eq!(
+            route(&["stack", "list", "--name", "x"]),
+            Route::InProcess("stack list")
+        );
+        assert_eq!(
+            route(&["stack", "list", "-o", "xml"]),
+            Route::InProcess("stack list")
+        );
         assert!(delegated(route(&["stack", "describe"])));
         assert_eq!(route(&["clean"]), Route::CleanPrompt);
         assert!(delegated(route(&["clean", "--yes"])));
