@@ -17,6 +17,7 @@ pub mod pyformat;
 pub mod python;
 pub mod render;
 pub mod route;
+pub mod server_store;
 pub mod store;
 pub mod style;
 pub mod table;

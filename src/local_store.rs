@@ -1,9 +1,11 @@
 //! The local ZenML state shared by the commands that read it without Python (`status`,
-//! `stack list`): the global config, the active repository, and the SQLite store, checked to be
-//! in the steady state those commands model. Anything else is [`Unmodelled`] and delegated.
+//! `stack list`): the global config, the active repository, and the store: the SQLite file, or a
+//! local ZenML server read over its REST API (`server_store`), checked to be in the steady state
+//! those commands model. Anything else is [`Unmodelled`] and delegated.
 
 use std::path::PathBuf;
 
+use crate::server_store::{self, Server};
 use crate::store::{Snapshot, Store, StoreResult};
 use crate::vars;
 use crate::zenml_config::{YamlMap, uuid_hex};
@@ -17,10 +19,19 @@ pub struct Local {
     pub config_dir: PathBuf,
     pub local_stores: PathBuf,
     pub store_url: String,
-    pub db: PathBuf,
+    pub store: StoreKind,
     pub repository: Option<Repository>,
     global: YamlMap,
     repo_config: Option<YamlMap>,
+}
+
+/// Where the store is.
+#[derive(Debug, Clone)]
+pub enum StoreKind {
+    /// The SQLite file of the default local store.
+    Sql(PathBuf),
+    /// A ZenML server read without credentials over plain HTTP on loopback.
+    Rest(Server),
 }
 
 /// An active id (project or stack) as stored in SQLite, and whether an env variable chose it.
@@ -43,9 +54,6 @@ impl Local {
             return Err(um(format!("{name} is set")));
         }
         let config_dir = zenml_paths::config_dir(input)?;
-        if zenml_paths::local_server_present(&config_dir) {
-            return Err(um("a local server deployment exists".into()));
-        }
         let global = YamlMap::read(&zenml_paths::global_config_file(&config_dir)).map_err(um)?;
         if global.get("version") != Some(zenml_version) {
             return Err(um(format!(
@@ -53,15 +61,23 @@ impl Local {
                 global.get("version")
             )));
         }
-        if global.get("store.type") != Some("sql") {
-            return Err(um("store is not sql".into()));
-        }
         let store_url = global
             .get("store.url")
             .ok_or_else(|| um("no store url".into()))?
             .to_string();
-        let db = zenml_paths::sqlite_path(&store_url)
-            .ok_or_else(|| um(format!("store {store_url} is not a local SQLite file")))?;
+        let store =
+            match global.get("store.type") {
+                Some("sql") => {
+                    if zenml_paths::local_server_present(&config_dir) {
+                        return Err(um("a local server deployment exists".into()));
+                    }
+                    StoreKind::Sql(zenml_paths::sqlite_path(&store_url).ok_or_else(|| {
+                        um(format!("store {store_url} is not a local SQLite file"))
+                    })?)
+                }
+                Some("rest") => StoreKind::Rest(plain_server(&global, &store_url, &config_dir)?),
+                other => return Err(um(format!("store type {other:?}"))),
+            };
         let local_stores = zenml_paths::local_stores(input, &config_dir)?;
         let repository = zenml_paths::find_repository(input)?;
         let repo_config = match &repository {
@@ -73,7 +89,7 @@ impl Local {
             config_dir,
             local_stores,
             store_url,
-            db,
+            store,
             repository,
             global,
             repo_config,
@@ -121,7 +137,10 @@ impl Local {
     /// Opens the store read-only and runs `f` on one snapshot, after checking that opening it in
     /// Python would neither migrate nor create anything.
     pub fn read<T>(&self, f: impl FnOnce(&Snapshot) -> StoreResult<T>) -> Result<T, Unmodelled> {
-        let mut store = Store::open(&self.db).map_err(Unmodelled)?;
+        let StoreKind::Sql(db) = &self.store else {
+            return Err(Unmodelled("the store is a server, not SQLite".into()));
+        };
+        let mut store = Store::open(db).map_err(Unmodelled)?;
         store
             .snapshot(|s| {
                 let versions = s.schema_versions()?;
@@ -141,4 +160,27 @@ impl Local {
             })
             .map_err(Unmodelled)
     }
+}
+
+/// The server of a `rest` store the launcher reads itself: plain HTTP on loopback, no
+/// credentials in the config or next to it, no proxy variables (requests would honour them).
+fn plain_server(
+    global: &YamlMap,
+    url: &str,
+    config_dir: &std::path::Path,
+) -> Result<Server, Unmodelled> {
+    let um = Unmodelled;
+    if let Some(key) = global.0.keys().find(|k| {
+        k.strip_prefix("store.")
+            .is_some_and(|k| !server_store::PLAIN_STORE_KEYS.contains(&k))
+    }) {
+        return Err(um(format!("{key} in the store config")));
+    }
+    if let Some(name) = vars::PROXY_VARS.iter().find(|v| vars::non_empty(v)) {
+        return Err(um(format!("{name} is set")));
+    }
+    if zenml_paths::credentials_file(config_dir).exists() {
+        return Err(um("stored server credentials".into()));
+    }
+    Server::from_url(url).ok_or_else(|| um(format!("server {url} is not plain HTTP on loopback")))
 }

@@ -80,6 +80,9 @@ pub const STORE_DELEGATE_VARS: &[&str] = &[
     "ZENML_ENABLE_REPO_INIT_WARNINGS",
 ];
 
+/// Proxy variables `requests` honours for an `http://` server URL.
+pub const PROXY_VARS: &[&str] = &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+
 /// The first set variable among `names` (a name ending in `_` matches as a prefix).
 pub fn first_set(names: &[&str]) -> Option<String> {
     for (key, _) in std::env::vars_os() {

@@ -96,6 +96,11 @@ pub fn global_config_file(config_dir: &Path) -> PathBuf {
 }
 
 /// True when a local server deployment exists (`<config>/zen_server/…`): the launcher delegates.
+/// `credentials.yaml`: the tokens and API keys ZenML stores for servers.
+pub fn credentials_file(config_dir: &Path) -> PathBuf {
+    config_dir.join("credentials.yaml")
+}
+
 pub fn local_server_present(config_dir: &Path) -> bool {
     config_dir.join("zen_server").exists()
 }

@@ -1,7 +1,9 @@
 //! `zenml stack list` on a ZenML server: a local server (zenml[local,server]==0.98.0,
 //! `zenml login --local` on a free loopback port) started by the test and shut down when it ends.
-//! The config then holds a REST store; the Rust route declines it and tier 2 (the CLI's own code
-//! in the embedded interpreter) answers: stdout, stderr and exit code byte-equal with the CLI.
+//! The config then holds a REST store. The Rust route reads that server's REST API itself (plain
+//! HTTP on loopback, no authentication); filters, paging, terminals on stderr and highlighted
+//! JSON go to tier 2 (the CLI's own code in the embedded interpreter). Both must match the CLI:
+//! stdout, stderr and exit code byte-equal.
 
 mod common;
 
@@ -60,7 +62,7 @@ impl Drop for Server {
 }
 
 #[test]
-fn stack_list_on_a_local_server_runs_in_process() {
+fn stack_list_on_a_local_server() {
     let server = Server::start("server");
     let w = &server.world;
     w.zenml(&["artifact-store", "register", "as2", "-f", "local"]);
@@ -85,15 +87,21 @@ fn stack_list_on_a_local_server_runs_in_process() {
         (&["-o", "yaml"], &[]),
         (&["-o", "tsv"], &[]),
         (&["-c", "all"], &[("COLUMNS", "200")]),
+        (&["-c", "all", "-o", "json"], &[]),
         (&["-c", "name,active"], &[]),
         (&["-c", "foo"], &[]),
-        (&["--name", "contains:s"], &[]),
+    ] {
+        results.push(w.check(args, extra, PIPE, Tier::Rust));
+    }
+    for (args, extra) in [
+        (&["--name", "contains:s"][..], &[][..]),
         (&["--sort_by", "desc:name", "-o", "csv"], &[]),
         (&["--size", "1", "--page", "2"], &[]),
     ] {
         results.push(w.check(args, extra, PIPE, Tier::InProcess));
     }
-    // Terminals: the table on stdout, the spinner on stderr, highlighted JSON.
+    // Terminals: the table on stdout (Rust), the spinner on stderr and highlighted JSON (tier 2).
+    results.push(w.check(&[], &[("TERM", "xterm")], &["stdout"], Tier::Rust));
     results.push(w.check(
         &[],
         &[("TERM", "xterm")],
@@ -106,5 +114,23 @@ fn stack_list_on_a_local_server_runs_in_process() {
         &["stdout"],
         Tier::InProcess,
     ));
+
+    // More than a page, with the active stack (s1) older than the whole first page.
+    w.python(
+        "from zenml.client import Client\n\
+         c = Client()\n\
+         for i in range(22):\n    c.create_stack(name=f'stack-{i:02d}-' + 'x' * (i * 2), components={'orchestrator': 'default', 'artifact_store': 'default'})\n",
+    );
+    for (args, extra) in [
+        (&[][..], &[][..]),
+        (&[], &[("COLUMNS", "200")]),
+        (&["-o", "json"], &[]),
+        (&["-c", "name,active", "-o", "tsv"], &[]),
+    ] {
+        results.push(w.check(args, extra, PIPE, Tier::Rust));
+    }
+    // The inserted active stack is hydrated: with all columns its keys differ (tier 2).
+    results.push(w.check(&["-c", "all", "-o", "json"], &[], PIPE, Tier::InProcess));
+    results.push(w.check(&["--page", "2"], &[], PIPE, Tier::InProcess));
     all_ok(results);
 }

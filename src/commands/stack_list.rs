@@ -7,11 +7,13 @@
 use std::ffi::OsString;
 
 use super::{CommandResult, Context, Output, ZenConsole};
-use crate::local_store::Local;
+use crate::local_store::{Local, StoreKind};
 use crate::pyformat::{self, Py};
+use crate::server_store::Server;
 use crate::store::Snapshot;
 use crate::table;
 use crate::terminal::Unsupported;
+use crate::zenml_config::uuid_hex;
 use crate::zenml_paths::PathInput;
 use crate::zenml_paths::Unmodelled;
 use crate::{debug, vars};
@@ -180,6 +182,116 @@ pub fn read_listing(local: &Local, show_active: bool) -> Result<Listing, Unmodel
             total,
             active_hex,
         })
+    })
+}
+
+/// The same page, read from a ZenML server with the requests the Python client makes: the
+/// server info (same release, no authentication), the active project, the active stack, the
+/// first page of stacks, and each listed stack hydrated (for its components).
+pub fn read_server_listing(
+    local: &Local,
+    server: &Server,
+    show_active: bool,
+) -> Result<Listing, Unmodelled> {
+    let um = Unmodelled;
+    let project = local.active_project()?;
+    let active = local.active_stack()?;
+    let info = server.get_json("/api/v1/info").map_err(um)?;
+    if info["version"].as_str() != Some(local.zenml_version.as_str()) {
+        return Err(um(format!("server version {}", info["version"])));
+    }
+    if info["auth_scheme"].as_str() != Some("NO_AUTH") {
+        return Err(um(format!("server auth scheme {}", info["auth_scheme"])));
+    }
+    server
+        .get_json(&format!(
+            "/api/v1/projects/{}?hydrate=True",
+            uuid_text(&project.hex)
+        ))
+        .map_err(um)?;
+    let stack = |hex: &str| {
+        let json = server
+            .get_json(&format!("/api/v1/stacks/{}?hydrate=True", uuid_text(hex)))
+            .map_err(um)?;
+        server_stack(&json).ok_or_else(|| um(format!("stack {hex}: response not modelled")))
+    };
+    let active_stack = stack(&active.hex)?;
+    let page = server
+        .get_json(&format!(
+            "/api/v1/stacks?hydrate=False&sort_by=desc%3Acreated&logical_operator=and&page=1&size={PAGE_SIZE}"
+        ))
+        .map_err(um)?;
+    let total = page["total"]
+        .as_u64()
+        .ok_or_else(|| um("page without total".into()))? as usize;
+    let mut ids: Vec<String> = page["items"]
+        .as_array()
+        .ok_or_else(|| um("page without items".into()))?
+        .iter()
+        .map(|item| item["id"].as_str().and_then(uuid_hex))
+        .collect::<Option<_>>()
+        .ok_or_else(|| um("a stack id not modelled".into()))?;
+    let mut active_hex = None;
+    if show_active {
+        if !ids.contains(&active.hex) {
+            ids.insert(0, active.hex.clone());
+        }
+        ids.sort_by_key(|id| *id != active.hex);
+        active_hex = Some(active.hex.clone());
+    }
+    let stacks = ids
+        .iter()
+        .map(|id| {
+            if *id == active.hex {
+                Ok(active_stack.clone())
+            } else {
+                stack(id)
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Listing {
+        stacks,
+        total,
+        active_hex,
+    })
+}
+
+/// A hydrated `StackResponse` as a record; `None` for a shape not modelled. Datetimes are
+/// naive ISO (`…T…`), turned into the store's `YYYY-MM-DD HH:MM:SS[.ffffff]`.
+fn server_stack(json: &serde_json::Value) -> Option<StackRecord> {
+    let datetime = |v: &serde_json::Value| -> Option<String> {
+        let text = v.as_str()?.replacen('T', " ", 1);
+        let padded = match text.len() {
+            19 => text,
+            20..=25 if text.as_bytes()[19] == b'.' => format!("{text:0<26}"),
+            26 => text,
+            _ => return None,
+        };
+        python_datetime(&padded).map(|_| padded)
+    };
+    let body = &json["body"];
+    let user_id_hex = match &body["user_id"] {
+        serde_json::Value::Null => None,
+        v => Some(uuid_hex(v.as_str()?)?),
+    };
+    let user = match &json["resources"]["user"] {
+        serde_json::Value::Null => None,
+        u => Some(u["name"].as_str()?.to_string()),
+    };
+    let mut components = Vec::new();
+    for (ty, list) in json["metadata"]["components"].as_object()? {
+        for component in list.as_array()? {
+            components.push((ty.clone(), component["name"].as_str()?.to_string()));
+        }
+    }
+    Some(StackRecord {
+        id_hex: uuid_hex(json["id"].as_str()?)?,
+        name: json["name"].as_str()?.to_string(),
+        created: datetime(&body["created"])?,
+        updated: datetime(&body["updated"])?,
+        user_id_hex,
+        user,
+        components,
     })
 }
 
@@ -607,7 +719,11 @@ pub fn run(ctx: &Context, args: &ListArgs) -> CommandResult {
     let unmodelled = super::delegate_unmodelled("stack list");
     let input = PathInput::from_process().map_err(&unmodelled)?;
     let local = Local::open(&input, ctx.version).map_err(&unmodelled)?;
-    let listing = read_listing(&local, true).map_err(&unmodelled)?;
+    let listing = match &local.store {
+        StoreKind::Sql(_) => read_listing(&local, true),
+        StoreKind::Rest(server) => read_server_listing(&local, server, true),
+    }
+    .map_err(&unmodelled)?;
     let table = format == "table";
     let rows: Vec<Row> = listing
         .stacks
