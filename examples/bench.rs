@@ -142,6 +142,14 @@ impl Ctx {
     fn example(&self, name: &str) -> PathBuf {
         self.profile_dir.join("examples").join(name)
     }
+    /// The venv with `zenml[local,server]`, for the server cases.
+    fn server_env(&self) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/envs/zenml-0.98.0-server")
+    }
+    /// The private config dir connected to the benchmark's local ZenML server.
+    fn server_config(&self) -> PathBuf {
+        self.scratch.join("server-config")
+    }
     /// A venv whose "zenml" is a stub CLI that returns at once (see [`make_stub_env`]).
     fn stub_env(&self) -> PathBuf {
         self.scratch.join("stub-env")
@@ -219,6 +227,32 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
                 &["stack", "list", "-o", "json"],
             )
         },
+        // Tier 2 (the CLI's own code in the embedded interpreter, in-process), local store.
+        Case {
+            goal: Some(Goal::MinSpeedup(1.3)),
+            ..rust_case(
+                ctx,
+                "zenml stack list --name contains:e (tier 2, local)",
+                &["stack", "list", "--name", "contains:e"],
+            )
+        },
+        // A local ZenML server (`zenml login --local`): read over REST by the Rust route, and
+        // with a filter through tier 2.
+        server_case(
+            ctx,
+            "zenml stack list (Rust, local server)",
+            &["stack", "list"],
+        ),
+        server_case(
+            ctx,
+            "zenml stack list -o json (Rust, local server)",
+            &["stack", "list", "-o", "json"],
+        ),
+        server_case(
+            ctx,
+            "zenml stack list --name contains:e (tier 2, server)",
+            &["stack", "list", "--name", "contains:e"],
+        ),
         Case {
             name: "embedded start-up (init + import sys + finalize)",
             launcher: Cmd::new(ctx.example("embed_startup")).env("VIRTUAL_ENV", env),
@@ -245,6 +279,91 @@ fn rust_case(ctx: &Ctx, name: &'static str, args: &[&str]) -> Case {
             .env("VIRTUAL_ENV", env),
         goal: Some(Goal::MinSpeedup(800.0)),
         prepare: None,
+    }
+}
+
+/// `stack list` against the benchmark's local ZenML server, both sides in the server venv.
+fn server_case(ctx: &Ctx, name: &'static str, args: &[&str]) -> Case {
+    let env = ctx.server_env();
+    let config = ctx.server_config();
+    Case {
+        name,
+        launcher: Cmd::new(ctx.zenml())
+            .args(args.iter().copied())
+            .env("VIRTUAL_ENV", &env)
+            .env("ZENML_CONFIG_PATH", &config),
+        reference: Cmd::new(env.join("bin/zenml"))
+            .args(args.iter().copied())
+            .env("VIRTUAL_ENV", &env)
+            .env("ZENML_CONFIG_PATH", &config),
+        goal: Some(Goal::MinSpeedup(1.3)),
+        prepare: Some(start_server),
+    }
+}
+
+/// Deploys a local ZenML server for the server cases (once per benchmark run), with three
+/// stacks, through the Python CLI. [`stop_server`] shuts it down at the end.
+fn start_server(ctx: &Ctx) -> Result<()> {
+    let config = ctx.server_config();
+    if config.join("zen_server").exists() {
+        return Ok(());
+    }
+    let env = ctx.server_env();
+    if !env.join("bin/zenml").exists() {
+        bail!(
+            "{} is missing: create it with `bash scripts/provision-envs.sh zenml-0.98.0-server`",
+            env.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&config);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port()
+        .to_string();
+    let zenml = Cmd::new(env.join("bin/zenml"))
+        .env("VIRTUAL_ENV", &env)
+        .env("ZENML_CONFIG_PATH", &config)
+        .env("ZENML_AUTO_OPEN_DASHBOARD", "false");
+    let steps: [&[&str]; 5] = [
+        &["login", "--local", "--port", &port],
+        &["artifact-store", "register", "bench-as", "-f", "local"],
+        &["orchestrator", "register", "bench-orch", "-f", "local"],
+        &[
+            "stack",
+            "register",
+            "bench-one",
+            "-a",
+            "bench-as",
+            "-o",
+            "bench-orch",
+        ],
+        &[
+            "stack",
+            "register",
+            "bench-two",
+            "-a",
+            "bench-as",
+            "-o",
+            "default",
+        ],
+    ];
+    for step in steps {
+        warm_up(&zenml.clone().args(step.iter().copied()), &ctx.scratch)?;
+    }
+    Ok(())
+}
+
+fn stop_server(ctx: &Ctx) {
+    if ctx.server_config().join("zen_server").exists() {
+        let env = ctx.server_env();
+        let logout = Cmd::new(env.join("bin/zenml"))
+            .args(["logout", "--local"])
+            .env("VIRTUAL_ENV", &env)
+            .env("ZENML_CONFIG_PATH", ctx.server_config());
+        if let Err(err) = warm_up(&logout, &ctx.scratch) {
+            eprintln!("bench: the local ZenML server did not stop: {err:#}");
+        }
+        let _ = std::fs::remove_dir_all(ctx.server_config());
     }
 }
 
@@ -391,7 +510,14 @@ fn build(profile_dir: &Path) -> Result<()> {
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .arg("--target-dir")
         .arg(target_dir)
-        .args(["--bin", "zenml", "--example", "embed_startup"]);
+        .args([
+            "--workspace",
+            "--lib",
+            "--bin",
+            "zenml",
+            "--example",
+            "embed_startup",
+        ]);
     match profile {
         "debug" => {}
         "release" => {
@@ -448,7 +574,10 @@ fn run(args: &Args) -> Result<bool> {
     }
     for case in &selected {
         if let Some(prepare) = case.prepare {
-            prepare(&ctx).with_context(|| format!("preparing {:?}", case.name))?;
+            if let Err(err) = prepare(&ctx) {
+                stop_server(&ctx);
+                return Err(err.context(format!("preparing {:?}", case.name)));
+            }
         }
         for cmd in [&case.launcher, &case.reference] {
             if !Path::new(&cmd.argv[0]).exists() {
@@ -479,6 +608,7 @@ fn run(args: &Args) -> Result<bool> {
         }
         rows.push((case, measured));
     }
+    stop_server(&ctx);
 
     println!();
     println!(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: a demo env (python 3.11 venv with pinned zenml[local]==0.98.0),
 # the launcher installed into it as its `zenml` (replacing the pip-generated script), a few
-# commands run through it, then the side-by-side benchmark in release mode.
+# commands run through it, then the side-by-side benchmark in release mode (its server cases
+# deploy a local ZenML server from target/envs/zenml-0.98.0-server and shut it down).
 #   bash scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,12 +12,16 @@ ENVS="${ZENML_LAUNCHER_ENVS:-$ROOT/target/envs}"
 DEMO="$ENVS/demo"
 
 echo "== provisioning the demo env and the benchmark's reference env" >&2
-bash scripts/provision-envs.sh demo zenml-0.98.0
+bash scripts/provision-envs.sh demo zenml-0.98.0 zenml-0.98.0-server
 
 echo "== installing the launcher as $DEMO/bin/zenml" >&2
 cargo install --path . --root "$DEMO" --force --locked --target-dir "${CARGO_TARGET_DIR:-$ROOT/target}"
 head -c 4 "$DEMO/bin/zenml" | grep -q ELF ||
   die "$DEMO/bin/zenml is not the launcher" "re-run scripts/demo.sh"
+# The embedding library (tier 2: ZenML's own code in-process) goes to <prefix>/lib, where an
+# installed launcher looks for it; cargo install only installs binaries.
+cargo build --release -p zenml-launcher-embed --target-dir "${CARGO_TARGET_DIR:-$ROOT/target}"
+cp "${CARGO_TARGET_DIR:-$ROOT/target}/release/libzenml_launcher_embed.so" "$DEMO/lib/"
 
 # A private ZenML config and launcher cache: the demo leaves the user's own alone.
 STATE="$ROOT/target/demo-state"
@@ -49,6 +54,8 @@ run zenml status
 run zenml status
 run zenml stack list
 run zenml stack list -o json
+echo "(a filter: ZenML's own command code in the embedded interpreter, in-process; tier 2)"
+run zenml stack list --name contains:def
 echo "n" | { echo; echo "\$ echo n | zenml clean"; time zenml clean; }
 echo
 echo "== the same --version through the Python CLI, and what the launcher decided"

@@ -10,7 +10,7 @@ mod common;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -129,41 +129,6 @@ fn old_entry_point_is_delegated_too() {
     let env = zenml_env(ZENML_OLD_VERSION);
     let out = assert_same(&env, &args(&["nonexistent"]), &[]);
     assert_eq!(out.status.code(), Some(2));
-}
-
-/// A scratch venv that sees the provisioned ZenML through a `.pth` path line (plus its
-/// dist-info, where the launcher reads the entry point), with the launcher copied in as its
-/// `bin/zenml`, the way `cargo install --root <env>` leaves it.
-fn venv_with_launcher_as_zenml(home: &Path) -> PathBuf {
-    let source_site = site_packages(&zenml_env(ZENML_VERSION));
-    let venv = home.join("installed");
-    make_venv(&base_python(), &venv, &[]);
-    let site = site_packages(&venv);
-    // `00-` sorts before distutils-precedence.pth, whose import needs that path.
-    std::fs::write(
-        site.join("00-zenml-env.pth"),
-        format!("{}\n", source_site.display()),
-    )
-    .unwrap();
-    std::fs::copy(
-        source_site.join("distutils-precedence.pth"),
-        site.join("distutils-precedence.pth"),
-    )
-    .unwrap();
-    let dist_info = format!("zenml-{ZENML_VERSION}.dist-info");
-    let out = output(
-        Command::new("cp")
-            .arg("-r")
-            .arg(source_site.join(&dist_info))
-            .arg(&site),
-    );
-    assert!(
-        out.status.success(),
-        "copying {dist_info}: {}",
-        show(&out.stderr)
-    );
-    std::fs::copy(launcher(), venv.join("bin/zenml")).unwrap();
-    venv
 }
 
 #[test]

@@ -206,3 +206,52 @@ fn sigint_while_importing_ends_the_run_as_in_the_cli() {
         );
     }
 }
+
+#[test]
+fn tier_2_with_the_launcher_installed_as_the_envs_zenml() {
+    let w = World::new("sl-installed");
+    w.zenml(&["stack", "register", "second", "-a", "default", "-o", "default"]);
+    let venv = venv_with_launcher_as_zenml(&w.home);
+    let mut results = Vec::new();
+    for args in [
+        &["stack", "list", "--name", "contains:s"][..],
+        &["stack", "list", "--sort_by", "desc:name", "-o", "json"],
+        &["stack", "list", "--page", "x"],
+    ] {
+        let mut mine = clean_command(venv.join("bin/zenml"), &w.home);
+        mine.env("ZENML_LAUNCHER_CACHE_DIR", w.home.join("cache"))
+            .env("ZENML_DEBUG_PYTHON", "1")
+            .args(args);
+        let mine = run_streams(&mine, 100, PIPE, None);
+        let (stderr, debug) = split_debug(&mine.stderr);
+        let theirs = run_streams(
+            &w.command(&w.env.join("bin/zenml"), args, &[]),
+            100,
+            PIPE,
+            None,
+        );
+        let (mine, theirs) = if args.contains(&"x") {
+            // A traceback: its top frame is the console script, here the launcher's stub under
+            // the same name. Compared from the exception on.
+            let from = |s: &[u8]| {
+                let text = show(s);
+                text[text.find("ValidationError").unwrap_or(0)..].to_string()
+            };
+            (
+                (mine.code, mine.stdout.clone(), from(&stderr)),
+                (theirs.code, theirs.stdout.clone(), from(&theirs.stderr)),
+            )
+        } else {
+            (
+                (mine.code, mine.stdout.clone(), show(&stderr)),
+                (theirs.code, theirs.stdout.clone(), show(&theirs.stderr)),
+            )
+        };
+        if mine != theirs || tier_taken(&debug) != Some(Tier::InProcess) {
+            results.push(Err(format!(
+                "installed {args:?}: {debug:#?}\nlauncher {mine:?}\npython   {theirs:?}"
+            )));
+        }
+    }
+    all_ok(results);
+}

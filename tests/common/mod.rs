@@ -387,3 +387,41 @@ pub fn took_rust_route(debug: &[String], name: &str) -> bool {
     debug.iter().any(|l| l == &format!("route: rust: {name}"))
         && tier_taken(debug) == Some(Tier::Rust)
 }
+
+/// A scratch venv that sees the provisioned ZenML through a `.pth` path line (plus its
+/// dist-info, where the launcher reads the entry point), with the launcher copied in as its
+/// `bin/zenml`, the way `cargo install --root <env>` leaves it.
+pub fn venv_with_launcher_as_zenml(home: &Path) -> PathBuf {
+    let source_site = site_packages(&zenml_env(ZENML_VERSION));
+    let venv = home.join("installed");
+    make_venv(&base_python(), &venv, &[]);
+    let site = site_packages(&venv);
+    // `00-` sorts before distutils-precedence.pth, whose import needs that path.
+    std::fs::write(
+        site.join("00-zenml-env.pth"),
+        format!("{}\n", source_site.display()),
+    )
+    .unwrap();
+    std::fs::copy(
+        source_site.join("distutils-precedence.pth"),
+        site.join("distutils-precedence.pth"),
+    )
+    .unwrap();
+    let dist_info = format!("zenml-{ZENML_VERSION}.dist-info");
+    let out = output(
+        Command::new("cp")
+            .arg("-r")
+            .arg(source_site.join(&dist_info))
+            .arg(&site),
+    );
+    assert!(
+        out.status.success(),
+        "copying {dist_info}: {}",
+        show(&out.stderr)
+    );
+    std::fs::copy(launcher(), venv.join("bin/zenml")).unwrap();
+    // The embedding library where an installed launcher finds it: `<prefix>/lib/`.
+    let lib = launcher().with_file_name("libzenml_launcher_embed.so");
+    std::fs::copy(&lib, venv.join("lib/libzenml_launcher_embed.so")).unwrap();
+    venv
+}
