@@ -62,6 +62,22 @@ pub fn console_script(env: &PythonEnv) -> Option<PathBuf> {
         .then_some(script)
 }
 
+/// The interpreter a console script's `#!` line names, when the line is a plain path (no
+/// arguments, no `/bin/sh` trampoline).
+pub fn shebang_interpreter(script: &std::path::Path) -> Option<PathBuf> {
+    use std::io::Read;
+    use std::os::unix::ffi::OsStrExt;
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(script)
+        .and_then(|mut f| f.read(&mut head))
+        .ok()?;
+    let line = head[..n].split(|&b| b == b'\n').next()?;
+    let path = line.strip_prefix(b"#!")?;
+    let path = path.strip_suffix(b"\r").unwrap_or(path);
+    (!path.is_empty() && !path.iter().any(u8::is_ascii_whitespace))
+        .then(|| PathBuf::from(std::ffi::OsStr::from_bytes(path)))
+}
+
 /// The command delegation runs (exposed for the diagnosis and tests): the env's own console
 /// script when there is one (tracebacks, `sys.argv[0]` and `__main__` are then exactly the
 /// Python CLI's), else the env's python running the same stub under the script's name.

@@ -88,7 +88,9 @@ pub fn library_main(abi: u32, args: Vec<OsString>) -> i32 {
         return DECLINED;
     }
     match run_here(&args) {
-        Outcome::Exit(code) => code,
+        // As exit(3) would truncate it (`sys.exit(256)` exits 0, `sys.exit(-1)` 255), so that an
+        // exit code is never mistaken for DECLINED.
+        Outcome::Exit(code) => code & 0xff,
         Outcome::Declined(why) => {
             debug::line(format!("in-process: declined: {why}"));
             DECLINED
@@ -115,6 +117,16 @@ fn run_here(args: &[OsString]) -> Outcome {
     // The env's console script runs as in `python bin/zenml`; when `bin/zenml` is this launcher,
     // delegation's stub runs under the script's name instead (as `python -c`).
     let script = delegate::console_script(&env);
+    if let Some(path) = &script {
+        // `sys.executable` and interpreter flags come from the script's `#!` line in the CLI.
+        if delegate::shebang_interpreter(path).as_deref() != Some(env.executable.as_path()) {
+            return Outcome::Declined(format!(
+                "{}: its #! line is not {}",
+                path.display(),
+                env.executable.display()
+            ));
+        }
+    }
     let mut argv: Vec<OsString> = match &script {
         Some(path) => vec![path.clone().into_os_string()],
         None => vec!["-c".into(), env.bin_dir().into_os_string()],

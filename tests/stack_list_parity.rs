@@ -210,7 +210,9 @@ fn sigint_while_importing_ends_the_run_as_in_the_cli() {
 #[test]
 fn tier_2_with_the_launcher_installed_as_the_envs_zenml() {
     let w = World::new("sl-installed");
-    w.zenml(&["stack", "register", "second", "-a", "default", "-o", "default"]);
+    w.zenml(&[
+        "stack", "register", "second", "-a", "default", "-o", "default",
+    ]);
     let venv = venv_with_launcher_as_zenml(&w.home);
     let mut results = Vec::new();
     for args in [
