@@ -120,6 +120,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shebang_lines() {
+        let dir = std::env::temp_dir().join(format!("zl-shebang-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let check = |text: &str| {
+            let path = dir.join("script");
+            std::fs::write(&path, text).unwrap();
+            shebang_interpreter(&path)
+        };
+        let python = Some(PathBuf::from("/env/bin/python"));
+        assert_eq!(check("#!/env/bin/python\nimport sys\n"), python);
+        assert_eq!(check("#!/env/bin/python\r\n"), python);
+        assert_eq!(check("#!/env/bin/python -I\n"), None);
+        assert_eq!(check("#!/bin/sh\n"), Some(PathBuf::from("/bin/sh")));
+        assert_eq!(check("import sys\n"), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn bootstrap_walks_dotted_attributes() {
         let code = bootstrap(&EntryPoint {
             module: "pkg.mod".into(),
