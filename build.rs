@@ -25,6 +25,15 @@ fn main() {
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") && linker_supports_relr() {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
+    // The unwinder linked statically (libgcc_eh, as `gcc -static-libgcc` does) instead of
+    // libgcc_s.so: one shared library less to load, relocate and initialise on every start.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+        && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu")
+    {
+        if let Some(dir) = static_unwinder_dir() {
+            println!("cargo:rustc-link-arg-bins=-L{}", dir.display());
+        }
+    }
     println!(
         "cargo:rustc-env=ZENML_LAUNCHER_BUILD_PYTHON={}",
         config.executable().unwrap_or("")
@@ -54,4 +63,23 @@ fn linker_supports_relr() -> bool {
                     .status()
                     .is_ok_and(|s| s.success())
         })
+}
+
+/// A directory where `-lgcc_s` (std's unwinder) finds the compiler's static `libgcc_eh.a`.
+fn static_unwinder_dir() -> Option<std::path::PathBuf> {
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = std::process::Command::new(cc)
+        .arg("-print-file-name=libgcc_eh.a")
+        .output()
+        .ok()?;
+    let eh = std::path::PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    if !out.status.success() || !eh.is_absolute() || !eh.is_file() {
+        return None;
+    }
+    let dir = std::path::Path::new(&std::env::var("OUT_DIR").ok()?).join("static-unwinder");
+    std::fs::create_dir_all(&dir).ok()?;
+    let shim = dir.join("libgcc_s.a");
+    let _ = std::fs::remove_file(&shim);
+    std::os::unix::fs::symlink(&eh, &shim).ok()?;
+    Some(dir)
 }

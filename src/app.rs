@@ -57,8 +57,9 @@ pub fn environment_forces_delegation() -> Option<String> {
     }
 }
 
-/// Runs `zenml <args>`.
-pub fn run(args: Vec<OsString>) -> Result<ExitCode> {
+/// Runs `zenml <args>`: the exit code of a Rust answer, else an error (delegation replaces the
+/// process, so it only returns when the exec failed).
+pub fn run(args: Vec<OsString>) -> Result<u8> {
     let use_python = vars::is_one(vars::ZENML_USE_PYTHON_CLI);
     let mut route = route::decide(&args, use_python, None);
     let env = resolve_env()?;
@@ -87,7 +88,7 @@ pub fn run(args: Vec<OsString>) -> Result<ExitCode> {
                     let decided = route::decide(&args, use_python, cache.meta.root.as_ref());
                     debug::line(format!("route: {}", decided.name()));
                     match run_rust(&decided, &cache, version.as_deref().unwrap_or("")) {
-                        Ran::Exit(code) => return Ok(ExitCode::from(code as u8)),
+                        Ran::Exit(code) => return Ok(code as u8),
                         Ran::Delegate if in_process::command_modules(&args).is_some() => {
                             match run_in_process(&args) {
                                 Some(code) => return Ok(code),
@@ -115,10 +116,10 @@ pub fn run(args: Vec<OsString>) -> Result<ExitCode> {
 }
 
 /// Tier 2: the CLI's own command in the embedded interpreter. `None`: declined, nothing printed.
-fn run_in_process(args: &[OsString]) -> Option<ExitCode> {
+fn run_in_process(args: &[OsString]) -> Option<u8> {
     debug::line("route: in-process");
     match in_process::run(args) {
-        in_process::Outcome::Exit(code) => Some(ExitCode::from(code as u8)),
+        in_process::Outcome::Exit(code) => Some(code as u8),
         in_process::Outcome::Declined(why) => {
             debug::line(format!("in-process declined: {why}"));
             None
@@ -137,7 +138,12 @@ enum Ran {
 
 /// Runs a Rust route.
 fn run_rust(route: &Route, cache: &cache::Cache, version: &str) -> Ran {
-    let terminal = Terminal::probe();
+    // `--version` prints the same bytes whatever the streams are: no terminal to probe.
+    let terminal = if *route == Route::VersionFlag {
+        Terminal::default()
+    } else {
+        Terminal::probe()
+    };
     let ctx = Context {
         cache,
         terminal: &terminal,
@@ -152,7 +158,7 @@ fn run_rust(route: &Route, cache: &cache::Cache, version: &str) -> Ran {
         Route::StackList(args) => commands::stack_list::run(&ctx, args),
         Route::CleanPrompt => {
             return match commands::clean::prepare(&ctx) {
-                Ok((spec, mode)) => match commands::clean::run(&ctx, spec, &mode) {
+                Ok((spec, mode)) => match commands::clean::run(&ctx, &spec, &mode) {
                     commands::clean::Outcome::Done(code) => Ran::Exit(code),
                     commands::clean::Outcome::Confirmed => {
                         Ran::DelegateWith(vec!["clean".into(), "--yes".into()])

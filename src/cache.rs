@@ -88,7 +88,9 @@ pub struct Meta {
     pub root: Option<RootSpec>,
     #[serde(default)]
     pub styles: Vec<StyleCodes>,
-    pub version: Option<VersionCommand>,
+    /// The banners of `zenml version` (most of meta.json): parsed only by that command.
+    #[serde(default)]
+    pub version: Option<Deferred<VersionCommand>>,
     pub version_flag: Option<VersionFlag>,
     pub help_flag: Option<HelpWiring>,
     pub no_args: Option<HelpWiring>,
@@ -96,7 +98,7 @@ pub struct Meta {
     #[serde(default)]
     pub stack_component_types: Option<Vec<String>>,
     #[serde(default)]
-    pub clean: Option<CleanSpec>,
+    pub clean: Option<Deferred<CleanSpec>>,
     /// The zenml console's resolved theme styles by name (`repr.*`, `info`, `warning`, …), for
     /// `highlight.rs`; with the fields below, absent when `unsupported.theme` is set.
     #[serde(default)]
@@ -124,6 +126,23 @@ pub struct Meta {
     /// rich's standard and 8-bit palettes (colour downgrades).
     #[serde(default)]
     pub palettes: Option<Palettes>,
+}
+
+/// A part of a cache file kept as JSON text when the file is read, and parsed by the command that
+/// uses it: the other commands do not pay for building it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Deferred<T> {
+    raw: Box<serde_json::value::RawValue>,
+    #[serde(skip)]
+    parsed: std::marker::PhantomData<T>,
+}
+
+impl<T: serde::de::DeserializeOwned> Deferred<T> {
+    /// The parsed value; `None` when it does not have the expected shape.
+    pub fn get(&self) -> Option<T> {
+        serde_json::from_str(self.raw.get()).ok()
+    }
 }
 
 impl Meta {

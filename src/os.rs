@@ -3,6 +3,39 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// What std's `main` wrapper does at start-up that the launcher relies on (`main.rs` is a C
+/// `main`): fds 0, 1 and 2 are open (`/dev/null` where one is closed, so that no file the launcher
+/// opens lands on them and Python inherits the same), and SIGPIPE is ignored (a write to a closed
+/// pipe fails instead of killing the process; std restores it for the processes it starts).
+pub fn init_process() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: poll fills the revents of the array we own; open and signal take valid arguments.
+    unsafe {
+        let polled = loop {
+            let rc = libc::poll(fds.as_mut_ptr(), 3, 0);
+            if rc != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break rc != -1;
+            }
+        };
+        for pfd in &fds {
+            let closed = if polled {
+                pfd.revents & libc::POLLNVAL != 0
+            } else {
+                libc::fcntl(pfd.fd, libc::F_GETFD) == -1
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+            };
+            if closed {
+                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            }
+        }
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
 /// `isatty(fd)`.
 pub fn isatty(fd: i32) -> bool {
     // SAFETY: isatty only inspects the descriptor number.
@@ -24,6 +57,18 @@ pub fn window_size(fd: i32) -> Option<(u16, u16)> {
 
 /// True when the user's locale makes Python's stdio UTF-8 (C/POSIX are coerced to UTF-8).
 pub fn locale_is_utf8() -> bool {
+    // The name `setlocale(LC_CTYPE, "")` takes: the first non-empty of LC_ALL, LC_CTYPE, LANG.
+    // None, `C` and `POSIX` are the C locale, which needs no locale files to be read.
+    let name = [
+        crate::vars::LC_ALL,
+        crate::vars::LC_CTYPE,
+        crate::vars::LANG,
+    ]
+    .into_iter()
+    .find_map(|var| std::env::var_os(var).filter(|v| !v.is_empty()));
+    if name.is_none_or(|n| n == "C" || n == "POSIX") {
+        return true;
+    }
     // SAFETY: called before any other thread exists; the returned strings are static or
     // owned by libc until the next setlocale call, and are copied immediately.
     unsafe {

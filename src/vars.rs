@@ -121,6 +121,10 @@ pub const PYTHON_OUTPUT_VARS: &[&str] = &[
     "PYTHONSHOWREFCOUNT",
     "PYTHONSHOWALLOCCOUNT",
 ];
+/// The variables the C library picks the character-type locale from, in its order.
+pub const LC_ALL: &str = "LC_ALL";
+pub const LC_CTYPE: &str = "LC_CTYPE";
+pub const LANG: &str = "LANG";
 /// `PYTHONUTF8`: only `1` (or unset with a UTF-8 locale) is modelled.
 pub const PYTHONUTF8: &str = "PYTHONUTF8";
 

@@ -35,14 +35,14 @@ pub struct ZenmlInstall {
     pub entry_point: EntryPoint,
     /// The `zenml` package directory, when it could be located without Python.
     pub package_dir: Option<PathBuf>,
+    /// `zenml/VERSION` as read when the install was found (read once per call).
+    pub version_file: Option<String>,
 }
 
 impl ZenmlInstall {
     /// `zenml/VERSION`, stripped: what `zenml.__version__` is.
     pub fn version(&self) -> Option<String> {
-        let dir = self.package_dir.as_ref()?;
-        let text = std::fs::read_to_string(dir.join("VERSION")).ok()?;
-        let v = text.trim();
+        let v = self.version_file.as_deref()?.trim();
         (!v.is_empty()).then(|| v.to_string())
     }
 }
@@ -82,14 +82,17 @@ pub fn find(env: &PythonEnv) -> Result<ZenmlInstall, UserError> {
 
 fn find_in(site: &Path) -> Option<ZenmlInstall> {
     let package_dir = locate_package(site);
-    // Fast path: the dist-info named after zenml/VERSION (one stat instead of a directory scan).
-    let named = package_dir
+    let version_file = package_dir
         .as_ref()
-        .and_then(|dir| std::fs::read_to_string(dir.join("VERSION")).ok())
-        .map(|v| site.join(format!("zenml-{}.dist-info", v.trim())))
-        .filter(|d| d.join("entry_points.txt").is_file());
-    let dist_info = match named {
-        Some(d) => d,
+        .and_then(|dir| std::fs::read_to_string(dir.join("VERSION")).ok());
+    // Fast path: the dist-info named after zenml/VERSION (one read instead of a directory scan).
+    let named = version_file.as_ref().and_then(|v| {
+        let dir = site.join(format!("zenml-{}.dist-info", v.trim()));
+        let text = std::fs::read_to_string(dir.join("entry_points.txt")).ok()?;
+        Some((dir, text))
+    });
+    let (dist_info, text) = match named {
+        Some(found) => found,
         None => {
             let mut dist_infos: Vec<PathBuf> = std::fs::read_dir(site)
                 .ok()?
@@ -101,16 +104,18 @@ fn find_in(site: &Path) -> Option<ZenmlInstall> {
                 })
                 .collect();
             dist_infos.sort();
-            dist_infos.pop()?
+            let dir = dist_infos.pop()?;
+            let text = std::fs::read_to_string(dir.join("entry_points.txt")).ok()?;
+            (dir, text)
         }
     };
-    let text = std::fs::read_to_string(dist_info.join("entry_points.txt")).ok()?;
     let entry_point = parse_entry_point(&text)?;
     Some(ZenmlInstall {
         site_packages: site.to_path_buf(),
         dist_info,
         entry_point,
         package_dir,
+        version_file,
     })
 }
 

@@ -49,6 +49,18 @@ fn several_stacks_with_components_and_a_non_default_active_stack() {
         "default",
     ]);
     w.zenml(&["stack", "register", "s1", "-a", "as2", "-o", "orch2"]);
+    w.zenml(&[
+        "container-registry",
+        "register",
+        "reg1",
+        "-f",
+        "default",
+        "--uri=localhost:5000",
+    ]);
+    w.zenml(&["image-builder", "register", "ib1", "-f", "local"]);
+    w.zenml(&[
+        "stack", "register", "s3", "-a", "default", "-o", "orch2", "-c", "reg1", "-i", "ib1",
+    ]);
     w.zenml(&["stack", "set", "s1"]);
     let mut results = Vec::new();
     for (args, extra) in [
@@ -165,8 +177,17 @@ fn sigint_while_importing_ends_the_run_as_in_the_cli() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // ZenML takes about two seconds to import: 0.6 s in, both are importing it.
-        std::thread::sleep(std::time::Duration::from_millis(600));
+        // Interrupted in the middle of ZenML's import (about two seconds): once pydantic's
+        // compiled core is mapped, which happens early in it.
+        let maps = format!("/proc/{}/maps", child.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !std::fs::read_to_string(&maps).is_ok_and(|m| m.contains("pydantic_core")) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{program:?} never imported pydantic"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let exe = std::fs::read_link(format!("/proc/{}/exe", child.id())).unwrap();
         // SAFETY: plain kill(2) on our own child's pid, which has not been reaped yet.
         assert_eq!(

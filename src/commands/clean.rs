@@ -59,10 +59,12 @@ fn emit(
 }
 
 /// Checks that the prompt can be reproduced, before anything is printed.
-pub fn prepare<'a>(ctx: &'a Context) -> Result<(&'a CleanSpec, RichMode), Unsupported> {
+pub fn prepare(ctx: &Context) -> Result<(CleanSpec, RichMode), Unsupported> {
     let meta = &ctx.cache.meta;
     let spec = meta.clean.as_ref().filter(|_| meta.supports("clean"));
-    let spec = spec.ok_or(Unsupported("clean prompt not generated"))?;
+    let spec = spec
+        .and_then(|s| s.get())
+        .ok_or(Unsupported("clean prompt not generated"))?;
     if spec.choices.len() != 2 {
         return Err(Unsupported("unexpected confirm choices"));
     }

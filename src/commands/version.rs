@@ -24,7 +24,9 @@ pub fn flag(ctx: &Context) -> CommandResult {
 pub fn command(ctx: &Context, pick: impl FnOnce(usize) -> usize) -> CommandResult {
     let meta = &ctx.cache.meta;
     let version = meta.version.as_ref().filter(|_| meta.supports("version"));
-    let version = version.ok_or(Unsupported("version banners not generated"))?;
+    let version = version
+        .and_then(|v| v.get())
+        .ok_or(Unsupported("version banners not generated"))?;
     if version.banners.is_empty() {
         return Err(Unsupported("no banners"));
     }

@@ -24,23 +24,29 @@ pub struct DiscoveryInput {
 
 impl DiscoveryInput {
     pub fn from_process() -> Self {
-        let mut launcher_paths = Vec::new();
-        if let Some(arg0) = std::env::args_os().next() {
-            if arg0.as_bytes().contains(&b'/') {
-                launcher_paths.push(PathBuf::from(arg0));
-            }
-        }
-        if let Ok(exe) = std::env::current_exe() {
-            launcher_paths.push(exe);
-        }
         let non_empty = |name| vars::os(name).filter(|v| !v.is_empty());
-        DiscoveryInput {
+        let mut input = DiscoveryInput {
             zenml_python: non_empty(vars::ZENML_PYTHON),
             virtual_env: non_empty(vars::VIRTUAL_ENV),
             conda_prefix: non_empty(vars::CONDA_PREFIX),
-            launcher_paths,
+            launcher_paths: Vec::new(),
             path: vars::os(vars::PATH),
+        };
+        // Only looked at when no variable names the env: spare the readlink otherwise.
+        if input.zenml_python.is_none()
+            && input.virtual_env.is_none()
+            && input.conda_prefix.is_none()
+        {
+            if let Some(arg0) = std::env::args_os().next() {
+                if arg0.as_bytes().contains(&b'/') {
+                    input.launcher_paths.push(PathBuf::from(arg0));
+                }
+            }
+            if let Ok(exe) = std::env::current_exe() {
+                input.launcher_paths.push(exe);
+            }
         }
+        input
     }
 }
 
