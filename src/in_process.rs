@@ -3,8 +3,9 @@
 //! The `zenml` binary links no libpython (every start would pay for loading it). The embedded
 //! interpreter lives in a separate shared library, `libzenml_launcher_embed.so` (the `embedlib/`
 //! crate: this module's [`library_main`] behind a C entry point, linked to libpython), which the
-//! launcher loads with `dlopen` only for the calls that need it. There, `Py_RunMain` runs
-//! `embedded_cli.py`: the installed CLI with only the needed command modules imported.
+//! launcher loads with `dlopen` only for the calls that need it. There, `embedded_cli.py` imports
+//! the console script's module and only the command modules the call needs, then `Py_RunMain`
+//! runs the env's own console script (`bin/zenml`), as `python bin/zenml` would.
 //!
 //! Outcomes: an exit code (the command ran; whatever it printed is the CLI's own), or declined
 //! with a reason: no library, an env the linked libpython cannot run, a release this was not
