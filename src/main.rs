@@ -5,17 +5,20 @@
 //! pure-Rust answer. The parts the launcher relies on are done in `os::init_process` (fds 0-2
 //! open, SIGPIPE ignored); stdout is flushed before returning, and a panic exits with 101 as
 //! under std's wrapper.
-#![no_main]
+// Under `cargo test` the test harness brings its own `main` (this file has no tests).
+#![cfg_attr(not(test), no_main)]
 
-use std::ffi::{c_char, c_int};
-
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
-pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+pub extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
     zenml_launcher::os::init_process();
     let code = std::panic::catch_unwind(|| {
         let args = std::env::args_os().skip(1).collect();
         match zenml_launcher::app::run(args) {
-            Ok(code) => c_int::from(code),
+            Ok(code) => std::ffi::c_int::from(code),
             Err(err) => {
                 zenml_launcher::error::report(&err);
                 1
