@@ -192,12 +192,13 @@ pub struct Interpreter {
     tstate: *mut ffi::PyThreadState,
 }
 
-/// Starts CPython from `config`. What Python prints to stderr during start-up is held back and
-/// replayed only on success, so a failed start-up shows one line instead of CPython's dump.
-pub fn initialize(mut config: Config) -> Result<Interpreter, InitError> {
+/// `Py_InitializeFromConfig` with start-up stderr held back: replayed on success, returned in
+/// the error otherwise. The config is cleared afterwards (CPython copied what it needs); on
+/// success this thread holds the GIL.
+fn start(mut config: Config) -> Result<(), InitError> {
     let capture = StderrCapture::start();
     // SAFETY: the config is initialised and outlives the call; this is the only initialisation
-    // of this process's interpreter (callers hold an `Interpreter` at most once).
+    // of this process's interpreter (callers start it at most once).
     let status = unsafe { ffi::Py_InitializeFromConfig(config.ptr()) };
     let output = capture.map(StderrCapture::finish).unwrap_or_default();
     check(status, output.clone())?;
@@ -205,6 +206,13 @@ pub fn initialize(mut config: Config) -> Result<Interpreter, InitError> {
         use std::io::Write;
         let _ = std::io::stderr().write_all(&output);
     }
+    Ok(())
+}
+
+/// Starts CPython from `config`. What Python prints to stderr during start-up is held back and
+/// replayed only on success, so a failed start-up shows one line instead of CPython's dump.
+pub fn initialize(config: Config) -> Result<Interpreter, InitError> {
+    start(config)?;
     // SAFETY: initialisation succeeded, so this thread holds the GIL and may release it.
     let tstate = unsafe { ffi::PyEval_SaveThread() };
     Ok(Interpreter { tstate })
@@ -220,20 +228,11 @@ pub fn initialize(mut config: Config) -> Result<Interpreter, InitError> {
 /// final flush fails). Either way the interpreter is gone when this returns: `Ok(None)` when
 /// `proceed` said no (`Py_FinalizeEx` ran).
 pub fn run_main_after(
-    mut config: Config,
+    config: Config,
     setup: &CStr,
     proceed: impl FnOnce(bool) -> bool,
 ) -> Result<Option<i32>, InitError> {
-    let capture = StderrCapture::start();
-    // SAFETY: as in `initialize`: one initialisation per process, from an initialised config.
-    let status = unsafe { ffi::Py_InitializeFromConfig(config.ptr()) };
-    let output = capture.map(StderrCapture::finish).unwrap_or_default();
-    check(status, output.clone())?;
-    if !output.is_empty() {
-        use std::io::Write;
-        let _ = std::io::stderr().write_all(&output);
-    }
-    drop(config);
+    start(config)?;
     // SAFETY: the interpreter is initialised and this thread holds the GIL; `setup` is a
     // NUL-terminated string.
     let raised = unsafe { ffi::PyRun_SimpleString(setup.as_ptr()) } != 0;

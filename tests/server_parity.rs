@@ -116,11 +116,7 @@ fn stack_list_on_a_local_server() {
     ));
 
     // More than a page, with the active stack (s1) older than the whole first page.
-    w.python(
-        "from zenml.client import Client\n\
-         c = Client()\n\
-         for i in range(22):\n    c.create_stack(name=f'stack-{i:02d}-' + 'x' * (i * 2), components={'orchestrator': 'default', 'artifact_store': 'default'})\n",
-    );
+    w.create_stacks(22);
     for (args, extra) in [
         (&[][..], &[][..]),
         (&[], &[("COLUMNS", "200")]),

@@ -139,12 +139,8 @@ fn several_stacks_with_components_and_a_non_default_active_stack() {
 #[test]
 fn more_than_a_page_with_an_old_active_stack_and_long_names() {
     let w = World::new("sl-many");
-    w.python(
-        "from zenml.client import Client\n\
-         c = Client()\n\
-         for i in range(23):\n    c.create_stack(name=f'stack-{i:02d}-' + 'x' * (i * 2), components={'orchestrator': 'default', 'artifact_store': 'default'})\n\
-         c.activate_stack('stack-00-')\n",
-    );
+    w.create_stacks(23);
+    w.zenml(&["stack", "set", "stack-00-"]);
     let mut results = Vec::new();
     for (args, extra) in [
         (&[][..], &[][..]),

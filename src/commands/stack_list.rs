@@ -163,16 +163,7 @@ pub fn read_listing(local: &Local, show_active: bool) -> Result<Listing, Unmodel
         if s.stack_name_by_id(&active.hex)?.is_none() {
             return Err("active stack not found".into());
         }
-        let mut active_hex = None;
-        if show_active {
-            if !ids.contains(&active.hex) {
-                // ZenML inserts the hydrated active stack: its row has more keys (see row()).
-                ids.insert(0, active.hex.clone());
-            }
-            // Stable sort: the active stack first, the rest in store order.
-            ids.sort_by_key(|id| *id != active.hex);
-            active_hex = Some(active.hex.clone());
-        }
+        let active_hex = put_active_first(&mut ids, &active.hex, show_active);
         let stacks = ids
             .iter()
             .map(|id| read_stack(s, id))
@@ -183,6 +174,20 @@ pub fn read_listing(local: &Local, show_active: bool) -> Result<Listing, Unmodel
             active_hex,
         })
     })
+}
+
+/// `list_stacks`' active-stack rule (only without filters): the active stack is inserted when
+/// the page lacks it (ZenML inserts the hydrated model: its row has more keys, see row()), then
+/// moved first by a stable sort. Returns the id to mark active.
+fn put_active_first(ids: &mut Vec<String>, active: &str, show_active: bool) -> Option<String> {
+    if !show_active {
+        return None;
+    }
+    if !ids.iter().any(|id| id == active) {
+        ids.insert(0, active.to_string());
+    }
+    ids.sort_by_key(|id| id != active);
+    Some(active.to_string())
 }
 
 /// The same page, read from a ZenML server with the requests the Python client makes: the
@@ -231,14 +236,7 @@ pub fn read_server_listing(
         .map(|item| item["id"].as_str().and_then(uuid_hex))
         .collect::<Option<_>>()
         .ok_or_else(|| um("a stack id not modelled".into()))?;
-    let mut active_hex = None;
-    if show_active {
-        if !ids.contains(&active.hex) {
-            ids.insert(0, active.hex.clone());
-        }
-        ids.sort_by_key(|id| *id != active.hex);
-        active_hex = Some(active.hex.clone());
-    }
+    let active_hex = put_active_first(&mut ids, &active.hex, show_active);
     let stacks = ids
         .iter()
         .map(|id| {

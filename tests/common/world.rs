@@ -65,6 +65,16 @@ impl World {
         assert!(out.status.success(), "{code}: {}", show(&out.stderr));
     }
 
+    /// Creates `count` stacks through ZenML's client, named `stack-NN-` plus 2·NN `x`s (long
+    /// names), with the default orchestrator and artifact store, newest last.
+    pub fn create_stacks(&self, count: usize) {
+        self.python(&format!(
+            "from zenml.client import Client\n\
+             c = Client()\n\
+             for i in range({count}):\n    c.create_stack(name=f'stack-{{i:02d}}-' + 'x' * (i * 2), components={{'orchestrator': 'default', 'artifact_store': 'default'}})\n"
+        ));
+    }
+
     /// Compares one invocation; `tier` must have answered it.
     pub fn check(
         &self,
