@@ -65,11 +65,17 @@ fn rust_routes_start_no_python() {
         let python_files: Vec<&str> = trace
             .lines()
             .filter(|l| l.contains("open"))
-            .filter(|l| l.contains(".py\"") || l.contains(".pyc\"") || l.contains("/encodings"))
+            .filter(|l| {
+                l.contains(".py\"")
+                    || l.contains(".pyc\"")
+                    || l.contains("/encodings")
+                    || l.contains("libpython")
+                    || l.contains("libzenml_launcher_embed")
+            })
             .collect();
         assert!(
             python_files.is_empty(),
-            "zenml {args:?} opened Python files:\n{}",
+            "zenml {args:?} opened Python files or loaded libpython:\n{}",
             python_files.join("\n")
         );
         assert!(
