@@ -268,36 +268,49 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
 /// A command the launcher answers in Rust, timed against the env's own Python CLI. The warm-up
 /// round generates the launcher's per-distribution cache.
 fn rust_case(ctx: &Ctx, name: &'static str, args: &[&str]) -> Case {
-    let env = &ctx.env;
-    Case {
-        name,
-        launcher: Cmd::new(ctx.zenml())
-            .args(args.iter().copied())
-            .env("VIRTUAL_ENV", env),
-        reference: Cmd::new(env.join("bin/zenml"))
-            .args(args.iter().copied())
-            .env("VIRTUAL_ENV", env),
-        goal: Some(Goal::MinSpeedup(800.0)),
-        prepare: None,
-    }
+    cli_case(ctx, name, &ctx.env, &[], args, Goal::MinSpeedup(800.0))
 }
 
 /// `stack list` against the benchmark's local ZenML server, both sides in the server venv.
 fn server_case(ctx: &Ctx, name: &'static str, args: &[&str]) -> Case {
-    let env = ctx.server_env();
     let config = ctx.server_config();
     Case {
-        name,
-        launcher: Cmd::new(ctx.zenml())
-            .args(args.iter().copied())
-            .env("VIRTUAL_ENV", &env)
-            .env("ZENML_CONFIG_PATH", &config),
-        reference: Cmd::new(env.join("bin/zenml"))
-            .args(args.iter().copied())
-            .env("VIRTUAL_ENV", &env)
-            .env("ZENML_CONFIG_PATH", &config),
-        goal: Some(Goal::MinSpeedup(1.3)),
         prepare: Some(start_server),
+        ..cli_case(
+            ctx,
+            name,
+            &ctx.server_env(),
+            &[("ZENML_CONFIG_PATH", &config)],
+            args,
+            Goal::MinSpeedup(1.3),
+        )
+    }
+}
+
+/// `zenml <args>` through the launcher and through `env`'s own Python CLI, with `VIRTUAL_ENV`
+/// and `vars` set on both sides.
+fn cli_case(
+    ctx: &Ctx,
+    name: &'static str,
+    env: &Path,
+    vars: &[(&str, &Path)],
+    args: &[&str],
+    goal: Goal,
+) -> Case {
+    let side = |program: PathBuf| {
+        vars.iter().fold(
+            Cmd::new(program)
+                .args(args.iter().copied())
+                .env("VIRTUAL_ENV", env),
+            |cmd, (k, v)| cmd.env(k, v),
+        )
+    };
+    Case {
+        name,
+        launcher: side(ctx.zenml()),
+        reference: side(env.join("bin/zenml")),
+        goal: Some(goal),
+        prepare: None,
     }
 }
 

@@ -89,7 +89,7 @@ pub fn run(args: Vec<OsString>) -> Result<u8> {
                     debug::line(format!("route: {}", decided.name()));
                     match run_rust(&decided, &cache, version.as_deref().unwrap_or("")) {
                         Ran::Exit(code) => return Ok(code as u8),
-                        Ran::Delegate if in_process::command_modules(&args).is_some() => {
+                        Ran::Delegate if decided.falls_back_in_process() => {
                             match run_in_process(&args) {
                                 Some(code) => return Ok(code),
                                 None => Route::Delegate("not reproducible here"),
@@ -175,7 +175,7 @@ fn run_rust(route: &Route, cache: &cache::Cache, version: &str) -> Ran {
     match result {
         Ok(output) => Ran::Exit(output.write()),
         Err(why) => {
-            debug::line(format!("delegating: {}", why.0));
+            debug::line(format!("not answered in Rust: {}", why.0));
             Ran::Delegate
         }
     }

@@ -44,7 +44,6 @@ fn stub(entry: &EntryPoint) -> String {
 
 /// The env's pip-generated `bin/zenml`, when it is a Python script and not this launcher.
 pub fn console_script(env: &PythonEnv) -> Option<PathBuf> {
-    use std::io::Read;
     use std::os::unix::fs::MetadataExt;
     let script = env.bin_dir().join("zenml");
     let meta = std::fs::metadata(&script).ok()?;
@@ -53,25 +52,26 @@ pub fn console_script(env: &PythonEnv) -> Option<PathBuf> {
             return None;
         }
     }
-    let mut head = [0u8; 256];
-    let n = std::fs::File::open(&script)
-        .and_then(|mut f| f.read(&mut head))
-        .ok()?;
-    let first_line = head[..n].split(|&b| b == b'\n').next()?;
+    let first_line = first_line(&script)?;
     (first_line.starts_with(b"#!") && first_line.windows(6).any(|w| w == b"python"))
         .then_some(script)
+}
+
+/// The first line of a file (at most 512 bytes of it), without its `\n`.
+fn first_line(path: &std::path::Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .ok()?;
+    head[..n].split(|&b| b == b'\n').next().map(<[u8]>::to_vec)
 }
 
 /// The interpreter a console script's `#!` line names, when the line is a plain path (no
 /// arguments, no `/bin/sh` trampoline).
 pub fn shebang_interpreter(script: &std::path::Path) -> Option<PathBuf> {
-    use std::io::Read;
     use std::os::unix::ffi::OsStrExt;
-    let mut head = [0u8; 512];
-    let n = std::fs::File::open(script)
-        .and_then(|mut f| f.read(&mut head))
-        .ok()?;
-    let line = head[..n].split(|&b| b == b'\n').next()?;
+    let line = first_line(script)?;
     let path = line.strip_prefix(b"#!")?;
     let path = path.strip_suffix(b"\r").unwrap_or(path);
     (!path.is_empty() && !path.iter().any(u8::is_ascii_whitespace))

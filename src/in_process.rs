@@ -190,7 +190,11 @@ fn setup_source(
     let text = |s: &str| python::bytes_literal(s.as_bytes()) + ".decode()";
     let mut source = String::new();
     if debug::enabled() {
-        source.push_str(&python::describe_source(env));
+        let describe = python::describe_source(env, false, true);
+        source.push_str(&format!(
+            "exec({}.decode(), {{}})\n",
+            python::bytes_literal(describe.as_bytes())
+        ));
     }
     source.push_str(&format!(
         "_zl_fd = {}\n_zl_module = {}\n_zl_attr = {}\n_zl_commands = [{}]\n",

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::PyDict;
 
 use crate::debug;
 use crate::embed::{self, Config, Interpreter};
@@ -88,44 +88,35 @@ pub fn start(env: &PythonEnv) -> Result<Interpreter, UserError> {
 /// stderr with the debug prefix.
 pub fn describe(env: &PythonEnv, as_json: bool, to_stderr: bool) -> PyResult<()> {
     Python::attach(|py| {
-        let globals = PyDict::new(py);
-        globals.set_item("env_source", env.source.as_str())?;
-        globals.set_item("env_kind", env.kind.as_str())?;
-        globals.set_item(
-            "env_root",
-            PyBytes::new(
-                py,
-                std::os::unix::ffi::OsStrExt::as_bytes(env.root.as_os_str()),
-            ),
-        )?;
-        globals.set_item("env_version", env.version.map(|v| v.to_string()))?;
-        globals.set_item("as_json", as_json)?;
-        globals.set_item("to_stderr", to_stderr)?;
-        let prefix = if to_stderr {
-            format!("{} sys.", debug::PREFIX)
-        } else {
-            "sys.".to_string()
-        };
-        globals.set_item("line_prefix", prefix)?;
-        let code = std::ffi::CString::new(DESCRIBE).expect("no NUL in code");
-        py.run(&code, Some(&globals), None)
+        let code = std::ffi::CString::new(describe_source(env, as_json, to_stderr))
+            .expect("the source is ASCII without NUL");
+        py.run(&code, Some(&PyDict::new(py)), None)
     })
 }
 
-/// Python source that prints the same diagnosis as [`describe`] (debug prefix, on stderr), for
-/// code run by `Py_RunMain` rather than through pyo3.
-pub fn describe_source(env: &PythonEnv) -> String {
+/// The Python source behind [`describe`]: ASCII, its inputs as literals (the env root as raw
+/// bytes, decoded with the filesystem encoding), meant to run in a namespace of its own (tier 2
+/// runs it with `exec(…, {})`, so `__main__` stays as the CLI has it).
+pub fn describe_source(env: &PythonEnv, as_json: bool, to_stderr: bool) -> String {
     use std::os::unix::ffi::OsStrExt;
     let text = |s: &str| bytes_literal(s.as_bytes()) + ".decode()";
+    let py_bool = |b: bool| if b { "True" } else { "False" };
+    let prefix = if to_stderr {
+        format!("{} sys.", debug::PREFIX)
+    } else {
+        "sys.".to_string()
+    };
     format!(
         "env_source = {}\nenv_kind = {}\nenv_root = {}\nenv_version = {}\n\
-         as_json = False\nto_stderr = True\nline_prefix = {}\n{DESCRIBE}",
+         as_json = {}\nto_stderr = {}\nline_prefix = {}\n{DESCRIBE}",
         text(env.source.as_str()),
         text(env.kind.as_str()),
         bytes_literal(env.root.as_os_str().as_bytes()),
         env.version
             .map_or_else(|| "None".to_string(), |v| text(&v.to_string())),
-        text(&format!("{} sys.", debug::PREFIX)),
+        py_bool(as_json),
+        py_bool(to_stderr),
+        text(&prefix),
     )
 }
 

@@ -56,6 +56,12 @@ pub enum Route {
 }
 
 impl Route {
+    /// Where the call goes when this route does not answer it (nothing printed): the CLI's own
+    /// command in the embedded interpreter (tier 2) for `stack list`, else delegation.
+    pub fn falls_back_in_process(&self) -> bool {
+        matches!(self, Route::StackList(_) | Route::InProcess(_))
+    }
+
     pub fn name(&self) -> String {
         match self {
             Route::VersionFlag => "rust: --version".into(),
@@ -254,6 +260,10 @@ mod tests {
             route(&["stack", "list", "-o", "xml"]),
             Route::InProcess("stack list")
         );
+        assert!(route(&["stack", "list", "--name", "x"]).falls_back_in_process());
+        assert!(route(&["stack", "list"]).falls_back_in_process());
+        assert!(!route(&["status"]).falls_back_in_process());
+        assert!(!route(&["stack", "describe"]).falls_back_in_process());
         assert!(delegated(route(&["stack", "describe"])));
         assert_eq!(route(&["clean"]), Route::CleanPrompt);
         assert!(delegated(route(&["clean", "--yes"])));

@@ -100,20 +100,7 @@ fn stack_list_on_a_local_server() {
     ] {
         results.push(w.check(args, extra, PIPE, Tier::InProcess));
     }
-    // Terminals: the table on stdout (Rust), the spinner on stderr and highlighted JSON (tier 2).
-    results.push(w.check(&[], &[("TERM", "xterm")], &["stdout"], Tier::Rust));
-    results.push(w.check(
-        &[],
-        &[("TERM", "xterm")],
-        &["stdout", "stderr"],
-        Tier::InProcess,
-    ));
-    results.push(w.check(
-        &["-o", "json"],
-        &[("TERM", "xterm")],
-        &["stdout"],
-        Tier::InProcess,
-    ));
+    results.extend(w.check_terminals());
 
     // More than a page, with the active stack (s1) older than the whole first page.
     w.create_stacks(22);

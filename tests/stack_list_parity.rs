@@ -81,14 +81,7 @@ fn several_stacks_with_components_and_a_non_default_active_stack() {
     ] {
         results.push(w.check(args, extra, PIPE, Tier::Rust));
     }
-    // A terminal on stdout: the table is the same; JSON there is highlighted (tier 2).
-    results.push(w.check(&[], &[("TERM", "xterm")], &["stdout"], Tier::Rust));
-    results.push(w.check(
-        &["-o", "json"],
-        &[("TERM", "xterm")],
-        &["stdout"],
-        Tier::InProcess,
-    ));
+    results.extend(w.check_terminals());
     // Filters, sorting, paging, a custom page size, usage errors: the CLI's own code (tier 2).
     for (args, extra) in [
         (&["--name", "contains:s"][..], &[][..]),
@@ -110,13 +103,7 @@ fn several_stacks_with_components_and_a_non_default_active_stack() {
     ] {
         results.push(w.check(args, extra, PIPE, Tier::InProcess));
     }
-    // A terminal on stderr: ZenML's spinner (tier 2 runs it).
-    results.push(w.check(
-        &[],
-        &[("TERM", "xterm")],
-        &["stdout", "stderr"],
-        Tier::InProcess,
-    ));
+    // A terminal on stderr only, with a filter: the spinner, then the table in a pipe.
     results.push(w.check(
         &["--name", "s1"],
         &[("TERM", "xterm")],

@@ -75,6 +75,17 @@ impl World {
         ));
     }
 
+    /// The terminal cases of `stack list`: a table on a terminal (the Rust route), ZenML's
+    /// spinner on a terminal on stderr, highlighted JSON on a terminal (both tier 2).
+    pub fn check_terminals(&self) -> Vec<Result<(), String>> {
+        let term = &[("TERM", "xterm")][..];
+        vec![
+            self.check(&[], term, &["stdout"], Tier::Rust),
+            self.check(&[], term, &["stdout", "stderr"], Tier::InProcess),
+            self.check(&["-o", "json"], term, &["stdout"], Tier::InProcess),
+        ]
+    }
+
     /// Compares one invocation; `tier` must have answered it.
     pub fn check(
         &self,
