@@ -18,8 +18,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    zenml_launcher::app::run_embedded(|env| {
-        zenml_launcher::python::describe(env, args.json, false)
+    zenml_launcher::python::startup::run_embedded(|env| {
+        zenml_launcher::python::startup::describe(env, args.json, false)
             .map_err(|e| anyhow::anyhow!("describing the interpreter failed: {e}"))
     })
 }

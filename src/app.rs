@@ -1,39 +1,17 @@
 //! The launcher's main flow: argv → route → resolve the env → run in Rust, or delegate.
 
 use std::ffi::OsString;
-use std::process::ExitCode;
 
 use anyhow::Result;
 
 use crate::cache;
 use crate::commands::{self, Context};
-use crate::env::{self, preflight};
+use crate::env;
+use crate::python::{delegate, in_process};
+use crate::render::terminal::Terminal;
 use crate::route::{self, Route};
-use crate::terminal::Terminal;
-use crate::{debug, delegate, in_process, vars, zenml_pkg};
-
-/// Resolves the env the launcher runs for, refusing broken ones (fatal pre-flight problems).
-pub fn resolve_env() -> Result<env::PythonEnv> {
-    let input = env::DiscoveryInput::from_process();
-    let env = env::resolve(&input)?;
-    debug::line(format!(
-        "env: source={} kind={} root={} version={} executable={}",
-        env.source.as_str(),
-        env.kind.as_str(),
-        env.root.display(),
-        env.version
-            .map_or_else(|| "?".to_string(), |v| v.to_string()),
-        env.executable.display()
-    ));
-    let problems = preflight::check(&env, &preflight::CheckInput::from_process(None));
-    for p in &problems {
-        debug::line(format!("preflight {:?}: {}", p.severity, p.error));
-    }
-    if let Some(p) = preflight::first_fatal(&problems) {
-        return Err(p.error.clone().into());
-    }
-    Ok(env)
-}
+use crate::zenml::package;
+use crate::{debug, vars};
 
 /// Variables under which the Python CLI prints something the Rust commands do not reproduce.
 pub fn environment_forces_delegation() -> Option<String> {
@@ -62,8 +40,8 @@ pub fn environment_forces_delegation() -> Option<String> {
 pub fn run(args: Vec<OsString>) -> Result<u8> {
     let use_python = vars::is_one(vars::ZENML_USE_PYTHON_CLI);
     let mut route = route::decide(&args, use_python, None);
-    let env = resolve_env()?;
-    let install = zenml_pkg::find(&env)?;
+    let env = env::resolve_checked()?;
+    let install = package::find(&env)?;
     let version = install.version();
     debug::line(format!(
         "zenml: {} (entry point {}:{}, package {})",
@@ -177,26 +155,6 @@ fn run_rust(route: &Route, cache: &cache::Cache, version: &str) -> Ran {
         Err(why) => {
             debug::line(format!("not answered in Rust: {}", why.0));
             Ran::Delegate
-        }
-    }
-}
-
-/// Resolves the env as the launcher does, starts the embedded interpreter, runs `work`, finalizes.
-/// Exit code 0, 120 when the final flush failed (as CPython), 1 with a one-line error otherwise.
-pub fn run_embedded(work: impl FnOnce(&env::PythonEnv) -> Result<()>) -> ExitCode {
-    let result = (|| -> Result<u8> {
-        let env = resolve_env()?;
-        let interpreter = crate::python::start(&env)?;
-        let outcome = work(&env);
-        let flushed = interpreter.finalize();
-        outcome?;
-        Ok(if flushed == 0 { 0 } else { 120 })
-    })();
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            crate::error::report(&err);
-            ExitCode::from(1)
         }
     }
 }

@@ -17,12 +17,11 @@ use std::process::{Command, Stdio};
 use serde::Deserialize;
 
 use crate::env::PythonEnv;
-use crate::highlight::RegexAlternative;
-use crate::render::{Line, StyleCodes};
+use crate::render::highlight::ThemeData;
+use crate::render::text::{Line, StyleCodes};
 use crate::route::RootSpec;
-use crate::style::{Palettes, StyleSpec};
 use crate::vars;
-use crate::zenml_pkg::ZenmlInstall;
+use crate::zenml::package::ZenmlInstall;
 
 const GENERATOR: &str = include_str!("gen_cache.py");
 /// FNV-1a of the generator, computed at compile time (it is part of every fingerprint).
@@ -99,33 +98,6 @@ pub struct Meta {
     pub stack_component_types: Option<Vec<String>>,
     #[serde(default)]
     pub clean: Option<Deferred<CleanSpec>>,
-    /// The zenml console's resolved theme styles by name (`repr.*`, `info`, `warning`, …), for
-    /// `highlight.rs`; with the fields below, absent when `unsupported.theme` is set.
-    #[serde(default)]
-    pub theme: Option<BTreeMap<String, StyleSpec>>,
-    /// `ReprHighlighter.highlights` and `.base_style`, as the installed rich has them.
-    #[serde(default)]
-    pub repr_highlights: Option<Vec<String>>,
-    #[serde(default)]
-    pub repr_base_style: Option<String>,
-    /// Each of those regexes split at its top-level `|`, with the strings a match needs.
-    #[serde(default)]
-    pub repr_alternatives: Option<Vec<Vec<RegexAlternative>>>,
-    /// rich's emoji-code regex (`_emoji_replace`) and the characters emoji names use.
-    #[serde(default)]
-    pub emoji_pattern: Option<String>,
-    #[serde(default)]
-    pub emoji_alternatives: Option<Vec<RegexAlternative>>,
-    #[serde(default)]
-    pub emoji_name_chars: Option<String>,
-    /// The zenml console's `markup` and `emoji` flags.
-    #[serde(default)]
-    pub console_markup: Option<bool>,
-    #[serde(default)]
-    pub console_emoji: Option<bool>,
-    /// rich's standard and 8-bit palettes (colour downgrades).
-    #[serde(default)]
-    pub palettes: Option<Palettes>,
 }
 
 /// A part of a cache file kept as JSON text when the file is read, and parsed by the command that
@@ -173,8 +145,8 @@ pub struct Cache {
 impl Cache {
     /// The zenml console's theme and rich's highlighter patterns (`theme.json`), for the commands
     /// that highlight; read only by them.
-    pub fn theme(&self) -> Result<Meta, crate::terminal::Unsupported> {
-        let missing = crate::terminal::Unsupported("console theme not generated");
+    pub fn theme(&self) -> Result<ThemeData, crate::render::terminal::Unsupported> {
+        let missing = crate::render::terminal::Unsupported("console theme not generated");
         if !self.meta.supports("theme") {
             return Err(missing);
         }
@@ -300,7 +272,7 @@ pub fn generator_command(
         .arg(key)
         .arg(&install.entry_point.module)
         .arg(&install.entry_point.attr)
-        .arg(crate::zenml_pkg::STORE_VERIFIED_VERSIONS.join(","))
+        .arg(crate::zenml::package::STORE_VERIFIED_VERSIONS.join(","))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

@@ -16,7 +16,7 @@ SCHEMA = 1
 BIG = 1_000_000
 
 _bin, out_dir, fingerprint, module_name, attr_path, verified = sys.argv[1:7]
-# ZenML releases whose `clean` was verified to ask before deleting (zenml_pkg.rs).
+# ZenML releases whose `clean` was verified to ask before deleting (src/zenml/package.rs).
 VERIFIED_CLEAN = set(verified.split(","))
 sys.path[0] = _bin
 sys.argv = [_bin + "/zenml"]
@@ -313,7 +313,7 @@ def gen_version_flag():
     }
 
 
-# 7. What the Rust highlighter (src/highlight.rs) needs to style *dynamic* text the way the zenml
+# 7. What the Rust highlighter (src/render/highlight.rs) needs to style *dynamic* text the way the zenml
 #    console prints it: the console's resolved theme styles as data, ReprHighlighter's regexes,
 #    rich's emoji-code regex (and the characters emoji names use), and rich's colour palettes
 #    (for colour downgrades). All read from the installed rich/zenml, nothing copied.

@@ -1,5 +1,5 @@
 //! The launcher's `unsafe` calls into libc (terminal queries, locale, a SIGINT-aware line read),
-//! each behind a small safe function. CPython's FFI lives in `embed.rs`.
+//! each behind a small safe function. CPython's FFI lives in `python/ffi.rs`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

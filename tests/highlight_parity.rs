@@ -1,4 +1,4 @@
-//! Differential test of `highlight.rs` + `render::render` against the real rich: sample texts ×
+//! Differential test of `render/highlight.rs` + `render::text::render` against the real rich: sample texts ×
 //! base styles (none, `info` as `declare` builds it, `warning`) × colour modes (pipe, standard,
 //! 8-bit, truecolor, NO_COLOR) × widths, each byte-compared with what a console configured like
 //! `zenml.console.console` prints in the 0.98.0 test env (`tests/support/highlight_expected.py`).
@@ -11,10 +11,11 @@ use std::sync::OnceLock;
 
 use common::{ZENML_VERSION, clean_command, output, repo, scratch, show, zenml_env};
 use zenml_launcher::cache::Meta;
-use zenml_launcher::highlight::{Highlighter, StyleTable};
-use zenml_launcher::render;
-use zenml_launcher::style::{Color, ColorSpec, Style};
-use zenml_launcher::terminal::{ColorSystem, RichMode, Unsupported};
+use zenml_launcher::render::highlight::ThemeData;
+use zenml_launcher::render::highlight::{Highlighter, StyleTable};
+use zenml_launcher::render::style::{Color, ColorSpec, Style};
+use zenml_launcher::render::terminal::{ColorSystem, RichMode, Unsupported};
+use zenml_launcher::render::text;
 
 /// (text, supported): `false` marks the deliberately unsupported cases.
 const SAMPLES: &[(&str, bool)] = &[
@@ -150,7 +151,7 @@ const SAMPLES: &[(&str, bool)] = &[
 const BASES: &[Option<&str>] = &[None, Some("info"), Some("warning")];
 const WIDTHS: &[usize] = &[40, 80, 200];
 const MODES: &[&str] = &["pipe", "standard", "eight_bit", "truecolor", "no_color"];
-/// The non-ASCII characters `highlight.rs` accepts: checked to be single-cell word characters
+/// The non-ASCII characters `render/highlight.rs` accepts: checked to be single-cell word characters
 /// for the installed rich and Python.
 const LATIN: (char, char) = ('\u{C0}', '\u{24F}');
 
@@ -171,13 +172,13 @@ fn rich_mode(mode: &str, width: usize) -> RichMode {
 }
 
 /// Runs `src/gen_cache.py` the way `cache::load_or_generate` does and reads its `theme.json`.
-fn generate_meta(env: &Path, dir: &Path) -> Meta {
+fn generate_meta(env: &Path, dir: &Path) -> ThemeData {
     let input = zenml_launcher::env::DiscoveryInput {
         virtual_env: Some(env.as_os_str().to_owned()),
         ..Default::default()
     };
     let py_env = zenml_launcher::env::resolve(&input).expect("env");
-    let install = zenml_launcher::zenml_pkg::find(&py_env).expect("zenml installed");
+    let install = zenml_launcher::zenml::package::find(&py_env).expect("zenml installed");
     let out_dir = dir.join("cache");
     // The launcher's own generator invocation, in a clean environment, with its output kept.
     let mut cmd =
@@ -204,7 +205,7 @@ fn generate_meta(env: &Path, dir: &Path) -> Meta {
         "theme step unsupported: {:?}",
         main.unsupported
     );
-    let meta: Meta =
+    let meta: ThemeData =
         serde_json::from_slice(&std::fs::read(out_dir.join("theme.json")).unwrap()).unwrap();
     assert!(
         meta.supports("theme"),
@@ -215,8 +216,8 @@ fn generate_meta(env: &Path, dir: &Path) -> Meta {
 }
 
 /// The cache metadata of the 0.98.0 test env, generated once per test binary.
-fn meta() -> &'static Meta {
-    static META: OnceLock<Meta> = OnceLock::new();
+fn meta() -> &'static ThemeData {
+    static META: OnceLock<ThemeData> = OnceLock::new();
     META.get_or_init(|| {
         let env = zenml_env(ZENML_VERSION);
         generate_meta(&env, &scratch("highlight-meta"))
@@ -296,7 +297,7 @@ fn highlighted_text_matches_rich() {
     let mut unsupported = Vec::new();
     let mut failures = Vec::new();
     for (split, meta) in [(true, meta), (false, &unsplit_meta)] {
-        let highlighter = Highlighter::from_meta(meta).expect("highlighter");
+        let highlighter = Highlighter::from_theme(meta).expect("highlighter");
         let bases: Vec<Option<Style>> = BASES
             .iter()
             .map(|b| b.map(|name| highlighter.theme_style(name).unwrap()))
@@ -323,7 +324,7 @@ fn highlighted_text_matches_rich() {
                 for (m, mode) in MODES.iter().enumerate() {
                     for (w, &width) in WIDTHS.iter().enumerate() {
                         let mut out = Vec::new();
-                        render::render(&lines, table.codes(), &rich_mode(mode, width), &mut out);
+                        text::render(&lines, table.codes(), &rich_mode(mode, width), &mut out);
                         let want = &expected[m][t][b][w];
                         compared += 1;
                         if out != want.as_bytes() {
@@ -358,18 +359,19 @@ fn highlighted_text_matches_rich() {
 #[test]
 fn one_shot_api_matches_highlighter() {
     let meta = meta();
-    let highlighter = Highlighter::from_meta(meta).unwrap();
+    let highlighter = Highlighter::from_theme(meta).unwrap();
     let text = "Using configuration from: '/root/.config/zenml'";
     let mut a = StyleTable::new();
     let mut b = StyleTable::new();
     let info = highlighter.theme_style("info").unwrap();
     assert_eq!(
-        zenml_launcher::highlight::styled_lines(text, Some("info"), meta, &mut a).unwrap(),
+        zenml_launcher::render::highlight::styled_lines(text, Some("info"), meta, &mut a).unwrap(),
         highlighter.styled_lines(text, Some(&info), &mut b).unwrap()
     );
     assert_eq!(a, b);
     assert!(
-        zenml_launcher::highlight::styled_lines(text, Some("no-such-style"), meta, &mut a).is_err()
+        zenml_launcher::render::highlight::styled_lines(text, Some("no-such-style"), meta, &mut a)
+            .is_err()
     );
 }
 
@@ -395,7 +397,7 @@ fn colour_codes_match_rich() {
         let color = Color::from_spec(&spec).unwrap();
         let fg = Style::new().with_color(Some(color));
         let bg = Style::new()
-            .with(zenml_launcher::style::Attribute::Bold, true)
+            .with(zenml_launcher::render::style::Attribute::Bold, true)
             .with_bgcolor(Some(color));
         for (name, system) in [
             ("standard", ColorSystem::Standard),

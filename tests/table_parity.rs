@@ -1,4 +1,4 @@
-//! Differential test of `table.rs` against the real zenml/rich: `tests/support/table_expected.py`
+//! Differential test of `render/table.rs` against the real zenml/rich: `tests/support/table_expected.py`
 //! generates ~160 row sets (seeded: default columns with 1/4/25 rows, long names, names with
 //! spaces, `None` users, `-` cells, `-c all`-like 22-column sets with datetimes, a hydrated first
 //! row, 2-, 1- and 0-column sets, status/state/health columns, random column subsets, widths
@@ -14,7 +14,7 @@ use std::path::Path;
 
 use common::{ZENML_VERSION, clean_command, output, scratch, show, zenml_env};
 use serde::Deserialize;
-use zenml_launcher::table::{TableEnv, large_table_warning, render_table};
+use zenml_launcher::render::table::{TableEnv, large_table_warning, render_table};
 
 /// Terminal variables set for one Python process.
 type Vars = &'static [(&'static str, &'static str)];

@@ -1,11 +1,11 @@
 //! `libzenml_launcher_embed.so`: the C entry point the `zenml` launcher calls after `dlopen`
-//! (see `zenml_launcher::in_process`). Everything it does is in the main crate.
+//! (see `zenml_launcher::python::in_process`). Everything it does is in the main crate.
 
 use std::ffi::{CStr, OsString, c_char, c_int};
 use std::os::unix::ffi::OsStringExt;
 
 /// Runs `zenml <argv>` in the embedded interpreter: an exit code, or
-/// `zenml_launcher::in_process::DECLINED` when nothing ran (the caller delegates).
+/// `zenml_launcher::python::in_process::DECLINED` when nothing ran (the caller delegates).
 ///
 /// # Safety
 /// `argv` must point to `argc` valid NUL-terminated strings (a NULL after them is allowed).
@@ -21,6 +21,6 @@ pub unsafe extern "C" fn zenml_launcher_embedded_main(
         let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
         args.push(OsString::from_vec(arg.to_bytes().to_vec()));
     }
-    std::panic::catch_unwind(|| zenml_launcher::in_process::library_main(abi, args))
-        .unwrap_or(zenml_launcher::in_process::DECLINED)
+    std::panic::catch_unwind(|| zenml_launcher::python::in_process::library_main(abi, args))
+        .unwrap_or(zenml_launcher::python::in_process::DECLINED)
 }

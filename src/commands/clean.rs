@@ -10,8 +10,8 @@ use std::io::Write;
 use super::Context;
 use crate::cache::CleanSpec;
 use crate::os::{self, LineRead};
-use crate::render;
-use crate::terminal::{RichMode, Unsupported};
+use crate::render::terminal::{RichMode, Unsupported};
+use crate::render::text;
 
 /// How the prompt ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -47,12 +47,12 @@ pub fn classify(line: &[u8], choices: &[String]) -> Answer {
 
 fn emit(
     part: &crate::cache::Rendered,
-    styles: &[render::StyleCodes],
+    styles: &[text::StyleCodes],
     mode: &RichMode,
     out: &mut Vec<u8>,
 ) {
     let start = out.len();
-    render::render(&part.lines, styles, mode, out);
+    text::render(&part.lines, styles, mode, out);
     if !part.newline && out.len() > start && out.last() == Some(&b'\n') {
         out.pop();
     }

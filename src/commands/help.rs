@@ -4,8 +4,8 @@
 
 use super::{CommandResult, Context, Output};
 use crate::cache::HelpWiring;
-use crate::render;
-use crate::terminal::Unsupported;
+use crate::render::terminal::Unsupported;
+use crate::render::text;
 
 pub fn root(ctx: &Context, no_args: bool) -> CommandResult {
     let meta = &ctx.cache.meta;
@@ -31,7 +31,7 @@ pub fn root(ctx: &Context, no_args: bool) -> CommandResult {
         code: wiring.exit,
         ..Output::default()
     };
-    render::render(&text.lines, &meta.styles, &mode, out.fd(fd));
+    text::render(&text.lines, &meta.styles, &mode, out.fd(fd));
     out.stdout.extend_from_slice(wiring.stdout_after.as_bytes());
     out.stderr.extend_from_slice(wiring.stderr_after.as_bytes());
     Ok(out)

@@ -10,7 +10,7 @@ pub mod version;
 use std::io::Write;
 
 use crate::cache::Cache;
-use crate::terminal::{Terminal, Unsupported};
+use crate::render::terminal::{Terminal, Unsupported};
 
 /// Bytes for fd 1 and fd 2 and the exit code. Written stdout first, then stderr: every command
 /// here prints on one stream, or its stdout part comes first (Click's help on old releases).
@@ -59,7 +59,7 @@ pub type CommandResult = Result<Output, Unsupported>;
 /// `ZENML_DEBUG_PYTHON=1`.
 pub fn delegate_unmodelled(
     command: &'static str,
-) -> impl Fn(crate::zenml_paths::Unmodelled) -> Unsupported {
+) -> impl Fn(crate::zenml::paths::Unmodelled) -> Unsupported {
     move |e| {
         crate::debug::line(format!("{command}: {}", e.0));
         Unsupported("local state outside what the command models")
@@ -70,9 +70,9 @@ pub fn delegate_unmodelled(
 /// `declare(text)` is style `info`, `warning(text)` style `warning`; markup checks, highlighting
 /// and wrapping as rich does them, on the CLI's output stream.
 pub struct ZenConsole {
-    highlighter: crate::highlight::Highlighter,
-    styles: crate::highlight::StyleTable,
-    mode: crate::terminal::RichMode,
+    highlighter: crate::render::highlight::Highlighter,
+    styles: crate::render::highlight::StyleTable,
+    mode: crate::render::terminal::RichMode,
     fd: usize,
 }
 
@@ -80,8 +80,8 @@ impl ZenConsole {
     pub fn new(ctx: &Context) -> Result<Self, Unsupported> {
         let fd = ctx.cache.meta.out_fd();
         Ok(ZenConsole {
-            highlighter: crate::highlight::Highlighter::from_meta(&ctx.cache.theme()?)?,
-            styles: crate::highlight::StyleTable::new(),
+            highlighter: crate::render::highlight::Highlighter::from_theme(&ctx.cache.theme()?)?,
+            styles: crate::render::highlight::StyleTable::new(),
             mode: ctx.terminal.rich(fd)?,
             fd,
         })
@@ -93,7 +93,7 @@ impl ZenConsole {
         let lines = self
             .highlighter
             .styled_lines(text, Some(&base), &mut self.styles)?;
-        crate::render::render(&lines, self.styles.codes(), &self.mode, out.fd(self.fd));
+        crate::render::text::render(&lines, self.styles.codes(), &self.mode, out.fd(self.fd));
         Ok(())
     }
 

@@ -7,15 +7,15 @@
 use std::ffi::OsString;
 
 use super::{CommandResult, Context, Output, ZenConsole};
-use crate::local_store::{Local, StoreKind};
-use crate::pyformat::{self, Py};
-use crate::server_store::Server;
-use crate::store::Snapshot;
-use crate::table;
-use crate::terminal::Unsupported;
-use crate::zenml_config::uuid_hex;
-use crate::zenml_paths::PathInput;
-use crate::zenml_paths::Unmodelled;
+use crate::render::pyformat::{self, Py};
+use crate::render::table;
+use crate::render::terminal::Unsupported;
+use crate::zenml::config::uuid_hex;
+use crate::zenml::paths::PathInput;
+use crate::zenml::paths::Unmodelled;
+use crate::zenml::rest_store::Server;
+use crate::zenml::sql_store::Snapshot;
+use crate::zenml::state::{Local, StoreKind};
 use crate::{debug, vars};
 
 /// The output formats Click accepts for `-o/--output`.

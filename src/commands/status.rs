@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use super::{CommandResult, Context, Output, ZenConsole};
-use crate::local_store::Local;
 use crate::vars;
-use crate::zenml_paths::{PathInput, Unmodelled};
+use crate::zenml::paths::{PathInput, Unmodelled};
+use crate::zenml::state::Local;
 
 /// One thing `status` prints, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,8 @@
 //! installed package, then `version: X`).
 
 use super::{CommandResult, Context, Output};
-use crate::render;
-use crate::terminal::Unsupported;
+use crate::render::terminal::Unsupported;
+use crate::render::text;
 
 /// `zenml, version X`: Click's message with X read from the installed `zenml/VERSION`.
 pub fn flag(ctx: &Context) -> CommandResult {
@@ -34,7 +34,7 @@ pub fn command(ctx: &Context, pick: impl FnOnce(usize) -> usize) -> CommandResul
     let mode = ctx.terminal.rich(fd)?;
     let banner = &version.banners[pick(version.banners.len()) % version.banners.len()];
     let mut out = Output::default();
-    render::render(banner, &meta.styles, &mode, out.fd(fd));
+    text::render(banner, &meta.styles, &mode, out.fd(fd));
     // Click keeps the bold escape only when the stream is a terminal.
     let tail = if ctx.terminal.isatty[fd] {
         &version.tail_tty

@@ -143,6 +143,28 @@ pub fn stdlib_landmark(prefix: &Path, version: &PyVersion) -> PathBuf {
         .join("os.py")
 }
 
+/// Resolves the env the launcher runs for, refusing broken ones (fatal pre-flight problems).
+pub fn resolve_checked() -> Result<PythonEnv, crate::error::UserError> {
+    let env = resolve(&DiscoveryInput::from_process())?;
+    crate::debug::line(format!(
+        "env: source={} kind={} root={} version={} executable={}",
+        env.source.as_str(),
+        env.kind.as_str(),
+        env.root.display(),
+        env.version
+            .map_or_else(|| "?".to_string(), |v| v.to_string()),
+        env.executable.display()
+    ));
+    let problems = preflight::check(&env, &preflight::CheckInput::from_process(None));
+    for p in &problems {
+        crate::debug::line(format!("preflight {:?}: {}", p.severity, p.error));
+    }
+    if let Some(p) = preflight::first_fatal(&problems) {
+        return Err(p.error.clone());
+    }
+    Ok(env)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

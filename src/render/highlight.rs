@@ -1,7 +1,7 @@
 //! Styles *dynamic* text (known only at run time: a status line with a path, a quoted name, …)
 //! exactly as the zenml console prints it with `console.print(text, style=<base>)` —
 //! `cli_utils.declare` (base `info`), `warning` (base `warning`), a plain `console.print` (no
-//! base) — as [`Line`]s of pieces plus a [`StyleTable`], ready for [`crate::render::render`],
+//! base) — as [`Line`]s of pieces plus a [`StyleTable`], ready for [`crate::render::text::render`],
 //! which then wraps, crops and emits the same bytes as rich in a terminal or a pipe, for every
 //! colour system and NO_COLOR.
 //!
@@ -32,14 +32,14 @@
 //! are then searched like Python's leftmost-first alternation.
 //!
 //! ```no_run
-//! # use zenml_launcher::{cache::Meta, highlight::{Highlighter, StyleTable}, render, terminal::Terminal};
-//! # fn demo(meta: &Meta, terminal: &Terminal) -> Result<Vec<u8>, zenml_launcher::terminal::Unsupported> {
-//! let highlighter = Highlighter::from_meta(meta)?;
+//! # use zenml_launcher::render::{highlight::{Highlighter, StyleTable, ThemeData}, terminal::Terminal, text};
+//! # fn demo(meta: &ThemeData, fd: usize, terminal: &Terminal) -> Result<Vec<u8>, zenml_launcher::render::terminal::Unsupported> {
+//! let highlighter = Highlighter::from_theme(meta)?;
 //! let info = highlighter.theme_style("info")?; // cli_utils.declare
 //! let mut table = StyleTable::new();
 //! let lines = highlighter.styled_lines("Using configuration from: '/root/.config/zenml'", Some(&info), &mut table)?;
 //! let mut out = Vec::new();
-//! render::render(&lines, table.codes(), &terminal.rich(meta.out_fd())?, &mut out);
+//! text::render(&lines, table.codes(), &terminal.rich(fd)?, &mut out);
 //! # Ok(out)
 //! # }
 //! ```
@@ -50,10 +50,9 @@ use std::collections::BTreeMap;
 use fancy_regex::{Captures, Regex};
 use serde::Deserialize;
 
-use crate::cache::Meta;
-use crate::render::{Line, Piece, StyleCodes};
-use crate::style::{Palettes, Style};
-use crate::terminal::Unsupported;
+use crate::render::style::{Palettes, Style, StyleSpec};
+use crate::render::terminal::Unsupported;
+use crate::render::text::{Line, Piece, StyleCodes};
 
 /// The style table pieces index into: [`StyleCodes`] per distinct output, `-1` for a style that
 /// prints no escape codes in any colour system.
@@ -148,6 +147,48 @@ impl Alternative {
     }
 }
 
+/// What `gen_cache.py` recorded of the zenml console and the installed rich for highlighting
+/// (the cache's `theme.json`): the data a [`Highlighter`] is built from.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ThemeData {
+    /// Parts the generator could not reproduce (`all`, `theme`): nothing is highlighted then.
+    #[serde(default)]
+    pub unsupported: BTreeMap<String, String>,
+    /// The zenml console's resolved theme styles by name (`repr.*`, `info`, `warning`, …), with the fields
+    /// below, absent when `unsupported.theme` is set.
+    #[serde(default)]
+    pub theme: Option<BTreeMap<String, StyleSpec>>,
+    /// `ReprHighlighter.highlights` and `.base_style`, as the installed rich has them.
+    #[serde(default)]
+    pub repr_highlights: Option<Vec<String>>,
+    #[serde(default)]
+    pub repr_base_style: Option<String>,
+    /// Each of those regexes split at its top-level `|`, with the strings a match needs.
+    #[serde(default)]
+    pub repr_alternatives: Option<Vec<Vec<RegexAlternative>>>,
+    /// rich's emoji-code regex (`_emoji_replace`) and the characters emoji names use.
+    #[serde(default)]
+    pub emoji_pattern: Option<String>,
+    #[serde(default)]
+    pub emoji_alternatives: Option<Vec<RegexAlternative>>,
+    #[serde(default)]
+    pub emoji_name_chars: Option<String>,
+    /// The zenml console's `markup` and `emoji` flags.
+    #[serde(default)]
+    pub console_markup: Option<bool>,
+    #[serde(default)]
+    pub console_emoji: Option<bool>,
+    /// rich's standard and 8-bit palettes (colour downgrades).
+    #[serde(default)]
+    pub palettes: Option<Palettes>,
+}
+
+impl ThemeData {
+    pub fn supports(&self, part: &str) -> bool {
+        !self.unsupported.contains_key("all") && !self.unsupported.contains_key(part)
+    }
+}
+
 /// The zenml console's highlighting, built from the cache's `meta.json` at run time. Regexes
 /// are compiled on first need; keep one highlighter to style several texts.
 #[derive(Debug)]
@@ -168,7 +209,7 @@ pub struct Highlighter {
 impl Highlighter {
     /// Builds the highlighter from what `gen_cache.py` recorded (step 7); [`Unsupported`] when
     /// it was not recorded or is not reproducible.
-    pub fn from_meta(meta: &Meta) -> Result<Highlighter, Unsupported> {
+    pub fn from_theme(meta: &ThemeData) -> Result<Highlighter, Unsupported> {
         let missing = Unsupported("console theme not generated");
         if !meta.supports("theme") {
             return Err(missing);
@@ -218,7 +259,7 @@ impl Highlighter {
     }
 
     /// The pieces of `console.print(text, style=base)` (`base: None`: no style), one
-    /// [`Line`] per `\n`-separated line of `text` (wrapping is [`crate::render::render`]'s
+    /// [`Line`] per `\n`-separated line of `text` (wrapping is [`crate::render::text::render`]'s
     /// job), with their styles added to `table`.
     pub fn styled_lines(
         &self,
@@ -538,10 +579,10 @@ fn python_to_fancy(pattern: &str) -> Result<String, Unsupported> {
 pub fn styled_lines(
     text: &str,
     base: Option<&str>,
-    meta: &Meta,
+    meta: &ThemeData,
     table: &mut StyleTable,
 ) -> Result<Vec<Line>, Unsupported> {
-    let highlighter = Highlighter::from_meta(meta)?;
+    let highlighter = Highlighter::from_theme(meta)?;
     let base = base.map(|name| highlighter.theme_style(name)).transpose()?;
     highlighter.styled_lines(text, base.as_ref(), table)
 }
@@ -549,7 +590,7 @@ pub fn styled_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::style::{Attribute, Color};
+    use crate::render::style::{Attribute, Color};
 
     #[test]
     fn python_patterns_are_translated() {
@@ -630,7 +671,7 @@ mod tests {
     }
 
     /// A made-up console: two regexes (one split into alternatives), a small theme.
-    fn meta() -> Meta {
+    fn meta() -> ThemeData {
         serde_json::from_value(serde_json::json!({
             "schema": 1,
             "unsupported": {},
@@ -666,7 +707,7 @@ mod tests {
     #[test]
     fn spans_become_pieces_in_rich_order() {
         let meta = meta();
-        let h = Highlighter::from_meta(&meta).unwrap();
+        let h = Highlighter::from_theme(&meta).unwrap();
         let mut table = StyleTable::new();
         // Every span boundary starts a piece, also between equal styles ("((").
         let lines = h.styled_lines("x((ab)) 12", None, &mut table).unwrap();
@@ -728,7 +769,7 @@ mod tests {
     #[test]
     fn markup_and_possible_emoji_codes_are_unsupported() {
         let meta = meta();
-        let h = Highlighter::from_meta(&meta).unwrap();
+        let h = Highlighter::from_theme(&meta).unwrap();
         let mut table = StyleTable::new();
         assert!(h.styled_lines("a [b]", None, &mut table).is_err());
         assert!(h.styled_lines(":smile:", None, &mut table).is_err());
@@ -739,7 +780,7 @@ mod tests {
         // Without the recorded theme: nothing is reproduced.
         let mut no_theme = meta.clone();
         no_theme.unsupported.insert("theme".into(), "failed".into());
-        assert!(Highlighter::from_meta(&no_theme).is_err());
+        assert!(Highlighter::from_theme(&no_theme).is_err());
         let mut table = StyleTable::new();
         assert!(styled_lines("x", Some("info"), &meta, &mut table).is_ok());
         assert!(styled_lines("x", Some("warning"), &meta, &mut table).is_err());

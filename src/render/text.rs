@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::terminal::{ColorSystem, RichMode};
+use crate::render::terminal::{ColorSystem, RichMode};
 
 /// The SGR parameters of one rich `Style` in each colour system.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

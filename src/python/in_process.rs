@@ -16,8 +16,9 @@ use std::ffi::{CStr, CString, OsString};
 use std::path::PathBuf;
 
 use crate::env::PythonEnv;
-use crate::zenml_pkg::{self, ZenmlInstall};
-use crate::{app, debug, delegate, embed, python, vars};
+use crate::python::{delegate, ffi, startup};
+use crate::zenml::package::{self, ZenmlInstall};
+use crate::{debug, vars};
 
 /// Bumped whenever the entry point's contract changes; a library from another build declines.
 pub const ABI: u32 = 1;
@@ -103,16 +104,16 @@ fn run_here(args: &[OsString]) -> Outcome {
     let Some(modules) = command_modules(args) else {
         return Outcome::Declined("not a call tier 2 runs".into());
     };
-    let env = match app::resolve_env() {
+    let env = match crate::env::resolve_checked() {
         Ok(env) => env,
         Err(e) => return Outcome::Declined(e.to_string()),
     };
-    let install = match zenml_pkg::find(&env) {
+    let install = match package::find(&env) {
         Ok(install) => install,
         Err(e) => return Outcome::Declined(e.to_string()),
     };
     let version = install.version().unwrap_or_default();
-    if !zenml_pkg::STORE_VERIFIED_VERSIONS.contains(&version.as_str()) {
+    if !package::STORE_VERIFIED_VERSIONS.contains(&version.as_str()) {
         return Outcome::Declined(format!("zenml {version:?} not verified in-process"));
     }
     // The env's console script runs as in `python bin/zenml`; when `bin/zenml` is this launcher,
@@ -133,7 +134,7 @@ fn run_here(args: &[OsString]) -> Outcome {
         None => vec!["-c".into(), env.bin_dir().into_os_string()],
     };
     argv.extend(args.iter().cloned());
-    let mut config = match python::config_for(&env, &argv) {
+    let mut config = match startup::config_for(&env, &argv) {
         Ok(config) => config,
         Err(e) => return Outcome::Declined(e.to_string()),
     };
@@ -154,7 +155,7 @@ fn run_here(args: &[OsString]) -> Outcome {
     debug::line(format!("in-process: preparing {modules:?}"));
     let mut report = Vec::new();
     let mut raised = false;
-    let ran = embed::run_main_after(config, &setup, |setup_raised| {
+    let ran = ffi::run_main_after(config, &setup, |setup_raised| {
         report = crate::os::drain(&read);
         raised = setup_raised;
         let go = report == b"started" && !raised;
@@ -187,13 +188,13 @@ fn setup_source(
     fd: &std::os::fd::OwnedFd,
 ) -> String {
     use std::os::fd::AsRawFd;
-    let text = |s: &str| python::bytes_literal(s.as_bytes()) + ".decode()";
+    let text = |s: &str| startup::bytes_literal(s.as_bytes()) + ".decode()";
     let mut source = String::new();
     if debug::enabled() {
-        let describe = python::describe_source(env, false, true);
+        let describe = startup::describe_source(env, false, true);
         source.push_str(&format!(
             "exec({}.decode(), {{}})\n",
-            python::bytes_literal(describe.as_bytes())
+            startup::bytes_literal(describe.as_bytes())
         ));
     }
     source.push_str(&format!(

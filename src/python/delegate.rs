@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::debug;
 use crate::env::PythonEnv;
 use crate::error::UserError;
-use crate::zenml_pkg::EntryPoint;
+use crate::zenml::package::EntryPoint;
 
 /// Mirrors the console script pip writes (`bin/zenml`): `sys.path[0]` is the script's directory,
 /// `sys.argv[0]` its path (so Click's program name is `zenml`). `-c` is used instead of running

@@ -7,8 +7,8 @@
 
 use serde::Deserialize;
 
-use crate::render::StyleCodes;
-use crate::terminal::{ColorSystem, Unsupported};
+use crate::render::terminal::{ColorSystem, Unsupported};
+use crate::render::text::StyleCodes;
 
 /// rich's style attributes, in bit order (`Style.bold` is bit 0 … `overline` bit 12), which is
 /// also the order `_make_ansi_codes` emits them in.

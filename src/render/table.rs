@@ -17,7 +17,7 @@
 
 use std::fmt::Write as _;
 
-use crate::terminal::{Terminal, Unsupported};
+use crate::render::terminal::{Terminal, Unsupported};
 
 /// The `active` cell of the active row as `generate_stack_row` builds it for the table format
 /// (`_active_status`); inactive rows have `""`.
@@ -206,7 +206,7 @@ impl RText {
         let len = self.len();
         if len > size {
             let excess = len - size;
-            let ws = crate::render::trailing_whitespace(&self.chars);
+            let ws = crate::render::text::trailing_whitespace(&self.chars);
             if ws > 0 {
                 self.right_crop(ws.min(excess));
             }
@@ -215,7 +215,7 @@ impl RText {
 
     /// `Text.rstrip()`.
     fn rstrip(&mut self) {
-        let ws = crate::render::trailing_whitespace(&self.chars);
+        let ws = crate::render::text::trailing_whitespace(&self.chars);
         if ws > 0 {
             let len = self.len() - ws;
             self.chars.truncate(len);
@@ -503,7 +503,8 @@ fn wrap(
     let mut lines = if no_wrap {
         vec![text.clone()]
     } else {
-        let offsets = crate::render::divide_line(&text.chars, width, overflow == Overflow::Fold);
+        let offsets =
+            crate::render::text::divide_line(&text.chars, width, overflow == Overflow::Fold);
         let mut lines = text.divide(&offsets);
         for line in &mut lines {
             line.rstrip_end(width);
@@ -1047,7 +1048,10 @@ mod tests {
     #[test]
     fn divide_line_folds_or_keeps_long_words() {
         let t: Vec<char> = "abc defghijkl mn".chars().collect();
-        assert_eq!(crate::render::divide_line(&t, 5, true), vec![4, 9, 14]);
-        assert_eq!(crate::render::divide_line(&t, 5, false), vec![4, 14]);
+        assert_eq!(
+            crate::render::text::divide_line(&t, 5, true),
+            vec![4, 9, 14]
+        );
+        assert_eq!(crate::render::text::divide_line(&t, 5, false), vec![4, 14]);
     }
 }

@@ -3,14 +3,15 @@
 //! bytes, `home` only for a standalone prefix without a user PYTHONHOME).
 
 use std::ffi::OsString;
+use std::process::ExitCode;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::debug;
-use crate::embed::{self, Config, Interpreter};
 use crate::env::{Kind, PythonEnv, preflight};
 use crate::error::UserError;
+use crate::python::ffi::{self, Config, Interpreter};
 use crate::vars;
 
 /// Python code that describes the running interpreter; `as_json` picks JSON or `key: repr` lines.
@@ -36,7 +37,7 @@ _stream.flush()
 pub fn config_for(env: &PythonEnv, argv: &[OsString]) -> Result<Config, UserError> {
     let problems = preflight::check(
         env,
-        &preflight::CheckInput::from_process(Some(embed::linked_python())),
+        &preflight::CheckInput::from_process(Some(ffi::linked_python())),
     );
     for p in &problems {
         debug::line(format!("preflight {:?}: {}", p.severity, p.error));
@@ -46,7 +47,7 @@ pub fn config_for(env: &PythonEnv, argv: &[OsString]) -> Result<Config, UserErro
     }
     let mut config = Config::python();
     config.set_parse_argv(false);
-    let fail = |e: embed::InitError| {
+    let fail = |e: ffi::InitError| {
         UserError::new(
             e.to_string(),
             "report this with ZENML_DEBUG_PYTHON=1 output",
@@ -70,9 +71,9 @@ pub fn start(env: &PythonEnv) -> Result<Interpreter, UserError> {
     let config = config_for(env, &[OsString::from("zenml")])?;
     debug::line(format!(
         "embedding {}",
-        embed::linked_version_text().replace('\n', " ")
+        ffi::linked_version_text().replace('\n', " ")
     ));
-    let interpreter = embed::initialize(config).map_err(|e| {
+    let interpreter = ffi::initialize(config).map_err(|e| {
         UserError::new(
             format!("{e} (env {})", env.root.display()),
             "check the env with examples/print_sys_path, or recreate it",
@@ -82,6 +83,26 @@ pub fn start(env: &PythonEnv) -> Result<Interpreter, UserError> {
         let _ = describe(env, false, true);
     }
     Ok(interpreter)
+}
+
+/// Resolves the env as the launcher does, starts the embedded interpreter, runs `work`, finalizes.
+/// Exit code 0, 120 when the final flush failed (as CPython), 1 with a one-line error otherwise.
+pub fn run_embedded(work: impl FnOnce(&PythonEnv) -> anyhow::Result<()>) -> ExitCode {
+    let result = (|| -> anyhow::Result<u8> {
+        let env = crate::env::resolve_checked()?;
+        let interpreter = start(&env)?;
+        let outcome = work(&env);
+        let flushed = interpreter.finalize();
+        outcome?;
+        Ok(if flushed == 0 { 0 } else { 120 })
+    })();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            crate::error::report(&err);
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Prints `sys.prefix`, `sys.path`, … of the running interpreter (plus the env) on stdout, or on

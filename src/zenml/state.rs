@@ -1,16 +1,16 @@
 //! The local ZenML state shared by the commands that read it without Python (`status`,
 //! `stack list`): the global config, the active repository, and the store: the SQLite file, or a
-//! local ZenML server read over its REST API (`server_store`), checked to be in the steady state
+//! local ZenML server read over its REST API (`rest_store`), checked to be in the steady state
 //! those commands model. Anything else is [`Unmodelled`] and delegated.
 
 use std::path::PathBuf;
 
-use crate::server_store::{self, Server};
-use crate::store::{Snapshot, Store, StoreResult};
 use crate::vars;
-use crate::zenml_config::{YamlMap, uuid_hex};
-use crate::zenml_paths::{self, PathInput, Repository, Unmodelled};
-use crate::zenml_pkg;
+use crate::zenml::config::{YamlMap, uuid_hex};
+use crate::zenml::package;
+use crate::zenml::paths::{self, PathInput, Repository, Unmodelled};
+use crate::zenml::rest_store::{self, Server};
+use crate::zenml::sql_store::{Snapshot, Store, StoreResult};
 
 /// The config side of a local-store invocation.
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ impl Local {
     /// Reads the config files and checks every condition the Rust commands rely on.
     pub fn open(input: &PathInput, zenml_version: &str) -> Result<Local, Unmodelled> {
         let um = Unmodelled;
-        if !zenml_pkg::STORE_VERIFIED_VERSIONS.contains(&zenml_version) {
+        if !package::STORE_VERIFIED_VERSIONS.contains(&zenml_version) {
             return Err(um(format!(
                 "local store not verified for ZenML {zenml_version}"
             )));
@@ -53,8 +53,8 @@ impl Local {
         if let Some(name) = vars::first_set(vars::STORE_DELEGATE_VARS) {
             return Err(um(format!("{name} is set")));
         }
-        let config_dir = zenml_paths::config_dir(input)?;
-        let global = YamlMap::read(&zenml_paths::global_config_file(&config_dir)).map_err(um)?;
+        let config_dir = paths::config_dir(input)?;
+        let global = YamlMap::read(&paths::global_config_file(&config_dir)).map_err(um)?;
         if global.get("version") != Some(zenml_version) {
             return Err(um(format!(
                 "config version {:?} is not {zenml_version}",
@@ -68,18 +68,18 @@ impl Local {
         let store =
             match global.get("store.type") {
                 Some("sql") => {
-                    if zenml_paths::local_server_present(&config_dir) {
+                    if paths::local_server_present(&config_dir) {
                         return Err(um("a local server deployment exists".into()));
                     }
-                    StoreKind::Sql(zenml_paths::sqlite_path(&store_url).ok_or_else(|| {
+                    StoreKind::Sql(paths::sqlite_path(&store_url).ok_or_else(|| {
                         um(format!("store {store_url} is not a local SQLite file"))
                     })?)
                 }
                 Some("rest") => StoreKind::Rest(plain_server(&global, &store_url, &config_dir)?),
                 other => return Err(um(format!("store type {other:?}"))),
             };
-        let local_stores = zenml_paths::local_stores(input, &config_dir)?;
-        let repository = zenml_paths::find_repository(input)?;
+        let local_stores = paths::local_stores(input, &config_dir)?;
+        let repository = paths::find_repository(input)?;
         let repo_config = match &repository {
             Some(repo) => Some(YamlMap::read(&repo.config_dir.join("config.yaml")).map_err(um)?),
             None => None,
@@ -172,14 +172,14 @@ fn plain_server(
     let um = Unmodelled;
     if let Some(key) = global.0.keys().find(|k| {
         k.strip_prefix("store.")
-            .is_some_and(|k| !server_store::PLAIN_STORE_KEYS.contains(&k))
+            .is_some_and(|k| !rest_store::PLAIN_STORE_KEYS.contains(&k))
     }) {
         return Err(um(format!("{key} in the store config")));
     }
     if let Some(name) = vars::PROXY_VARS.iter().find(|v| vars::non_empty(v)) {
         return Err(um(format!("{name} is set")));
     }
-    if zenml_paths::credentials_file(config_dir).exists() {
+    if paths::credentials_file(config_dir).exists() {
         return Err(um("stored server credentials".into()));
     }
     Server::from_url(url).ok_or_else(|| um(format!("server {url} is not plain HTTP on loopback")))
