@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: a demo env (python 3.11 venv with pinned zenml[local]==0.98.0),
-# the launcher installed into it as its `zenml` (replacing the pip-generated script), a few
-# commands run through it, then the side-by-side benchmark in release mode (its server cases
+# the launcher installed into it with scripts/install.sh, a few commands run through it, the
+# install undone, then the side-by-side benchmark in release mode (its server cases
 # deploy a local ZenML server from target/envs/zenml-0.98.0-server and shut it down).
 #   bash scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+require_base_python
 ROOT="$PWD"
 ENVS="${ZENML_LAUNCHER_ENVS:-$ROOT/target/envs}"
 DEMO="$ENVS/demo"
@@ -14,14 +15,8 @@ DEMO="$ENVS/demo"
 echo "== provisioning the demo env and the benchmark's reference env" >&2
 bash scripts/provision-envs.sh demo zenml-0.98.0 zenml-0.98.0-server
 
-echo "== installing the launcher as $DEMO/bin/zenml" >&2
-cargo install --path . --root "$DEMO" --force --locked --target-dir "${CARGO_TARGET_DIR:-$ROOT/target}"
-head -c 4 "$DEMO/bin/zenml" | grep -q ELF ||
-  die "$DEMO/bin/zenml is not the launcher" "re-run scripts/demo.sh"
-# The embedding library (tier 2: ZenML's own code in-process) goes to <prefix>/lib, where an
-# installed launcher looks for it; cargo install only installs binaries.
-cargo build --release -p zenml-launcher-embed --target-dir "${CARGO_TARGET_DIR:-$ROOT/target}"
-cp "${CARGO_TARGET_DIR:-$ROOT/target}/release/libzenml_launcher_embed.so" "$DEMO/lib/"
+echo "== installing the launcher into $DEMO (bash scripts/install.sh)" >&2
+bash scripts/install.sh "$DEMO"
 
 # A private ZenML config and launcher cache: the demo leaves the user's own alone.
 STATE="$ROOT/target/demo-state"
@@ -61,6 +56,15 @@ echo
 echo "== the same --version through the Python CLI, and what the launcher decided"
 run env ZENML_USE_PYTHON_CLI=1 zenml --version
 run env ZENML_DEBUG_PYTHON=1 zenml --version
+run zenml-launcher doctor
+
+echo
+echo "== undoing the install (bash scripts/install.sh --uninstall)"
+bash scripts/install.sh --uninstall "$DEMO"
+cmp "$DEMO/bin/zenml" "$DEMO/.provisioned-console-script" &&
+  echo "bin/zenml is pip's console script again, byte for byte"
+[ ! -e "$DEMO/bin/zenml-launcher" ] && [ ! -e "$DEMO/lib/zenml-launcher" ] &&
+  echo "no launcher file left in $DEMO"
 
 echo
 echo "== benchmark (release build)"

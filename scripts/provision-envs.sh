@@ -9,8 +9,15 @@
 #                              deploys a local ZenML server from it)
 #   target/envs/demo           python 3.11 venv with zenml[local]==0.98.0 for scripts/demo.sh (only when
 #                              asked for: the launcher is installed into it as its bin/zenml)
-# Usage: provision-envs.sh [ENV...]   (default: the test envs zenml-0.98.0, zenml-0.85.0 and
-#                                      zenml-0.98.0-server)
+#   target/envs/py3.10 … py3.13
+#                              venvs of pyenv's CPython 3.10/3.11/3.12/3.13 with zenml[local]==0.98.0
+#                              (tests/install.rs installs the launcher into copies of them)
+#   target/envs/py3.12-uv      a uv-made venv (no `version` key in pyvenv.cfg) on CPython 3.12
+#   target/envs/conda-3.13     a conda-like prefix: a copy of pyenv's CPython 3.13 prefix with
+#                              zenml[local]==0.98.0 installed into it (no pyvenv.cfg)
+# Usage: provision-envs.sh [ENV...]   (default: the test envs above but demo; they are
+#                                      provisioned in parallel)
+# ZENML_LAUNCHER_PYTHONS: the directory holding the CPython builds (default ~/.pyenv/versions).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVS="${ZENML_LAUNCHER_ENVS:-$PWD/target/envs}"
@@ -36,23 +43,81 @@ if ! stamp_ok "$tools" "uv==$UV_VERSION"; then
 fi
 UV="$tools/bin/uv"
 
-make_env() { # name spec
-  local dir="$ENVS/$1" spec="$2"
-  if stamp_ok "$dir" "$spec"; then return 0; fi
-  echo "provisioning $dir ($spec)" >&2
-  rm -rf "$dir"
-  "$BASE_PY" -m venv "$dir"
-  "$UV" pip install -q --python "$dir/bin/python" "$spec"
-  echo "$spec" > "$dir/.provisioned"
+PYTHONS="${ZENML_LAUNCHER_PYTHONS:-$HOME/.pyenv/versions}"
+# The CPython build of each minor version the tests use (pyenv's names).
+python_of() { # minor
+  local dir
+  dir=$(ls -d "$PYTHONS/$1".* 2>/dev/null | sort -V | tail -n 1)
+  if [ -z "$dir" ] || [ ! -x "$dir/bin/python$1" ]; then
+    echo "error: no CPython $1 under $PYTHONS" >&2
+    echo "hint: install it with a shared libpython: PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install $1" >&2
+    return 1
+  fi
+  echo "$dir/bin/python$1"
 }
 
-[ "$#" -gt 0 ] || set -- zenml-0.98.0 zenml-0.85.0 zenml-0.98.0-server
-for name in "$@"; do
-  case "$name" in
-    zenml-0.98.0|demo) make_env "$name" "zenml[local]==0.98.0" ;;
-    zenml-0.85.0) make_env "$name" "zenml[local]==0.85.0" ;;
-    zenml-0.98.0-server) make_env "$name" "zenml[local,server]==0.98.0" ;;
-    *) echo "error: unknown env $name (known: zenml-0.98.0 zenml-0.85.0 zenml-0.98.0-server demo)" >&2; exit 2 ;;
+make_env() { # name spec [base python] [how: venv|uv|prefix]
+  local dir="$ENVS/$1" spec="$2" py="${3:-$BASE_PY}" how="${4:-venv}"
+  local stamp="$spec $how $py"
+  [ "$#" -gt 2 ] || stamp="$spec"
+  if stamp_ok "$dir" "$stamp"; then return 0; fi
+  echo "provisioning $dir ($spec)" >&2
+  rm -rf "$dir"
+  rm -f "$dir/.provisioned-console-script"
+  case "$how" in
+    venv) "$py" -m venv "$dir" ;;
+    uv) "$UV" venv -q --python "$py" "$dir" ;;
+    prefix) cp -a "$(dirname "$(dirname "$py")")" "$dir" ;;
   esac
+  if [ "$how" = prefix ]; then
+    "$UV" pip install -q --python "$dir/bin/python" --system --break-system-packages "$spec"
+  else
+    "$UV" pip install -q --python "$dir/bin/python" "$spec"
+  fi
+  echo "$stamp" > "$dir/.provisioned"
+}
+
+# A copy of pip's bin/zenml as provisioned: tests/install.rs puts it back before each run (an
+# interrupted run may have left the launcher installed) and compares with it after uninstalling.
+keep_console_script() { # name
+  local dir="$ENVS/$1"
+  [ -f "$dir/.provisioned-console-script" ] && return 0
+  if head -c 4 "$dir/bin/zenml" | grep -q ELF; then
+    rm -f "$dir/.provisioned"   # pip's script is gone: provision again
+    provision "$1"
+    return
+  fi
+  cp -p "$dir/bin/zenml" "$dir/.provisioned-console-script"
+}
+
+provision() { # name
+  case "$1" in
+    zenml-0.98.0) make_env "$1" "zenml[local]==0.98.0" ;;
+    demo) make_env "$1" "zenml[local]==0.98.0" && keep_console_script "$1" ;;
+    zenml-0.85.0) make_env "$1" "zenml[local]==0.85.0" ;;
+    zenml-0.98.0-server) make_env "$1" "zenml[local,server]==0.98.0" ;;
+    py3.1[0-9]) make_env "$1" "zenml[local]==0.98.0" "$(python_of "${1#py}")" venv && keep_console_script "$1" ;;
+    py3.12-uv) make_env "$1" "zenml[local]==0.98.0" "$(python_of 3.12)" uv && keep_console_script "$1" ;;
+    conda-3.13) make_env "$1" "zenml[local]==0.98.0" "$(python_of 3.13)" prefix && keep_console_script "$1" ;;
+    *) echo "error: unknown env $1 (known: zenml-0.98.0 zenml-0.85.0 zenml-0.98.0-server py3.10 py3.11 py3.12 py3.13 py3.12-uv conda-3.13 demo)" >&2; return 2 ;;
+  esac
+}
+
+[ "$#" -gt 0 ] || set -- zenml-0.98.0 zenml-0.85.0 zenml-0.98.0-server py3.10 py3.11 py3.12 py3.13 py3.12-uv conda-3.13
+# In parallel (the work is mostly downloads and unpacking); each writes its own log.
+mkdir -p "$ENVS/.logs"
+pids=()
+for name in "$@"; do
+  provision "$name" > "$ENVS/.logs/$name.log" 2>&1 &
+  pids+=("$!:$name")
 done
+failed=0
+for entry in "${pids[@]}"; do
+  if ! wait "${entry%%:*}"; then
+    echo "error: provisioning ${entry#*:} failed:" >&2
+    sed 's/^/  /' "$ENVS/.logs/${entry#*:}.log" >&2
+    failed=1
+  fi
+done
+[ "$failed" = 0 ] || exit 1
 echo "envs ready in $ENVS" >&2

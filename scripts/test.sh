@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+require_base_python
 
 bash scripts/provision-envs.sh
 # tests/no_python.rs traces the launcher with strace.

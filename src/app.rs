@@ -68,7 +68,7 @@ pub fn run(args: Vec<OsString>) -> Result<u8> {
                     match run_rust(&decided, &cache, version.as_deref().unwrap_or("")) {
                         Ran::Exit(code) => return Ok(code as u8),
                         Ran::Delegate if decided.falls_back_in_process() => {
-                            match run_in_process(&args) {
+                            match run_in_process(&env, &args) {
                                 Some(code) => return Ok(code),
                                 None => Route::Delegate("not reproducible here"),
                             }
@@ -94,9 +94,9 @@ pub fn run(args: Vec<OsString>) -> Result<u8> {
 }
 
 /// Tier 2: the CLI's own command in the embedded interpreter. `None`: declined, nothing printed.
-fn run_in_process(args: &[OsString]) -> Option<u8> {
+fn run_in_process(env: &env::PythonEnv, args: &[OsString]) -> Option<u8> {
     debug::line("route: in-process");
-    match in_process::run(args) {
+    match in_process::run(env, args) {
         in_process::Outcome::Exit(code) => Some(code as u8),
         in_process::Outcome::Declined(why) => {
             debug::line(format!("in-process declined: {why}"));

@@ -182,6 +182,39 @@ pub fn root_dir() -> Option<PathBuf> {
     Some(home.join(".cache").join("zenml-launcher"))
 }
 
+/// True for the names the cache gives its entries (a 16-digit hex fingerprint) and the generator's
+/// unfinished ones (`<fingerprint>.tmp-<pid>`): what `zenml-launcher cache clear` may remove.
+pub fn is_entry_name(name: &str) -> bool {
+    let (key, rest) = name.split_at(name.len().min(16));
+    let hex = key.len() == 16
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    hex && (rest.is_empty()
+        || rest
+            .strip_prefix(".tmp-")
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())))
+}
+
+/// Removes every cache entry under `root` (and nothing else there): how many were removed.
+pub fn clear(root: &Path) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let ours = entry.file_name().to_str().is_some_and(is_entry_name);
+        if ours && entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// FNV-1a, 64 bit: a stable, dependency-free hash for cache keys.
 struct Fnv(u64);
 
@@ -309,4 +342,36 @@ fn check(cache: Cache) -> Result<Cache, String> {
         return Err(format!("installed CLI not reproducible: {why}"));
     }
     Ok(cache)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_entry_names_are_cleared() {
+        assert!(is_entry_name("0123456789abcdef"));
+        assert!(is_entry_name("0123456789abcdef.tmp-42"));
+        for name in [
+            "",
+            "0123456789abcde",
+            "0123456789ABCDEF",
+            "0123456789abcdef0",
+            "0123456789abcdef.tmp-",
+            "notes",
+            ".write-test-1",
+        ] {
+            assert!(!is_entry_name(name), "{name}");
+        }
+        let root = std::env::temp_dir().join(format!("zl-cache-clear-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("0123456789abcdef")).unwrap();
+        std::fs::write(root.join("0123456789abcdef/meta.json"), "{}").unwrap();
+        std::fs::create_dir_all(root.join("keep-me")).unwrap();
+        std::fs::write(root.join("fedcba9876543210"), "a file, not an entry").unwrap();
+        assert_eq!(clear(&root).unwrap(), 1);
+        assert!(root.join("keep-me").is_dir() && root.join("fedcba9876543210").is_file());
+        assert!(!root.join("0123456789abcdef").exists());
+        assert_eq!(clear(&root.join("missing")).unwrap(), 0);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

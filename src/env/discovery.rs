@@ -1,5 +1,6 @@
-//! Env resolution order: ZENML_PYTHON, VIRTUAL_ENV, CONDA_PREFIX (the venv wins when both are
-//! set), the launcher's own prefix (installed into an env and run without activation), then the
+//! Env resolution order: ZENML_PYTHON, the env the launcher was installed into (it serves its own
+//! env whatever is activated, as pip's console script does), VIRTUAL_ENV, CONDA_PREFIX (the venv
+//! wins when both are set), the launcher's own prefix (installed into an env and run without activation), then the
 //! first `python3` on PATH (a pyenv shim is a script, so it is asked for its real interpreter).
 
 use std::ffi::{OsStr, OsString};
@@ -7,6 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::layout::InstallLayout;
 use super::{Kind, PyVersion, PythonEnv, PyvenvCfg, Source};
 use crate::error::UserError;
 use crate::vars;
@@ -32,11 +34,8 @@ impl DiscoveryInput {
             launcher_paths: Vec::new(),
             path: vars::os(vars::PATH),
         };
-        // Only looked at when no variable names the env: spare the readlink otherwise.
-        if input.zenml_python.is_none()
-            && input.virtual_env.is_none()
-            && input.conda_prefix.is_none()
-        {
+        // Only looked at when ZENML_PYTHON does not name the env: spare the readlink otherwise.
+        if input.zenml_python.is_none() {
             if let Some(arg0) = std::env::args_os().next() {
                 if arg0.as_bytes().contains(&b'/') {
                     input.launcher_paths.push(PathBuf::from(arg0));
@@ -69,6 +68,13 @@ pub fn resolve(input: &DiscoveryInput) -> Result<PythonEnv, UserError> {
             ));
         }
         return env_from_interpreter(Source::ZenmlPython, exe);
+    }
+    if let Some(layout) = input
+        .launcher_paths
+        .iter()
+        .find_map(|p| InstallLayout::of_binary(p))
+    {
+        return Ok(env_from_root(Source::Installed, layout.root, None));
     }
     if let Some(root) = &input.virtual_env {
         return Ok(env_from_root(
@@ -104,6 +110,11 @@ pub fn resolve(input: &DiscoveryInput) -> Result<PythonEnv, UserError> {
         "no Python environment found: no VIRTUAL_ENV, no CONDA_PREFIX, no `python` next to the launcher and no `python3` on PATH",
         "activate the venv or conda env that has ZenML installed, or set ZENML_PYTHON to its interpreter",
     ))
+}
+
+/// The env whose root is `root` (named on a command line, as by `zenml-launcher self install`).
+pub fn env_at(root: PathBuf) -> PythonEnv {
+    env_from_root(Source::Named, root, None)
 }
 
 /// An env given by its root: `<root>/bin/python` is its interpreter.
@@ -319,6 +330,31 @@ mod tests {
         let env = resolve(&input).unwrap();
         assert_eq!((env.source, env.kind), (Source::LauncherPrefix, Kind::Venv));
         assert_eq!(env.version.unwrap().to_string(), "3.10.13");
+    }
+
+    #[test]
+    fn an_installed_launcher_serves_its_own_env_over_an_activated_one() {
+        let own = tmp("installed-own");
+        std::fs::write(own.join("pyvenv.cfg"), "home = /x/bin\nversion = 3.12.1\n").unwrap();
+        std::fs::write(own.join("bin/python"), "").unwrap();
+        let other = tmp("installed-other");
+        let launcher = own.join("bin/zenml");
+        let mut input = DiscoveryInput {
+            virtual_env: Some(other.clone().into()),
+            launcher_paths: vec![launcher],
+            ..Default::default()
+        };
+        // Not installed (no marker): the activated env wins, as before.
+        assert_eq!(resolve(&input).unwrap().root, other);
+        let layout = InstallLayout::new(&own);
+        std::fs::create_dir_all(layout.dir()).unwrap();
+        std::fs::write(layout.marker(), "zenml\n").unwrap();
+        let env = resolve(&input).unwrap();
+        assert_eq!((env.source, env.root.clone()), (Source::Installed, own));
+        // ZENML_PYTHON still names the env explicitly.
+        input.zenml_python = Some(other.join("bin/python").into());
+        std::fs::write(other.join("bin/python"), "").unwrap();
+        assert_eq!(resolve(&input).unwrap().source, Source::ZenmlPython);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Which Python environment a `zenml` invocation belongs to, found before any Python starts.
 //!
 //! `discovery` picks the env root (ZENML_PYTHON, VIRTUAL_ENV, CONDA_PREFIX, the launcher's own
-//! prefix, PATH), `pyvenv` reads `pyvenv.cfg`, and `preflight` refuses the shapes that would start
+//! prefix, PATH), `layout` says where an installed launcher keeps its files, `pyvenv` reads `pyvenv.cfg`, and `preflight` refuses the shapes that would start
 //! an interpreter silently wrong (see `../shared/embedding-notes.md` §3).
 
 pub mod discovery;
+pub mod layout;
 pub mod preflight;
 pub mod pyvenv;
 
@@ -66,6 +67,11 @@ pub enum Source {
     ZenmlPython,
     VirtualEnv,
     CondaPrefix,
+    /// The env the launcher was installed into (`layout`): it serves that env, as pip's console
+    /// script runs its own env's python whatever is activated.
+    Installed,
+    /// Named on the admin binary's command line.
+    Named,
     LauncherPrefix,
     Path,
 }
@@ -76,6 +82,8 @@ impl Source {
             Source::ZenmlPython => crate::vars::ZENML_PYTHON,
             Source::VirtualEnv => crate::vars::VIRTUAL_ENV,
             Source::CondaPrefix => crate::vars::CONDA_PREFIX,
+            Source::Installed => "installed",
+            Source::Named => "command-line",
             Source::LauncherPrefix => "launcher-prefix",
             Source::Path => crate::vars::PATH,
         }

@@ -13,19 +13,21 @@
 //! and the caller delegates.
 
 use std::ffi::{CStr, CString, OsString};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::env::PythonEnv;
+use crate::env::layout::{EMBED_LIBRARY_FILE, InstallLayout, python_tag};
 use crate::python::{delegate, ffi, startup};
 use crate::zenml::package::{self, ZenmlInstall};
 use crate::{debug, vars};
 
 /// Bumped whenever the entry point's contract changes; a library from another build declines.
 pub const ABI: u32 = 1;
-/// The embedding library's file name.
-pub const LIBRARY_FILE: &str = "libzenml_launcher_embed.so";
 /// Its C entry point ([`crate::os::EmbeddedEntry`]).
 pub const ENTRY_SYMBOL: &CStr = c"zenml_launcher_embedded_main";
+/// The entry point of `zenml-launcher doctor`: describes the embedded interpreter
+/// ([`library_describe`]).
+pub const DESCRIBE_SYMBOL: &CStr = c"zenml_launcher_embedded_describe";
 /// What the entry point returns when it declined (exit codes are 0..=255).
 pub const DECLINED: i32 = -1;
 
@@ -40,29 +42,74 @@ pub enum Outcome {
     Declined(String),
 }
 
-/// The library: `ZENML_LAUNCHER_EMBED_LIB`, else next to the running binary (symlinks resolved),
-/// else in `../lib/` from it.
-pub fn library_path() -> Option<PathBuf> {
+/// The embedding library chosen for an env, and why that one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LibraryChoice {
+    pub path: PathBuf,
+    pub why: String,
+}
+
+/// The embedding library for `env`, chosen from the env's Python version (its tag, `cp312`):
+/// `ZENML_LAUNCHER_EMBED_LIB`; else the one installed into the env for its Python
+/// (`lib/zenml-launcher/embed/<tag>/`, see [`InstallLayout`]); else, for a launcher that was not
+/// installed into an env, the one its build put next to it (or in `../lib/`), which serves the
+/// Python it was built with. Whichever is picked, the library's own pre-flight checks refuse an
+/// env whose Python is not the one it links (then the call is delegated). `Err`: none, and why.
+pub fn library_for(env: &PythonEnv) -> Result<LibraryChoice, String> {
     if let Some(path) = vars::os(vars::ZENML_LAUNCHER_EMBED_LIB) {
-        return Some(PathBuf::from(path));
+        return Ok(LibraryChoice {
+            path: PathBuf::from(path),
+            why: format!("{} is set", vars::ZENML_LAUNCHER_EMBED_LIB),
+        });
     }
-    let exe = std::env::current_exe().ok()?.canonicalize().ok()?;
-    let dir = exe.parent()?;
-    [
-        dir.join(LIBRARY_FILE),
-        dir.join("../lib").join(LIBRARY_FILE),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
+    let version = env.version.ok_or_else(|| {
+        format!(
+            "the Python version of the env at {} is unknown",
+            env.root.display()
+        )
+    })?;
+    let tag = python_tag(&version);
+    let installed = InstallLayout::new(&env.root).embed_library(&tag);
+    if installed.is_file() {
+        return Ok(LibraryChoice {
+            path: installed,
+            why: format!("built for this env's Python {version} ({tag}) at install"),
+        });
+    }
+    let exe = std::env::current_exe()
+        .and_then(|e| e.canonicalize())
+        .map_err(|e| format!("cannot locate the launcher binary: {e}"))?;
+    let dir = exe.parent().unwrap_or(Path::new("/"));
+    for path in [
+        dir.join(EMBED_LIBRARY_FILE),
+        dir.join("../lib").join(EMBED_LIBRARY_FILE),
+    ] {
+        if path.is_file() {
+            return Ok(LibraryChoice {
+                path,
+                why: "the launcher's own build (serves the Python it was built with)".into(),
+            });
+        }
+    }
+    Err(format!(
+        "no embedding library for Python {version} ({tag}): not in {} nor next to {}",
+        installed.display(),
+        exe.display()
+    ))
 }
 
 /// Launcher side: runs `zenml <args>` in-process, or declines.
-pub fn run(args: &[OsString]) -> Outcome {
-    let Some(path) = library_path() else {
-        return Outcome::Declined(format!("{LIBRARY_FILE} not found next to the launcher"));
+pub fn run(env: &PythonEnv, args: &[OsString]) -> Outcome {
+    let choice = match library_for(env) {
+        Ok(choice) => choice,
+        Err(why) => return Outcome::Declined(why),
     };
-    debug::line(format!("in-process: loading {}", path.display()));
-    match crate::os::call_library_entry(&path, ENTRY_SYMBOL, ABI, args) {
+    debug::line(format!(
+        "in-process: loading {} ({})",
+        choice.path.display(),
+        choice.why
+    ));
+    match crate::os::call_library_entry(&choice.path, ENTRY_SYMBOL, ABI, args) {
         Ok(code) if (0..=255).contains(&code) => Outcome::Exit(code),
         Ok(_) => Outcome::Declined("the embedded run declined".into()),
         Err(why) => Outcome::Declined(why),
@@ -98,6 +145,25 @@ pub fn library_main(abi: u32, args: Vec<OsString>) -> i32 {
             DECLINED
         }
     }
+}
+
+/// Library side of `zenml-launcher doctor`: resolves the env, starts the interpreter exactly as
+/// tier 2 does, and prints what it computed (`sys.prefix`, `sys.path`, …). `args`: `json` or
+/// `text`, then a JSON object of more entries to print. Errors are one line on stderr, exit 1.
+pub fn library_describe(abi: u32, args: Vec<OsString>) -> i32 {
+    if abi != ABI {
+        eprintln!(
+            "{}: error: the embedding library speaks ABI {ABI}, the caller {abi} (hint: reinstall the launcher: bash scripts/install.sh)",
+            crate::error::PREFIX
+        );
+        return 1;
+    }
+    let as_json = args.first().is_some_and(|a| a == "json");
+    let extra = args.get(1).and_then(|a| a.to_str());
+    i32::from(startup::run_embedded_code(|env| {
+        startup::describe_with(env, as_json, false, extra)
+            .map_err(|e| anyhow::anyhow!("describing the interpreter failed: {e}"))
+    }))
 }
 
 fn run_here(args: &[OsString]) -> Outcome {
@@ -191,7 +257,7 @@ fn setup_source(
     let text = |s: &str| startup::bytes_literal(s.as_bytes()) + ".decode()";
     let mut source = String::new();
     if debug::enabled() {
-        let describe = startup::describe_source(env, false, true);
+        let describe = startup::describe_source(env, false, true, None);
         source.push_str(&format!(
             "exec({}.decode(), {{}})\n",
             startup::bytes_literal(describe.as_bytes())

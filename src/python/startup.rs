@@ -15,7 +15,8 @@ use crate::python::ffi::{self, Config, Interpreter};
 use crate::vars;
 
 /// Python code that describes the running interpreter; `as_json` picks JSON or `key: repr` lines.
-/// Reads `env_*` names from its globals (bytes decoded with the filesystem encoding).
+/// Reads `env_*` names from its globals (bytes decoded with the filesystem encoding), and
+/// `extra_json`: more top-level entries (the admin binary's `doctor` adds the library's).
 const DESCRIBE: &str = r#"
 import json, os, sys
 _env = {"source": env_source, "kind": env_kind, "root": os.fsdecode(env_root), "version": env_version}
@@ -24,6 +25,8 @@ _info = {
     "exec_prefix": sys.exec_prefix, "base_exec_prefix": sys.base_exec_prefix,
     "executable": sys.executable, "path": list(sys.path), "env": _env,
 }
+if extra_json is not None:
+    _info.update(json.loads(extra_json))
 if as_json:
     _out = json.dumps(_info) + "\n"
 else:
@@ -88,6 +91,11 @@ pub fn start(env: &PythonEnv) -> Result<Interpreter, UserError> {
 /// Resolves the env as the launcher does, starts the embedded interpreter, runs `work`, finalizes.
 /// Exit code 0, 120 when the final flush failed (as CPython), 1 with a one-line error otherwise.
 pub fn run_embedded(work: impl FnOnce(&PythonEnv) -> anyhow::Result<()>) -> ExitCode {
+    ExitCode::from(run_embedded_code(work))
+}
+
+/// [`run_embedded`], with the exit code as a number.
+pub fn run_embedded_code(work: impl FnOnce(&PythonEnv) -> anyhow::Result<()>) -> u8 {
     let result = (|| -> anyhow::Result<u8> {
         let env = crate::env::resolve_checked()?;
         let interpreter = start(&env)?;
@@ -97,10 +105,10 @@ pub fn run_embedded(work: impl FnOnce(&PythonEnv) -> anyhow::Result<()>) -> Exit
         Ok(if flushed == 0 { 0 } else { 120 })
     })();
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(err) => {
             crate::error::report(&err);
-            ExitCode::from(1)
+            1
         }
     }
 }
@@ -108,8 +116,18 @@ pub fn run_embedded(work: impl FnOnce(&PythonEnv) -> anyhow::Result<()>) -> Exit
 /// Prints `sys.prefix`, `sys.path`, … of the running interpreter (plus the env) on stdout, or on
 /// stderr with the debug prefix.
 pub fn describe(env: &PythonEnv, as_json: bool, to_stderr: bool) -> PyResult<()> {
+    describe_with(env, as_json, to_stderr, None)
+}
+
+/// [`describe`], with `extra_json` (a JSON object) merged into the top-level entries.
+pub fn describe_with(
+    env: &PythonEnv,
+    as_json: bool,
+    to_stderr: bool,
+    extra_json: Option<&str>,
+) -> PyResult<()> {
     Python::attach(|py| {
-        let code = std::ffi::CString::new(describe_source(env, as_json, to_stderr))
+        let code = std::ffi::CString::new(describe_source(env, as_json, to_stderr, extra_json))
             .expect("the source is ASCII without NUL");
         py.run(&code, Some(&PyDict::new(py)), None)
     })
@@ -118,7 +136,12 @@ pub fn describe(env: &PythonEnv, as_json: bool, to_stderr: bool) -> PyResult<()>
 /// The Python source behind [`describe`]: ASCII, its inputs as literals (the env root as raw
 /// bytes, decoded with the filesystem encoding), meant to run in a namespace of its own (tier 2
 /// runs it with `exec(…, {})`, so `__main__` stays as the CLI has it).
-pub fn describe_source(env: &PythonEnv, as_json: bool, to_stderr: bool) -> String {
+pub fn describe_source(
+    env: &PythonEnv,
+    as_json: bool,
+    to_stderr: bool,
+    extra_json: Option<&str>,
+) -> String {
     use std::os::unix::ffi::OsStrExt;
     let text = |s: &str| bytes_literal(s.as_bytes()) + ".decode()";
     let py_bool = |b: bool| if b { "True" } else { "False" };
@@ -129,7 +152,7 @@ pub fn describe_source(env: &PythonEnv, as_json: bool, to_stderr: bool) -> Strin
     };
     format!(
         "env_source = {}\nenv_kind = {}\nenv_root = {}\nenv_version = {}\n\
-         as_json = {}\nto_stderr = {}\nline_prefix = {}\n{DESCRIBE}",
+         as_json = {}\nto_stderr = {}\nline_prefix = {}\nextra_json = {}\n{DESCRIBE}",
         text(env.source.as_str()),
         text(env.kind.as_str()),
         bytes_literal(env.root.as_os_str().as_bytes()),
@@ -138,6 +161,7 @@ pub fn describe_source(env: &PythonEnv, as_json: bool, to_stderr: bool) -> Strin
         py_bool(as_json),
         py_bool(to_stderr),
         text(&prefix),
+        extra_json.map_or_else(|| "None".to_string(), text),
     )
 }
 

@@ -3,9 +3,15 @@
 //! steady state the Rust commands model ([`state`]), and the stores behind it: the local SQLite
 //! file ([`sql_store`]) or a local server's REST API ([`rest_store`]).
 
-pub mod config;
 pub mod package;
+
+#[cfg(feature = "launcher")]
+pub mod config;
+#[cfg(feature = "launcher")]
 pub mod paths;
+#[cfg(feature = "launcher")]
 pub mod rest_store;
+#[cfg(feature = "launcher")]
 pub mod sql_store;
+#[cfg(feature = "launcher")]
 pub mod state;

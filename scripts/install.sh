@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs the fast launcher into a Python env that has ZenML, or takes it out again.
+#   bash scripts/install.sh [ENV_ROOT]               (default: $VIRTUAL_ENV, else $CONDA_PREFIX)
+#   bash scripts/install.sh --uninstall [ENV_ROOT]
+# Install builds what the env needs (the release `zenml` and `zenml-launcher`, and the embedding
+# library against the env's own Python, whose libpython must be shared), then
+# `zenml-launcher self install` keeps pip's bin/zenml byte for byte and puts the launcher in its
+# place. Running it twice changes nothing. Uninstall restores bin/zenml exactly as pip wrote it
+# and removes every launcher file.
+# ZENML_LAUNCHER_BUILD_PROFILE: the cargo profile to build with (default release; the tests use
+# dev). CARGO_TARGET_DIR is honoured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+fail() { # message hint: one line, as the launcher's own errors
+  echo "install.sh: error: $1 (hint: $2)" >&2
+  exit 1
+}
+
+uninstall=0
+if [ "${1:-}" = --uninstall ]; then
+  uninstall=1
+  shift
+fi
+case "${1:-}" in -*) fail "unknown option $1" "usage: bash scripts/install.sh [--uninstall] [ENV_ROOT]" ;; esac
+[ "$#" -le 1 ] || fail "too many arguments: $*" "usage: bash scripts/install.sh [--uninstall] [ENV_ROOT]"
+root="${1:-${VIRTUAL_ENV:-${CONDA_PREFIX:-}}}"
+[ -n "$root" ] ||
+  fail "no env named and none active (VIRTUAL_ENV and CONDA_PREFIX are unset)" \
+       "activate the env that has ZenML, or name its root: bash scripts/install.sh /path/to/env"
+[ -d "$root" ] || fail "$root: no such env directory" "name the root of a venv or conda env (the directory with bin/python)"
+root="$(cd "$root" && pwd)"
+py="$root/bin/python"
+[ -x "$py" ] || fail "$root has no bin/python: not a Python env" "name the root of a venv or conda env"
+
+PROFILE="${ZENML_LAUNCHER_BUILD_PROFILE:-release}"
+case "$PROFILE" in dev) OUT=debug ;; *) OUT="$PROFILE" ;; esac
+TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
+
+# The admin binary does the file work; the launcher and it are built with PYO3_PYTHON if set, else
+# with the env's python (they link no libpython; the crate's build script only needs a Python).
+build_binaries() {
+  PYO3_PYTHON="${PYO3_PYTHON:-$py}" cargo build --quiet --locked --profile "$PROFILE" \
+    --bin zenml --bin zenml-launcher --target-dir "$TARGET"
+}
+
+if [ "$uninstall" = 1 ]; then
+  # The env's own admin binary when it is there (it may remove itself); else a fresh build.
+  admin="$root/bin/zenml-launcher"
+  if ! head -c 4 "$admin" 2>/dev/null | grep -q ELF; then
+    build_binaries
+    admin="$TARGET/$OUT/zenml-launcher"
+  fi
+  exec "$admin" self uninstall --env "$root"
+fi
+
+# What the env's Python is: version tag, shared libpython, and its identity for the build dir.
+info="$("$py" - <<'PY'
+import sys, sysconfig
+try:
+    from importlib.metadata import version
+    zenml = version("zenml")
+except Exception:
+    zenml = ""
+v = sys.version_info
+print(f"cp{v[0]}{v[1]}")
+print(1 if sysconfig.get_config_var("Py_ENABLE_SHARED") else 0)
+print(getattr(sys, "_base_executable", sys.executable))
+print(zenml)
+print(sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("LDLIBRARY"), sys.version.replace("\n", " "))
+PY
+)" || fail "$py does not run" "recreate the env, or repair its base Python"
+{ read -r tag; read -r shared; read -r base; read -r zenml; read -r identity; } <<<"$info"
+[ -n "$zenml" ] ||
+  fail "ZenML is not installed in the env at $root" "install it first: $py -m pip install 'zenml[local]'"
+[ "$shared" = 1 ] ||
+  fail "the env's base Python $base has no shared libpython, which the launcher embeds" \
+       "use a Python built with --enable-shared (pyenv: PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install <version>; uv's and conda's Pythons have one), then recreate the env"
+
+echo "building the launcher ($PROFILE) and the embedding library for $base ($tag)" >&2
+build_binaries
+# One build directory per base Python (its libpython and version): builds for other Pythons stay.
+key="$tag-$(printf '%s' "$identity" | cksum | cut -d' ' -f1)"
+embed_target="$TARGET/embed/$key"
+PYO3_PYTHON="$py" cargo build --quiet --locked --profile "$PROFILE" -p zenml-launcher-embed \
+  --target-dir "$embed_target"
+
+exec "$TARGET/$OUT/zenml-launcher" self install --env "$root" \
+  --launcher "$TARGET/$OUT/zenml" --embed-lib "$embed_target/$OUT/libzenml_launcher_embed.so"

@@ -1,0 +1,128 @@
+//! `zenml-launcher doctor [--json]`: what `examples/print_sys_path` shows (the env, and the
+//! `sys.*` its embedded interpreter computes), for the env the launcher would serve, plus the
+//! pre-flight findings, the installed ZenML, and which embedding library it would load and why.
+//! The `sys.*` part is printed by that library itself: it starts the interpreter exactly as
+//! tier 2 does.
+
+use std::io::Write;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use crate::env::{self, preflight};
+use crate::python::in_process;
+use crate::zenml::package;
+
+pub fn run(as_json: bool) -> Result<u8> {
+    let env = env::resolve(&env::DiscoveryInput::from_process())?;
+    let problems = preflight::check(&env, &preflight::CheckInput::from_process(None));
+    let fatal = preflight::first_fatal(&problems).is_some();
+    let zenml = match package::find(&env) {
+        Ok(install) => json!({
+            "version": install.version(),
+            "dist_info": install.dist_info.display().to_string(),
+        }),
+        Err(e) => json!({ "error": e.to_string() }),
+    };
+    let library = if fatal {
+        Err("the env failed its pre-flight checks".to_string())
+    } else {
+        in_process::library_for(&env)
+    };
+    let launcher = json!({
+        "binary": std::env::current_exe().ok().map(|p| p.display().to_string()),
+        "preflight": problems
+            .iter()
+            .map(|p| json!({ "severity": format!("{:?}", p.severity), "error": p.error.to_string() }))
+            .collect::<Vec<_>>(),
+        "zenml": zenml,
+        "embedding_library": match &library {
+            Ok(choice) => json!({ "path": choice.path.display().to_string(), "why": choice.why }),
+            Err(why) => json!({ "path": null, "why": why }),
+        },
+    });
+    let env_json = json!({
+        "source": env.source.as_str(),
+        "kind": env.kind.as_str(),
+        "root": env.root.display().to_string(),
+        "version": env.version.map(|v| v.to_string()),
+    });
+    let mut out = std::io::stdout().lock();
+    if !as_json {
+        print_text(&mut out, &env_json, &launcher)?;
+    }
+    let Ok(choice) = library else {
+        if as_json {
+            let all = json!({ "env": env_json, "launcher": launcher });
+            writeln!(out, "{all}")?;
+        }
+        return Ok(u8::from(fatal));
+    };
+    out.flush()?;
+    drop(out);
+    // The library prints the rest (one JSON object with `launcher` merged in, or `sys.*` lines).
+    let args: Vec<std::ffi::OsString> = if as_json {
+        vec![
+            "json".into(),
+            json!({ "launcher": launcher }).to_string().into(),
+        ]
+    } else {
+        vec!["text".into()]
+    };
+    let code = crate::os::call_library_entry(
+        &choice.path,
+        in_process::DESCRIBE_SYMBOL,
+        in_process::ABI,
+        &args,
+    )
+    .map_err(|why| {
+        crate::error::UserError::new(
+            format!("cannot run the embedding library: {why}"),
+            "reinstall the launcher into this env: bash scripts/install.sh",
+        )
+    })?;
+    Ok(u8::try_from(code).unwrap_or(1))
+}
+
+fn print_text(out: &mut impl Write, env: &Value, launcher: &Value) -> Result<()> {
+    let s = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    writeln!(out, "launcher: {}", s(&launcher["binary"]))?;
+    writeln!(
+        out,
+        "env: {} (source {}, kind {}, Python {})",
+        s(&env["root"]),
+        s(&env["source"]),
+        s(&env["kind"]),
+        s(&env["version"])
+    )?;
+    let problems = launcher["preflight"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if problems.is_empty() {
+        writeln!(out, "preflight: ok")?;
+    }
+    for p in problems {
+        writeln!(out, "preflight: {}: {}", s(&p["severity"]), s(&p["error"]))?;
+    }
+    let zenml = &launcher["zenml"];
+    match zenml.get("error") {
+        Some(e) => writeln!(out, "zenml: not found ({})", s(e))?,
+        None => writeln!(
+            out,
+            "zenml: {} ({})",
+            s(&zenml["version"]),
+            s(&zenml["dist_info"])
+        )?,
+    }
+    let lib = &launcher["embedding_library"];
+    match lib["path"].as_str() {
+        Some(path) => writeln!(out, "embedding library: {path} ({})", s(&lib["why"]))?,
+        None => writeln!(
+            out,
+            "embedding library: none ({}); commands are answered in Rust or by the env's own python",
+            s(&lib["why"])
+        )?,
+    }
+    Ok(())
+}

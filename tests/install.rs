@@ -1,0 +1,441 @@
+//! `scripts/install.sh` into real envs of every CPython ZenML 0.98 supports here (3.10–3.13), a
+//! uv venv and a conda-like prefix (a copy of a CPython prefix with ZenML installed into it):
+//! install (twice: nothing changes), `zenml-launcher doctor --json` against the env's own python,
+//! tier 2 in-process, a Rust route and a delegated command against the Python CLI, then uninstall
+//! restores the env exactly. Also: `pip install` rewriting bin/zenml, the launcher serving only
+//! its own env, and the refusals.
+//!
+//! The envs come from scripts/provision-envs.sh (py3.10 … py3.13, py3.12-uv, conda-3.13), each used
+//! by one test only (the tests run in parallel). The build profile is dev (the script's
+//! `ZENML_LAUNCHER_BUILD_PROFILE`), to keep the suite fast.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+fn envs_dir() -> PathBuf {
+    std::env::var_os("ZENML_LAUNCHER_ENVS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/envs"))
+}
+
+/// A provisioned env, put back as provisioned: pip's bin/zenml, no launcher file.
+fn pristine_env(name: &str) -> PathBuf {
+    let env = envs_dir().join(name);
+    let kept = env.join(".provisioned-console-script");
+    assert!(
+        kept.is_file(),
+        "test env {} is missing: run scripts/provision-envs.sh {name} (scripts/test.sh does)",
+        env.display()
+    );
+    std::fs::copy(&kept, env.join("bin/zenml")).unwrap();
+    let _ = std::fs::remove_file(env.join("bin/zenml-launcher"));
+    let _ = std::fs::remove_dir_all(env.join("lib/zenml-launcher"));
+    env
+}
+
+/// `bash scripts/install.sh [args]`, as a user runs it (no env activated).
+fn install_sh(args: &[&Path]) -> Output {
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo().join("scripts/install.sh"))
+        .args(args)
+        .env("ZENML_LAUNCHER_BUILD_PROFILE", "dev")
+        .env_remove("VIRTUAL_ENV")
+        .env_remove("CONDA_PREFIX");
+    output(&mut cmd)
+}
+
+fn install(env: &Path) -> Output {
+    let out = install_sh(&[env]);
+    assert!(
+        out.status.success(),
+        "install into {} failed:\n{}{}",
+        env.display(),
+        show(&out.stdout),
+        show(&out.stderr)
+    );
+    assert!(
+        std::fs::read(env.join("bin/zenml"))
+            .unwrap()
+            .starts_with(b"\x7fELF"),
+        "bin/zenml is not the launcher after install"
+    );
+    out
+}
+
+fn uninstall(env: &Path) {
+    let out = install_sh(&[Path::new("--uninstall"), env]);
+    assert!(
+        out.status.success(),
+        "uninstall from {} failed:\n{}{}",
+        env.display(),
+        show(&out.stdout),
+        show(&out.stderr)
+    );
+}
+
+/// Every file under `dir` (bytecode caches aside: Python writes those, launcher or not) with its
+/// mode, mtime and bytes. A file with other hard links (uv links site-packages files from its
+/// cache, shared by every env here) is listed by its path only: another env's run may touch it.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, (u32, i64, Vec<u8>)> {
+    fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, (u32, i64, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let name = entry.file_name();
+            if name == "__pycache__" || path.extension().is_some_and(|e| e == "pyc") {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                walk(&path, root, out);
+                continue;
+            }
+            use std::os::unix::fs::MetadataExt;
+            let bytes = if meta.is_file() && meta.nlink() > 1 {
+                out.insert(
+                    path.strip_prefix(root).unwrap().to_path_buf(),
+                    (0, 0, Vec::new()),
+                );
+                continue;
+            } else if meta.is_file() {
+                std::fs::read(&path).unwrap()
+            } else {
+                std::fs::read_link(&path)
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes()
+            };
+            let rel = path.strip_prefix(root).unwrap().to_path_buf();
+            out.insert(rel, (meta.mode(), meta.mtime(), bytes));
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn differences(
+    a: &BTreeMap<PathBuf, (u32, i64, Vec<u8>)>,
+    b: &BTreeMap<PathBuf, (u32, i64, Vec<u8>)>,
+    with_mtime: bool,
+) -> Vec<String> {
+    let mut diff = Vec::new();
+    for (path, x) in a {
+        match b.get(path) {
+            None => diff.push(format!("gone: {}", path.display())),
+            Some(y) if x.0 != y.0 || x.2 != y.2 || (with_mtime && x.1 != y.1) => {
+                diff.push(format!("changed: {}", path.display()))
+            }
+            Some(_) => {}
+        }
+    }
+    for path in b.keys().filter(|p| !a.contains_key(*p)) {
+        diff.push(format!("new: {}", path.display()));
+    }
+    diff
+}
+
+/// A ZenML command in a clean environment with a private config under `home` (no env activated:
+/// the installed launcher finds its env itself, as pip's script does).
+fn zenml(env: &Path, home: &Path, args: &[&str], debug: bool) -> Output {
+    let mut cmd = clean_command(env.join("bin/zenml"), home);
+    cmd.args(args);
+    if debug {
+        cmd.env("ZENML_DEBUG_PYTHON", "1");
+    }
+    output(&mut cmd)
+}
+
+/// What the Python CLI printed, and what the launcher printed once its debug lines are split off.
+fn assert_same(what: &str, reference: &Output, launcher: &Output) -> Vec<String> {
+    let (stderr, debug) = split_debug(&launcher.stderr);
+    assert_eq!(
+        (
+            show(&launcher.stdout),
+            show(&stderr),
+            launcher.status.code()
+        ),
+        (
+            show(&reference.stdout),
+            show(&reference.stderr),
+            reference.status.code()
+        ),
+        "{what}: launcher vs Python CLI (debug: {debug:#?})"
+    );
+    debug
+}
+
+/// The env's own python's `sys.*` (sys.path without the `''` that `-c` puts first).
+fn python_sys(env: &Path, home: &Path) -> serde_json::Value {
+    let code = "import json, sys; print(json.dumps({'prefix': sys.prefix, 'base_prefix': sys.base_prefix, \
+                'exec_prefix': sys.exec_prefix, 'base_exec_prefix': sys.base_exec_prefix, \
+                'executable': sys.executable, 'path': sys.path[1:]}))";
+    let out = output(clean_command(env.join("bin/python"), home).args(["-c", code]));
+    assert!(out.status.success(), "{}", show(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The whole cycle in one env: see the module doc.
+fn install_cycle(name: &str, tag: &str) {
+    let env = pristine_env(name);
+    let pip_script = std::fs::read(env.join("bin/zenml")).unwrap();
+    let home = scratch(&format!("install-{name}"));
+
+    // The Python CLI's answers (the first call creates the config and the store).
+    let filter = ["stack", "list", "--name", "contains:def"];
+    zenml(&env, &home, &filter, false);
+    let ref_filter = zenml(&env, &home, &filter, false);
+    let ref_version = zenml(&env, &home, &["--version"], false);
+    let ref_describe = zenml(&env, &home, &["stack", "describe"], false);
+    assert!(ref_filter.status.success(), "{}", show(&ref_filter.stderr));
+    // The env as the Python CLI leaves it (its first run may touch files of its own, such as
+    // certifi's bundle): what install then uninstall must give back.
+    let before = tree(&env);
+
+    install(&env);
+    let installed = tree(&env);
+    let again = install(&env);
+    assert!(
+        show(&again.stdout).contains("nothing changed"),
+        "second install: {}",
+        show(&again.stdout)
+    );
+    assert_eq!(
+        differences(&installed, &tree(&env), true),
+        Vec::<String>::new(),
+        "the second install changed files"
+    );
+    assert_eq!(
+        std::fs::read(env.join("lib/zenml-launcher/zenml.console-script")).unwrap(),
+        pip_script,
+        "pip's script is kept byte for byte"
+    );
+
+    // doctor: what the embedded interpreter computes equals the env's own python.
+    let out =
+        output(clean_command(env.join("bin/zenml-launcher"), &home).args(["doctor", "--json"]));
+    assert!(out.status.success(), "doctor: {}", show(&out.stderr));
+    let doctor: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json: {e}: {}", show(&out.stdout)));
+    let own = python_sys(&env, &home);
+    for key in [
+        "prefix",
+        "base_prefix",
+        "exec_prefix",
+        "base_exec_prefix",
+        "executable",
+        "path",
+    ] {
+        assert_eq!(
+            doctor[key], own[key],
+            "doctor's sys.{key} vs the env's python"
+        );
+    }
+    assert_eq!(doctor["env"]["source"], "installed");
+    let lib = env
+        .join("lib/zenml-launcher/embed")
+        .join(tag)
+        .join("libzenml_launcher_embed.so");
+    assert_eq!(
+        doctor["launcher"]["embedding_library"]["path"],
+        lib.display().to_string(),
+        "doctor names the library built for {tag}"
+    );
+
+    // Tier 2, a Rust route and a delegated command, against the Python CLI's answers.
+    let debug = assert_same(
+        "stack list --name",
+        &ref_filter,
+        &zenml(&env, &home, &filter, true),
+    );
+    assert_eq!(tier_taken(&debug), Some(Tier::InProcess), "{debug:#?}");
+    assert!(
+        debug.iter().any(|l| l.contains(&lib.display().to_string())),
+        "{debug:#?}"
+    );
+    let debug = assert_same(
+        "--version",
+        &ref_version,
+        &zenml(&env, &home, &["--version"], true),
+    );
+    assert!(took_rust_route(&debug, "--version"), "{debug:#?}");
+    let debug = assert_same(
+        "stack describe",
+        &ref_describe,
+        &zenml(&env, &home, &["stack", "describe"], true),
+    );
+    assert_eq!(tier_taken(&debug), Some(Tier::Delegated), "{debug:#?}");
+
+    uninstall(&env);
+    assert_eq!(std::fs::read(env.join("bin/zenml")).unwrap(), pip_script);
+    assert_eq!(
+        differences(&before, &tree(&env), false),
+        Vec::<String>::new(),
+        "uninstall left the env different from before install"
+    );
+    let uv = envs_dir().join("tools/bin/uv");
+    let check = output(
+        Command::new(uv)
+            .args(["pip", "check", "--python"])
+            .arg(env.join("bin/python")),
+    );
+    assert!(
+        check.status.success(),
+        "pip check after uninstall:\n{}{}",
+        show(&check.stdout),
+        show(&check.stderr)
+    );
+}
+
+#[test]
+fn python_3_10() {
+    install_cycle("py3.10", "cp310");
+}
+
+#[test]
+fn python_3_12() {
+    install_cycle("py3.12", "cp312");
+}
+
+#[test]
+fn python_3_13() {
+    install_cycle("py3.13", "cp313");
+}
+
+#[test]
+fn uv_venv() {
+    install_cycle("py3.12-uv", "cp312");
+}
+
+#[test]
+fn conda_like_prefix() {
+    install_cycle("conda-3.13", "cp313");
+}
+
+/// 3.11, then what happens when pip rewrites bin/zenml, and which env an installed launcher serves.
+#[test]
+fn python_3_11_and_pip_rewriting_bin_zenml() {
+    install_cycle("py3.11", "cp311");
+    let env = pristine_env("py3.11");
+    let pip_script = std::fs::read(env.join("bin/zenml")).unwrap();
+    let home = scratch("install-rewrite");
+    let ref_version = zenml(&env, &home, &["--version"], false);
+    install(&env);
+
+    // The launcher never runs a ZenML other than its env's: with another env activated (0.85.0
+    // there), the installed launcher still answers for its own env, as pip's script would.
+    let other = zenml_env(ZENML_OLD_VERSION);
+    let mut cmd = clean_command(env.join("bin/zenml"), &home);
+    cmd.args(["--version"])
+        .env("VIRTUAL_ENV", &other)
+        .env("ZENML_DEBUG_PYTHON", "1");
+    let debug = assert_same(
+        "--version, another env active",
+        &ref_version,
+        &output(&mut cmd),
+    );
+    assert!(
+        debug.iter().any(|l| l.starts_with("env: source=installed")
+            && l.contains(&format!("root={}", env.display()))),
+        "{debug:#?}"
+    );
+
+    // `pip install` of ZenML rewrites bin/zenml: the env simply has the Python CLI again.
+    let uv = envs_dir().join("tools/bin/uv");
+    let out = output(
+        Command::new(&uv)
+            .args([
+                "pip",
+                "install",
+                "-q",
+                "--reinstall",
+                "--no-deps",
+                "zenml[local]==0.98.0",
+                "--python",
+            ])
+            .arg(env.join("bin/python")),
+    );
+    assert!(out.status.success(), "{}", show(&out.stderr));
+    assert_eq!(std::fs::read(env.join("bin/zenml")).unwrap(), pip_script);
+    let out = zenml(&env, &home, &["--version"], true);
+    assert!(
+        !show(&out.stderr).contains("[zenml-launcher debug]"),
+        "the Python CLI answers, not the launcher: {}",
+        show(&out.stderr)
+    );
+    assert_same("--version after pip install", &ref_version, &out);
+
+    // Installing again puts the launcher back, keeping pip's new script.
+    install(&env);
+    assert_eq!(
+        std::fs::read(env.join("lib/zenml-launcher/zenml.console-script")).unwrap(),
+        pip_script
+    );
+    let debug = assert_same(
+        "--version",
+        &ref_version,
+        &zenml(&env, &home, &["--version"], true),
+    );
+    assert!(took_rust_route(&debug, "--version"), "{debug:#?}");
+    uninstall(&env);
+    assert_eq!(std::fs::read(env.join("bin/zenml")).unwrap(), pip_script);
+    assert!(!env.join("lib/zenml-launcher").exists() && !env.join("bin/zenml-launcher").exists());
+}
+
+/// One line on stderr, naming `what`, with a hint; exit 1; nothing written.
+fn assert_refused(out: &Output, what: &str) {
+    let stderr = show(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains(what) && stderr.contains("(hint: "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn refusals_are_one_line_with_a_hint() {
+    // No env named and none active.
+    assert_refused(&install_sh(&[]), "no env named and none active");
+    // An env without ZenML (the provisioning tools venv).
+    let tools = envs_dir().join("tools");
+    let before = tree(&tools);
+    assert_refused(&install_sh(&[&tools]), "ZenML is not installed");
+    assert_eq!(
+        differences(&before, &tree(&tools), true),
+        Vec::<String>::new()
+    );
+    // A base Python without a shared libpython: an env whose python says so.
+    let fake = scratch("install-static");
+    std::fs::create_dir_all(fake.join("bin")).unwrap();
+    let python = fake.join("bin/python");
+    std::fs::write(
+        &python,
+        "#!/bin/sh\ncat >/dev/null\nprintf 'cp312\\n0\\n/opt/static/bin/python3.12\\n0.98.0\\n/opt/static/lib libpython3.12.a 3.12.1\\n'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = install_sh(&[&fake]);
+    assert_refused(&out, "/opt/static/bin/python3.12 has no shared libpython");
+    assert!(show(&out.stderr).contains("--enable-shared"));
+    assert_eq!(std::fs::read_dir(fake.join("bin")).unwrap().count(), 1);
+    // Uninstalling where nothing is installed changes nothing.
+    let out = install_sh(&[Path::new("--uninstall"), &fake]);
+    assert!(out.status.success(), "{}", show(&out.stderr));
+    assert!(
+        show(&out.stdout).contains("not installed"),
+        "{}",
+        show(&out.stdout)
+    );
+    assert_eq!(
+        std::fs::read_dir(&fake).unwrap().count(),
+        1,
+        "only bin/ there"
+    );
+}
