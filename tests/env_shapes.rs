@@ -16,15 +16,6 @@ print(json.dumps({'prefix': sys.prefix, 'base_prefix': sys.base_prefix, \
 'executable': sys.executable, 'path': sys.path, \
 'version': '%d.%d.%d' % sys.version_info[:3]}))";
 
-const KEYS: [&str; 6] = [
-    "prefix",
-    "base_prefix",
-    "exec_prefix",
-    "base_exec_prefix",
-    "executable",
-    "path",
-];
-
 /// One env shape: the interpreter to ask, the variables to set, and the env the launcher should
 /// resolve.
 struct Shape {
@@ -73,7 +64,7 @@ fn check(home: &Path, shape: &Shape) -> Value {
         "python -c puts '' first: {path:?}"
     );
     path.remove(0);
-    for key in KEYS {
+    for key in SYS_KEYS {
         assert_eq!(
             got[key], want[key],
             "`{key}` differs for {:?}\nembedded: {got:#}\nreal:     {want:#}",

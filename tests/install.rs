@@ -224,14 +224,7 @@ fn install_cycle(name: &str, tag: &str) {
     let doctor: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("doctor --json: {e}: {}", show(&out.stdout)));
     let own = python_sys(&env, &home);
-    for key in [
-        "prefix",
-        "base_prefix",
-        "exec_prefix",
-        "base_exec_prefix",
-        "executable",
-        "path",
-    ] {
+    for key in SYS_KEYS {
         assert_eq!(
             doctor[key], own[key],
             "doctor's sys.{key} vs the env's python"

@@ -14,6 +14,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub const ZENML_VERSION: &str = "0.98.0";
 pub const ZENML_OLD_VERSION: &str = "0.85.0";
 
+/// The `sys.*` an embedded interpreter must compute exactly as the env's own python does.
+pub const SYS_KEYS: [&str; 6] = [
+    "prefix",
+    "base_prefix",
+    "exec_prefix",
+    "base_exec_prefix",
+    "executable",
+    "path",
+];
+
 /// Root of the repository.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
