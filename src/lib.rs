@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cache;
+pub mod cells;
 pub mod commands;
 pub mod debug;
 pub mod delegate;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod highlight;
 pub mod in_process;
 pub mod local_store;
+pub mod markup;
 pub mod os;
 pub mod pyformat;
 pub mod python;

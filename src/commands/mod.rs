@@ -93,8 +93,24 @@ impl ZenConsole {
         let lines = self
             .highlighter
             .styled_lines(text, Some(&base), &mut self.styles)?;
-        crate::render::render(&lines, self.styles.codes(), &self.mode, out.fd(self.fd));
+        crate::render::render_with(
+            &lines,
+            self.styles.codes(),
+            &self.mode,
+            self.highlighter.cells(),
+            out.fd(self.fd),
+        );
         Ok(())
+    }
+
+    /// Readies the highlighter for these texts, printed next (one regex set for all of them).
+    pub fn prepare(&self, texts: &[&str]) {
+        self.highlighter.prepare(texts);
+    }
+
+    /// rich's cell widths as this console measures text.
+    pub fn cells(&self) -> &crate::cells::CellTable {
+        self.highlighter.cells()
     }
 
     /// Bytes written as they are on the same stream (ZenML's log lines).

@@ -4,6 +4,7 @@
 //! the test with a message saying how to create it.
 #![allow(dead_code)]
 
+pub mod names;
 pub mod world;
 
 use std::ffi::OsStr;
