@@ -205,56 +205,12 @@ fn rich_mode(mode: &str, width: usize) -> RichMode {
     }
 }
 
-/// Runs `src/gen_cache.py` the way `cache::load_or_generate` does and reads its `theme.json`.
-fn generate_meta(env: &Path, dir: &Path) -> Meta {
-    let input = zenml_launcher::env::DiscoveryInput {
-        virtual_env: Some(env.as_os_str().to_owned()),
-        ..Default::default()
-    };
-    let py_env = zenml_launcher::env::resolve(&input).expect("env");
-    let install = zenml_launcher::zenml_pkg::find(&py_env).expect("zenml installed");
-    let out_dir = dir.join("cache");
-    // The launcher's own generator invocation, in a clean environment, with its output kept.
-    let mut cmd =
-        zenml_launcher::cache::generator_command(&py_env, &install, &out_dir, "highlight-parity");
-    cmd.env_clear()
-        .env("HOME", dir)
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("LANG", "C.UTF-8")
-        .env("ZENML_CONFIG_PATH", dir.join("zenml-config"))
-        .env("ZENML_ANALYTICS_OPT_IN", "false")
-        .current_dir(dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let out = output(&mut cmd);
-    assert!(
-        out.status.success(),
-        "generator failed: {}",
-        show(&out.stderr)
-    );
-    let main: Meta =
-        serde_json::from_slice(&std::fs::read(out_dir.join("meta.json")).unwrap()).unwrap();
-    assert!(
-        main.supports("theme"),
-        "theme step unsupported: {:?}",
-        main.unsupported
-    );
-    let meta: Meta =
-        serde_json::from_slice(&std::fs::read(out_dir.join("theme.json")).unwrap()).unwrap();
-    assert!(
-        meta.supports("theme"),
-        "theme step unsupported: {:?}",
-        meta.unsupported
-    );
-    meta
-}
-
 /// The cache metadata of the 0.98.0 test env, generated once per test binary.
 fn meta() -> &'static Meta {
     static META: OnceLock<Meta> = OnceLock::new();
     META.get_or_init(|| {
         let env = zenml_env(ZENML_VERSION);
-        generate_meta(&env, &scratch("highlight-meta"))
+        common::generate_meta(&env, &scratch("highlight-meta"))
     })
 }
 

@@ -637,6 +637,7 @@ fn render_table_output(
     columns: &str,
     total: i64,
     total_pages: i64,
+    cell_table: &crate::cells::CellTable,
 ) -> Result<Rendered, Unsupported> {
     let (selected, mut messages) = selection(rows, columns);
     // str(v) of each selected value; a key a row lacks is "".
@@ -659,7 +660,7 @@ fn render_table_output(
         .collect();
     let width = table_width(ctx)?;
     let env = table::TableEnv::from_terminal(ctx.terminal)?;
-    let mut stdout = table::render_table(&selected, &cells, width, &env)?;
+    let mut stdout = table::render_table_with(&selected, &cells, width, &env, cell_table)?;
     if !stdout.is_empty() && !stdout.ends_with(b"\n") {
         stdout.push(b'\n');
     }
@@ -742,15 +743,22 @@ pub fn run(ctx: &Context, args: &ListArgs) -> CommandResult {
         ),
         ("total", total),
     ];
+    let mut console = ZenConsole::new(ctx)?;
     let rendered = if table {
-        render_table_output(ctx, &rows, &columns, total, pagination[2].1)?
+        render_table_output(
+            ctx,
+            &rows,
+            &columns,
+            total,
+            pagination[2].1,
+            console.cells(),
+        )?
     } else {
         render_data(&format, &rows, &columns, &pagination).map_err(|e| {
             debug::line(format!("stack list: {e}"));
             Unsupported("value not rendered here")
         })?
     };
-    let mut console = ZenConsole::new(ctx)?;
     let mut out = Output {
         stdout: rendered.stdout,
         ..Output::default()
