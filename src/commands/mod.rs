@@ -71,6 +71,8 @@ pub fn delegate_unmodelled(
 /// and wrapping as rich does them, on the CLI's output stream.
 pub struct ZenConsole {
     highlighter: crate::highlight::Highlighter,
+    /// What `gen_cache.py` read from rich, Python and PyYAML (`theme.json`'s `text_data`).
+    text_data: Option<crate::cells::TextData>,
     styles: crate::highlight::StyleTable,
     mode: crate::terminal::RichMode,
     fd: usize,
@@ -79,8 +81,10 @@ pub struct ZenConsole {
 impl ZenConsole {
     pub fn new(ctx: &Context) -> Result<Self, Unsupported> {
         let fd = ctx.cache.meta.out_fd();
+        let theme = ctx.cache.theme()?;
         Ok(ZenConsole {
-            highlighter: crate::highlight::Highlighter::from_meta(&ctx.cache.theme()?)?,
+            highlighter: crate::highlight::Highlighter::from_meta(&theme)?,
+            text_data: theme.text_data,
             styles: crate::highlight::StyleTable::new(),
             mode: ctx.terminal.rich(fd)?,
             fd,
@@ -106,6 +110,11 @@ impl ZenConsole {
     /// Readies the highlighter for these texts, printed next (one regex set for all of them).
     pub fn prepare(&self, texts: &[&str]) {
         self.highlighter.prepare(texts);
+    }
+
+    /// PyYAML's resolvers as installed (compiled on each call: only YAML output needs them).
+    pub fn yaml_resolvers(&self) -> Option<crate::pyformat::YamlResolvers> {
+        crate::pyformat::YamlResolvers::from_data(self.text_data.as_ref()?).ok()
     }
 
     /// rich's cell widths as this console measures text.

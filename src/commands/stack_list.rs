@@ -547,6 +547,7 @@ pub fn render_data(
     rows: &[Row],
     columns: &str,
     pagination: &[(&str, i64)],
+    yaml: Option<&pyformat::YamlResolvers>,
 ) -> Result<Rendered, String> {
     let (selected, messages) = selection(rows, columns);
     let filtered: Vec<Vec<(String, Value)>> = rows
@@ -579,7 +580,11 @@ pub fn render_data(
             if format == "json" {
                 pyformat::json(&doc)
             } else {
-                pyformat::yaml(&doc).map_err(|e| e.0)?
+                match yaml {
+                    Some(resolvers) => pyformat::yaml_with(&doc, resolvers),
+                    None => pyformat::yaml(&doc),
+                }
+                .map_err(|e| e.0)?
             }
         }
         "csv" | "tsv" => {
@@ -754,7 +759,10 @@ pub fn run(ctx: &Context, args: &ListArgs) -> CommandResult {
             console.cells(),
         )?
     } else {
-        render_data(&format, &rows, &columns, &pagination).map_err(|e| {
+        let yaml = (format == "yaml")
+            .then(|| console.yaml_resolvers())
+            .flatten();
+        render_data(&format, &rows, &columns, &pagination, yaml.as_ref()).map_err(|e| {
             debug::line(format!("stack list: {e}"));
             Unsupported("value not rendered here")
         })?
