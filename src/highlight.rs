@@ -7,10 +7,11 @@
 //!
 //! What rich does, and what is reproduced here (rich 15, `Console.render_str`, `Text.render`):
 //!
-//! 1. Markup and emoji codes are applied first (`console.markup`/`emoji` are on): text where
-//!    either could change something is [`Unsupported`] — any `[`, and any match of rich's
-//!    emoji-code regex whose name could be an emoji name (all its lower-cased characters occur
-//!    in rich's emoji names; without that list, any match).
+//! 1. Markup and emoji codes are applied first (`console.markup`/`emoji` are on): square
+//!    brackets that form no tag and escaped tags become their plain text as rich makes it
+//!    (`markup.rs`); a real tag is [`Unsupported`], and so is any match of rich's emoji-code
+//!    regex whose name could be an emoji name (all its lower-cased characters occur in rich's
+//!    emoji names; without that list, any match).
 //! 2. `ReprHighlighter`: each of its regexes in order, `finditer` over the whole text; every
 //!    named group that took part with a non-empty span adds a span styled `repr.<group>`.
 //! 3. `Text.render` (after the text is split at `\n` and word-wrapped): a segment starts at
@@ -18,13 +19,17 @@
 //!    combination, in span order, of the spans covering it; `console.print(style=base)` then
 //!    puts the base under it (`base + segment style`).
 //!
-//! The regexes, the emoji regex, the theme (zenml's overrides over rich's defaults, resolved)
-//! and rich's palettes are data the installed rich/zenml gave `gen_cache.py`; none of them is
-//! copied here. Also [`Unsupported`]: tabs, control characters and any character outside
-//! printable ASCII and the Latin letters U+00C0–U+024F (so every character is one cell wide
-//! and Python's and `fancy-regex`'s `\w`/`\d`/`\s`/`\b` agree on it), a regex that does not
-//! compile or exceeds the backtrack limit, and an empty match (Python and Rust iterate empty
-//! matches differently).
+//! The regexes, the emoji regex, the theme (zenml's overrides over rich's defaults, resolved),
+//! rich's palettes and cell widths, and which characters Python's `re` counts as `\w`, `\d` and
+//! `\s` are data the installed rich/zenml/Python gave `gen_cache.py`; none of them is copied
+//! here. Python's classes are written into each regex as explicit characters: for ASCII and
+//! the Latin letters U+00C0–U+024F once (on them the regex crate's `\b` agrees), and for a
+//! text with other characters, for that text's alphabet (compiled on first need, kept per
+//! alphabet; `\b`/`\B` then become lookarounds on Python's word class). Also [`Unsupported`]:
+//! tabs, control and bidi characters and whatever [`CellTable::covers`] refuses (without the
+//! recorded text data: any character outside printable ASCII and those Latin letters), a regex
+//! that does not compile or exceeds the backtrack limit, and an empty match (Python and Rust
+//! iterate empty matches differently).
 //!
 //! Speed: compiling all of rich's regexes takes ≈ 0.7 ms, so each regex is split at its
 //! top-level `|` (as the generator recorded it) and an alternative is compiled, lazily, only

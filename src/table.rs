@@ -11,9 +11,10 @@
 //! line. Output is emitted segment by segment as rich's `_render_buffer` does: each styled
 //! segment is its own `ESC[…m…ESC[0m` run.
 //!
-//! Anything outside the ported subset (markup other than the active marker, emoji codes,
-//! links, non-ASCII or control characters, duplicate keys) is refused with [`Unsupported`]: the
-//! caller then hands the command to Python.
+//! Widths are rich's cell widths ([`render_table_with`] and a [`CellTable`] from the cache;
+//! [`render_table`] keeps to printable ASCII). Anything outside the ported subset (markup tags
+//! other than the active marker, emoji codes, links, control or bidi characters, duplicate
+//! keys) is refused with [`Unsupported`]: the caller then hands the command to Python.
 
 use std::fmt::Write as _;
 

@@ -101,3 +101,19 @@ pub fn name(rng: &mut Rng) -> String {
     }
     out
 }
+
+/// Names a new user might give stacks (issue #13), each valid for ZenML: accented Latin, CJK,
+/// Greek, Hebrew, emoji with VS16 and a ZWJ family, combining marks, markup look-alikes, quotes
+/// and backslashes, a 90-character name, and one with a number, a path, a URL and a UUID.
+pub const REAL_NAMES: &[&str] = &[
+    "Café-Producción",
+    "本番環境スタック",
+    "Ελληνικά στοίβα",
+    "מחסנית עברית",
+    "ml 🚀 stack ❤\u{FE0F} 👨\u{200D}👩\u{200D}👧",
+    "cafe\u{301} na\u{303}o",
+    "prod[1] [A] \\[b]",
+    "it's \"q\" \\back\\slash",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語",
+    "stack 42 True /tmp/x https://zenml.io 1619aab9-cf33-4f2f-b291-22f5050654c7",
+];
