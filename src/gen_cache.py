@@ -556,15 +556,6 @@ def gen_text_data():
 
     table = load("latest")
 
-    def ranges(codepoints):
-        out = []
-        for c in codepoints:
-            if out and out[-1][1] == c - 1:
-                out[-1][1] = c
-            else:
-                out.append([c, c])
-        return out
-
     def strip_verbose(pattern):
         # re.X: whitespace outside character classes (and not escaped) is ignored.
         out, in_class, escaped = [], False, False
@@ -588,10 +579,11 @@ def gen_text_data():
                 out.append(ch)
         return "".join(out)
 
+    # Every code point in order: each maximal run a class matches is one range.
     everything = "".join(map(chr, range(0x110000)))
     classes = {}
-    for name, pattern in (("word", r"\w"), ("digit", r"\d"), ("space", r"\s")):
-        classes[name] = ranges([ord(m) for m in re.findall(pattern, everything)])
+    for name, pattern in (("word", r"\w+"), ("digit", r"\d+"), ("space", r"\s+")):
+        classes[name] = [[m.start(), m.end() - 1] for m in re.finditer(pattern, everything)]
     import yaml
 
     resolvers = []
