@@ -150,6 +150,15 @@ impl Ctx {
     fn server_config(&self) -> PathBuf {
         self.scratch.join("server-config")
     }
+    /// Private configs with the same stacks named in other scripts or in ASCII (see
+    /// [`make_name_configs`]).
+    fn names_config(&self, unicode: bool) -> PathBuf {
+        self.scratch.join(if unicode {
+            "unicode-names-config"
+        } else {
+            "ascii-names-config"
+        })
+    }
     /// A venv whose "zenml" is a stub CLI that returns at once (see [`make_stub_env`]).
     fn stub_env(&self) -> PathBuf {
         self.scratch.join("stub-env")
@@ -253,6 +262,37 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
             "zenml stack list --name contains:e (tier 2, server)",
             &["stack", "list", "--name", "contains:e"],
         ),
+        // Stacks named in other scripts (issue #13): against the Python CLI, and against the
+        // launcher on a config with the same stacks named in ASCII (goal: ≤ 1.5× that).
+        names_case(
+            ctx,
+            "zenml status, Unicode names (Rust)",
+            &["status"],
+            500.0,
+        ),
+        names_ratio_case(ctx, "zenml status, Unicode vs ASCII names", &["status"]),
+        names_case(
+            ctx,
+            "zenml stack list, Unicode names (Rust)",
+            &["stack", "list"],
+            300.0,
+        ),
+        names_ratio_case(
+            ctx,
+            "zenml stack list, Unicode vs ASCII names",
+            &["stack", "list"],
+        ),
+        names_case(
+            ctx,
+            "zenml stack list -o yaml, Unicode names (Rust)",
+            &["stack", "list", "-o", "yaml"],
+            300.0,
+        ),
+        names_ratio_case(
+            ctx,
+            "zenml stack list -o yaml, Unicode vs ASCII names",
+            &["stack", "list", "-o", "yaml"],
+        ),
         Case {
             name: "embedded start-up (init + import sys + finalize)",
             launcher: Cmd::new(ctx.example("embed_startup")).env("VIRTUAL_ENV", env),
@@ -269,6 +309,116 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
 /// round generates the launcher's per-distribution cache.
 fn rust_case(ctx: &Ctx, name: &'static str, args: &[&str]) -> Case {
     cli_case(ctx, name, &ctx.env, &[], args, Goal::MinSpeedup(800.0))
+}
+
+/// A command on the config whose stacks have names in other scripts, launcher against the
+/// Python CLI.
+fn names_case(ctx: &Ctx, name: &'static str, args: &[&str], speedup: f64) -> Case {
+    let config = ctx.names_config(true);
+    Case {
+        prepare: Some(make_name_configs),
+        ..cli_case(
+            ctx,
+            name,
+            &ctx.env,
+            &[("ZENML_CONFIG_PATH", &config)],
+            args,
+            Goal::MinSpeedup(speedup),
+        )
+    }
+}
+
+/// The launcher on the Unicode-named config against the launcher on the ASCII-named one.
+fn names_ratio_case(ctx: &Ctx, name: &'static str, args: &[&str]) -> Case {
+    let side = |unicode: bool| {
+        Cmd::new(ctx.zenml())
+            .args(args.iter().copied())
+            .env("VIRTUAL_ENV", &ctx.env)
+            .env("ZENML_CONFIG_PATH", ctx.names_config(unicode))
+    };
+    Case {
+        name,
+        launcher: side(true),
+        reference: side(false),
+        goal: Some(Goal::MaxSlowdown(1.5)),
+        prepare: Some(make_name_configs),
+    }
+}
+
+/// Stack names a new user might choose (the same in spirit as tests/common/names.rs).
+const UNICODE_NAMES: &[&str] = &[
+    "Café-Producción",
+    "本番環境スタック",
+    "Ελληνικά στοίβα",
+    "מחסנית עברית",
+    "ml 🚀 stack ❤\u{FE0F} 👨\u{200D}👩\u{200D}👧",
+    "cafe\u{301} na\u{303}o",
+    "prod[1] [A] \\[b]",
+    "it's \"q\" \\back\\slash",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語",
+    "stack 42 True /tmp/x https://zenml.io 1619aab9-cf33-4f2f-b291-22f5050654c7",
+];
+
+/// Two private configs, each with a component of two types and one stack per name, the
+/// second-named stack active: names from [`UNICODE_NAMES`], or ASCII names of the same lengths
+/// (in code points). Created once (through ZenML's client); kept across runs.
+fn make_name_configs(ctx: &Ctx) -> Result<()> {
+    for unicode in [true, false] {
+        let config = ctx.names_config(unicode);
+        let done = config.join(".bench-ready");
+        if done.exists() {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(&config);
+        let names: Vec<String> = UNICODE_NAMES
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                if unicode {
+                    n.to_string()
+                } else {
+                    let base = format!("stack-{i}-");
+                    let len = n.chars().count().max(base.len());
+                    format!("{base:x<len$}")
+                }
+            })
+            .collect();
+        let (store, orchestrator) = if unicode {
+            ("artefacts-données 日本", "编排器 [1] 🚀")
+        } else {
+            ("artefacts-donnees xy", "orchestr [1] ab")
+        };
+        let script = ctx.scratch.join("make_names_config.py");
+        std::fs::write(
+            &script,
+            "import json, sys\n\
+             from zenml.client import Client\n\
+             names, store, orch = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]\n\
+             c = Client()\n\
+             c.create_stack_component(name=store, flavor='local', component_type='artifact_store', configuration={})\n\
+             c.create_stack_component(name=orch, flavor='local', component_type='orchestrator', configuration={})\n\
+             for i, n in enumerate(names):\n    \
+                 c.create_stack(name=n, components={'orchestrator': orch if i % 2 else 'default', 'artifact_store': store if i % 3 else 'default'})\n\
+             c.activate_stack(names[1])\n",
+        )?;
+        let out = base_command(&Cmd::new(ctx.env.join("bin/python")), &ctx.scratch)
+            .arg(&script)
+            .arg(serde_json::to_string(&names)?)
+            .args([store, orchestrator])
+            .env("ZENML_CONFIG_PATH", &config)
+            .env("VIRTUAL_ENV", &ctx.env)
+            .output()
+            .context("cannot run the env's python")?;
+        if !out.status.success() {
+            bail!(
+                "creating {} failed: {}",
+                config.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::fs::write(&done, b"")?;
+    }
+    Ok(())
 }
 
 /// `stack list` against the benchmark's local ZenML server, both sides in the server venv.

@@ -258,6 +258,15 @@ pub fn fingerprint(env: &PythonEnv, install: &ZenmlInstall) -> String {
     h.stat(&install.site_packages);
     h.path(&install.dist_info);
     h.stat(&install.dist_info.join("RECORD"));
+    // What gen_cache.py reads from rich and PyYAML (cell widths, resolvers): a reinstall of
+    // either changes site-packages too, these make an in-place edit count as well.
+    for dep in [
+        "rich/cells.py",
+        "rich/_unicode_data/_versions.py",
+        "yaml/resolver.py",
+    ] {
+        h.stat(&install.site_packages.join(dep));
+    }
     h.bytes(install.entry_point.module.as_bytes());
     h.bytes(install.entry_point.attr.as_bytes());
     if let Some(pkg) = &install.package_dir {

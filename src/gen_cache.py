@@ -43,6 +43,7 @@ THEME_KEYS = (
     "console_emoji",
     "emoji_name_chars",
     "palettes",
+    "text_data",
 )
 
 
@@ -542,6 +543,69 @@ def gen_theme_guarded():
         raise
 
 
+# 9. Text measurement data for names of any script (stored in theme.json): rich's cell-width
+#    table as `rich.cells` loads it ("latest": callers decline when UNICODE_VERSION asks for
+#    another), its single-cell fast-path ranges and narrow-to-wide (VS16) set; which code
+#    points Python's `re` counts as `\w`, `\d` and `\s` (the highlighter's regexes run on them);
+#    and PyYAML's implicit resolvers (which plain scalars would read back as another type).
+def gen_text_data():
+    import re
+
+    import rich.cells as cells
+    from rich._unicode_data import load
+
+    table = load("latest")
+
+    def strip_verbose(pattern):
+        # re.X: whitespace outside character classes (and not escaped) is ignored.
+        out, in_class, escaped = [], False, False
+        for ch in pattern:
+            if escaped:
+                out.append(ch)
+                escaped = False
+            elif ch == "\\":
+                out.append(ch)
+                escaped = True
+            elif in_class:
+                out.append(ch)
+                if ch == "]":
+                    in_class = False
+            elif ch == "[":
+                out.append(ch)
+                in_class = True
+            elif ch == "#":
+                raise ValueError("comment in a verbose resolver pattern")
+            elif not ch.isspace():
+                out.append(ch)
+        return "".join(out)
+
+    # Every code point in order: each maximal run a class matches is one range.
+    everything = "".join(map(chr, range(0x110000)))
+    classes = {}
+    for name, pattern in (("word", r"\w+"), ("digit", r"\d+"), ("space", r"\s+")):
+        classes[name] = [[m.start(), m.end() - 1] for m in re.finditer(pattern, everything)]
+    import yaml
+
+    resolvers = []
+    for first, entries in yaml.Dumper.yaml_implicit_resolvers.items():
+        for tag, regexp in entries:
+            pattern = regexp.pattern
+            if regexp.flags & re.VERBOSE:
+                pattern = strip_verbose(pattern)
+            if re.compile(pattern).pattern != pattern:
+                raise ValueError("resolver pattern")
+            resolvers.append({"first": first, "tag": tag, "pattern": pattern})
+    meta["text_data"] = {
+        "unicode_version": table.unicode_version,
+        "widths": [list(w) for w in table.widths],
+        "narrow_to_wide": sorted(ord(c) for c in table.narrow_to_wide if len(c) == 1),
+        "single_cell_ranges": [list(r) for r in cells._SINGLE_CELL_UNICODE_RANGES],
+        "python_classes": classes,
+        "yaml_resolvers": resolvers,
+        "yaml_str_tag": yaml.Dumper.DEFAULT_SCALAR_TAG,
+    }
+
+
 # 8. The stack component types, in enum order (the component columns of `stack list`).
 def gen_stack_types():
     from zenml.enums import StackComponentType
@@ -632,6 +696,7 @@ for name, gen in (
     ("help", gen_help),
     ("version_flag", gen_version_flag),
     ("theme", gen_theme_guarded),
+    ("text_data", gen_text_data),
 ):
     try:
         _, out, err = run_quietly(gen)

@@ -34,6 +34,9 @@ pub const TTY_INTERACTIVE: &str = "TTY_INTERACTIVE";
 /// Jupyter / IDE consoles that make rich take other decisions: their presence means "delegate".
 pub const JUPYTER_COLUMNS: &str = "JUPYTER_COLUMNS";
 pub const JUPYTER_LINES: &str = "JUPYTER_LINES";
+/// rich's cell-width table choice (`rich._unicode_data.load("auto")`): set, only single-cell
+/// text is measured here (`cells.rs`).
+pub const UNICODE_VERSION: &str = "UNICODE_VERSION";
 
 // ZenML variables that change the output of the commands answered without Python.
 pub const ZENML_LOGGING_VERBOSITY: &str = "ZENML_LOGGING_VERBOSITY";

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use common::{ZENML_VERSION, clean_command, output, repo, scratch, show, zenml_env};
-use zenml_launcher::cache::Meta;
 use zenml_launcher::render::highlight::ThemeData;
 use zenml_launcher::render::highlight::{Highlighter, StyleTable};
 use zenml_launcher::render::style::{Color, ColorSpec, Style};
@@ -139,17 +138,52 @@ const SAMPLES: &[(&str, bool)] = &[
     ),
     ("key=value(1) <a=b> 'x'(y)", true),
     ("[bold]markup[/bold]", false),
-    ("a list [1, 2]", false),
+    ("a list [1, 2]", true),
     ("emoji :thumbs_up: here", false),
     ("emoji-like :no-such_name-text: here", false),
     ("time 10:30:45", false),
     ("tab\there", false),
-    ("wide 日本語", false),
+    ("wide 日本語", true),
     ("bell \x07 and cr \r", false),
+    // Names of other scripts and markup look-alikes (issue #13).
+    ("  The active stack is: 'プロダクション環境' (global)", true),
+    ("  The active stack is: 'Ελληνικά στοίβα' (global)", true),
+    ("  The active stack is: 'מחסנית עברית' (global)", true),
+    (
+        "  The active stack is: 'ml 🚀 stack ❤\u{FE0F} 👨\u{200D}👩\u{200D}👧' (global)",
+        true,
+    ),
+    (
+        "  The active stack is: 'cafe\u{301} na\u{303}o' (global)",
+        true,
+    ),
+    (
+        "  The active user is: 'prod[1] [A] \\[b] back\\slash \"q\"' (global)",
+        true,
+    ),
+    ("stack 'x[bold]y[/bold]'", false),
+    (
+        "Using configuration from: '/home/josé/日本/zenml' 42 True 1619aab9-cf33-4f2f-b291-22f5050654c7 https://例え.jp/パス",
+        true,
+    ),
+    (
+        "全角スペース　と　ｆｕｌｌｗｉｄｔｈ　ＡＢＣ and 한국어 텍스트 그리고 中文字符",
+        true,
+    ),
+    (
+        "zero\u{200B}width and soft\u{AD}hyphen and bom\u{FEFF}x",
+        true,
+    ),
+    ("bidi \u{202E}override", false),
+    (
+        "a-very-long-name-without-spaces-日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語-end",
+        true,
+    ),
+    ("αβγδεζηθικλμνξοπρστυφχψω_ΑΒΓΔ 1_000 (x) ...", true),
 ];
 
 const BASES: &[Option<&str>] = &[None, Some("info"), Some("warning")];
-const WIDTHS: &[usize] = &[40, 80, 200];
+const WIDTHS: &[usize] = &[13, 27, 40, 80, 200];
 const MODES: &[&str] = &["pipe", "standard", "eight_bit", "truecolor", "no_color"];
 /// The non-ASCII characters `render/highlight.rs` accepts: checked to be single-cell word characters
 /// for the installed rich and Python.
@@ -171,63 +205,51 @@ fn rich_mode(mode: &str, width: usize) -> RichMode {
     }
 }
 
-/// Runs `src/gen_cache.py` the way `cache::load_or_generate` does and reads its `theme.json`.
-fn generate_meta(env: &Path, dir: &Path) -> ThemeData {
-    let input = zenml_launcher::env::DiscoveryInput {
-        virtual_env: Some(env.as_os_str().to_owned()),
-        ..Default::default()
-    };
-    let py_env = zenml_launcher::env::resolve(&input).expect("env");
-    let install = zenml_launcher::zenml::package::find(&py_env).expect("zenml installed");
-    let out_dir = dir.join("cache");
-    // The launcher's own generator invocation, in a clean environment, with its output kept.
-    let mut cmd =
-        zenml_launcher::cache::generator_command(&py_env, &install, &out_dir, "highlight-parity");
-    cmd.env_clear()
-        .env("HOME", dir)
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("LANG", "C.UTF-8")
-        .env("ZENML_CONFIG_PATH", dir.join("zenml-config"))
-        .env("ZENML_ANALYTICS_OPT_IN", "false")
-        .current_dir(dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let out = output(&mut cmd);
-    assert!(
-        out.status.success(),
-        "generator failed: {}",
-        show(&out.stderr)
-    );
-    let main: Meta =
-        serde_json::from_slice(&std::fs::read(out_dir.join("meta.json")).unwrap()).unwrap();
-    assert!(
-        main.supports("theme"),
-        "theme step unsupported: {:?}",
-        main.unsupported
-    );
-    let meta: ThemeData =
-        serde_json::from_slice(&std::fs::read(out_dir.join("theme.json")).unwrap()).unwrap();
-    assert!(
-        meta.supports("theme"),
-        "theme step unsupported: {:?}",
-        meta.unsupported
-    );
-    meta
-}
-
 /// The cache metadata of the 0.98.0 test env, generated once per test binary.
 fn meta() -> &'static ThemeData {
     static META: OnceLock<ThemeData> = OnceLock::new();
     META.get_or_init(|| {
         let env = zenml_env(ZENML_VERSION);
-        generate_meta(&env, &scratch("highlight-meta"))
+        common::generate_meta(&env, &scratch("highlight-meta"))
     })
 }
 
+/// Seed of the random names (change it to explore; a failure prints the text).
+const SEED: u64 = 13;
+/// How many random names go through each template.
+const RANDOM_NAMES: usize = 40;
+
+/// The fixed samples (`Some(supported)`) and seeded random names of mixed scripts inside
+/// status-like lines (`None`: supported unless refused for a deliberate reason).
+fn texts() -> Vec<(String, Option<bool>)> {
+    let mut out: Vec<(String, Option<bool>)> = SAMPLES
+        .iter()
+        .map(|&(t, ok)| (t.to_string(), Some(ok)))
+        .collect();
+    let mut rng = common::names::Rng::new(SEED);
+    let templates = [
+        "  The active stack is: '{}' (global)",
+        "{}",
+        "Using configuration from: '/home/{}/zenml'",
+        "Page (1/1), {} items found for the applied filters.",
+    ];
+    for template in templates {
+        for _ in 0..RANDOM_NAMES {
+            let name = common::names::name(&mut rng);
+            out.push((template.replace("{}", &name), None));
+        }
+    }
+    out
+}
+
 /// The reference outputs of every mode: `[mode][text][base][width]`.
-fn expected(env: &Path, dir: &Path) -> Vec<Vec<Vec<Vec<String>>>> {
+fn expected(
+    env: &Path,
+    dir: &Path,
+    texts: &[(String, Option<bool>)],
+) -> Vec<Vec<Vec<Vec<String>>>> {
     let request = serde_json::json!({
-        "texts": SAMPLES.iter().map(|s| s.0).collect::<Vec<_>>(),
+        "texts": texts.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
         "bases": BASES,
         "widths": WIDTHS,
         "latin": (LATIN.0..=LATIN.1).filter(|c| !['\u{D7}', '\u{F7}'].contains(c)).collect::<String>(),
@@ -282,7 +304,8 @@ fn highlighted_text_matches_rich() {
     let env = zenml_env(ZENML_VERSION);
     let dir = scratch("highlight-parity");
     let meta = meta();
-    let expected = expected(&env, &dir);
+    let texts = texts();
+    let expected = expected(&env, &dir, &texts);
     // As recorded (regexes split into alternatives with requirements), and as whole regexes.
     let mut unsplit_meta = meta.clone();
     assert!(
@@ -295,6 +318,7 @@ fn highlighted_text_matches_rich() {
     unsplit_meta.emoji_alternatives = None;
     let mut compared = 0;
     let mut unsupported = Vec::new();
+    let mut random_refused = Vec::new();
     let mut failures = Vec::new();
     for (split, meta) in [(true, meta), (false, &unsplit_meta)] {
         let highlighter = Highlighter::from_theme(meta).expect("highlighter");
@@ -303,7 +327,8 @@ fn highlighted_text_matches_rich() {
             .map(|b| b.map(|name| highlighter.theme_style(name).unwrap()))
             .collect();
         let mut table = StyleTable::new();
-        for (t, &(text, supported)) in SAMPLES.iter().enumerate() {
+        for (t, (text, supported)) in texts.iter().enumerate() {
+            let text = text.as_str();
             for (b, base) in bases.iter().enumerate() {
                 let lines = match highlighter.styled_lines(text, base.as_ref(), &mut table) {
                     Ok(lines) => lines,
@@ -313,18 +338,32 @@ fn highlighted_text_matches_rich() {
                             "{text:?}: unexpected Unsupported({:?})",
                             why.0
                         );
-                        assert!(!supported, "{text:?} should be supported: {:?}", why.0);
+                        assert!(
+                            *supported != Some(true),
+                            "{text:?} should be supported: {:?}",
+                            why.0
+                        );
                         if b == 0 && split {
-                            unsupported.push(text);
+                            if supported.is_some() {
+                                unsupported.push(text);
+                            } else {
+                                random_refused.push(text);
+                            }
                         }
                         continue;
                     }
                 };
-                assert!(supported, "{text:?} should be unsupported");
+                assert!(*supported != Some(false), "{text:?} should be unsupported");
                 for (m, mode) in MODES.iter().enumerate() {
                     for (w, &width) in WIDTHS.iter().enumerate() {
                         let mut out = Vec::new();
-                        text::render(&lines, table.codes(), &rich_mode(mode, width), &mut out);
+                        text::render_with(
+                            &lines,
+                            table.codes(),
+                            &rich_mode(mode, width),
+                            highlighter.cells(),
+                            &mut out,
+                        );
                         let want = &expected[m][t][b][w];
                         compared += 1;
                         if out != want.as_bytes() {
@@ -348,11 +387,170 @@ fn highlighted_text_matches_rich() {
     let expected_unsupported = SAMPLES.iter().filter(|s| !s.1).count();
     assert_eq!(unsupported.len(), expected_unsupported);
     assert!(SAMPLES.len() - unsupported.len() >= 60);
-    eprintln!(
-        "{compared} outputs byte-equal; {} of {} samples deliberately unsupported: {unsupported:?}",
-        unsupported.len(),
-        SAMPLES.len()
+    // Random names are refused only for markup tags they happen to form (`[` + a word + `]`).
+    let random = texts.len() - SAMPLES.len();
+    assert!(
+        random_refused.len() * 5 <= random,
+        "too many random names refused ({} of {random}): {random_refused:?}",
+        random_refused.len()
     );
+    eprintln!(
+        "{compared} outputs byte-equal; {} of {} samples deliberately unsupported: {unsupported:?}; \
+         {} of {random} random names (seed {SEED}) refused: {random_refused:?}",
+        unsupported.len(),
+        SAMPLES.len(),
+        random_refused.len(),
+    );
+}
+
+/// `cells.rs` against the installed rich: `cell_len` of every code point (all planes, not only
+/// the BMP and the emoji blocks), and for curated and seeded random strings (emoji with and
+/// without VS16, ZWJ sequences, combining marks, CJK) `cell_len`, `split_graphemes`,
+/// `chop_cells` at several widths and `set_cell_size` at every size.
+#[test]
+fn cell_widths_match_rich() {
+    let env = zenml_env(ZENML_VERSION);
+    let dir = scratch("cells-parity");
+    let cells = zenml_launcher::render::cells::CellTable::from_data(
+        meta().text_data.as_ref().expect("text data generated"),
+    )
+    .expect("cell table");
+    let mut strings: Vec<String> = [
+        "",
+        "abc",
+        "日本語",
+        "e\u{301}",
+        "\u{301}x",
+        "❤\u{FE0F}",
+        "❤\u{FE0F}\u{FE0F}",
+        "\u{FE0F}a",
+        "\u{200D}",
+        "a\u{200D}",
+        "👨\u{200D}👩\u{200D}👧\u{200D}👦",
+        "🏳\u{FE0F}\u{200D}🌈x",
+        "1\u{FE0F}\u{20E3}",
+        "👍🏽👍🏿",
+        "🇯🇵🇫🇷",
+        "a\u{200B}b\u{AD}c\u{FEFF}",
+        "ｆｕｌｌ　ｗｉｄｔｈ",
+        "ก\u{E34}\u{E48}",
+        "\u{1F600}\u{1F600}\u{1F600}",
+        "x\u{7}y\u{1b}z\u{85}",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut rng = common::names::Rng::new(SEED);
+    strings.extend((0..200).map(|_| common::names::name(&mut rng)));
+    let request = serde_json::json!({
+        "texts": [], "bases": [null], "widths": [80], "latin": "", "measure": strings,
+    });
+    let request_path = dir.join("request.json");
+    std::fs::write(&request_path, request.to_string()).unwrap();
+    let answer_path = dir.join("answer.json");
+    let out = output(
+        clean_command(env.join("bin/python"), &dir)
+            .arg(repo().join("tests/support/highlight_expected.py"))
+            .arg("pipe")
+            .arg(&request_path)
+            .arg(&answer_path),
+    );
+    assert!(out.status.success(), "{}", show(&out.stderr));
+    let answer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&answer_path).unwrap()).unwrap();
+    let measures = &answer["measures"];
+
+    let mut failures = Vec::new();
+    let mut checked = 0usize;
+    let runs: Vec<(u32, u32, usize)> =
+        serde_json::from_value(measures["code_points"].clone()).unwrap();
+    let mut covered = 0u32;
+    for (start, end, width) in runs {
+        for code in start..=end {
+            let c = char::from_u32(code).expect("no surrogates");
+            checked += 1;
+            covered += 1;
+            let got = cells.cell_len(&[c]);
+            if got != width {
+                failures.push(format!("U+{code:04X}: rich {width}, rust {got}"));
+            }
+        }
+    }
+    assert_eq!(
+        covered,
+        0x110000 - 0x800,
+        "every code point but the surrogates"
+    );
+    let results: Vec<serde_json::Value> =
+        serde_json::from_value(measures["strings"].clone()).unwrap();
+    for (text, want) in strings.iter().zip(&results) {
+        let chars: Vec<char> = text.chars().collect();
+        let len = cells.cell_len(&chars);
+        checked += 1;
+        if want["cell_len"] != len {
+            failures.push(format!(
+                "{text:?}: cell_len rich {}, rust {len}",
+                want["cell_len"]
+            ));
+            continue;
+        }
+        let (spans, _) = cells.split_graphemes(&chars);
+        let spans: Vec<[usize; 3]> = spans.iter().map(|&(a, b, c)| [a, b, c]).collect();
+        let want_spans: Vec<[usize; 3]> =
+            serde_json::from_value(want["graphemes"].clone()).unwrap();
+        if spans != want_spans {
+            failures.push(format!(
+                "{text:?}: graphemes rich {want_spans:?}, rust {spans:?}"
+            ));
+        }
+        for width in [1usize, 2, 3, 5, 8] {
+            let want_lines: Vec<String> =
+                serde_json::from_value(want["chop"][width.to_string()].clone()).unwrap();
+            let mut got_lines = Vec::new();
+            let mut at = 0;
+            for n in cells.chop_cells(&chars, width) {
+                got_lines.push(chars[at..at + n].iter().collect::<String>());
+                at += n;
+            }
+            if got_lines != want_lines {
+                failures.push(format!(
+                    "{text:?}: chop_cells({width}) rich {want_lines:?}, rust {got_lines:?}"
+                ));
+            }
+        }
+        let want_sizes: Vec<String> = serde_json::from_value(want["set_size"].clone()).unwrap();
+        for (total, want_text) in want_sizes.iter().enumerate() {
+            let (keep, pad) = cells.set_cell_size(&chars, total);
+            let got: String = chars[..keep].iter().collect::<String>() + &" ".repeat(pad);
+            if &got != want_text {
+                failures.push(format!(
+                    "{text:?}: set_cell_size({total}) rich {want_text:?}, rust {got:?}"
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} measurements differ:\n{}",
+        failures.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
+    // Python's `\s` (the `\s*\S+\s*` words of divide_line, rstrip) is Rust's
+    // `char::is_whitespace` on every character the launcher measures.
+    let data = meta().text_data.as_ref().unwrap();
+    for code in 0..0x110000u32 {
+        let Some(c) = char::from_u32(code) else {
+            continue;
+        };
+        if cells.covers(c) {
+            assert_eq!(
+                zenml_launcher::render::cells::in_ranges(&data.python_classes.space, c),
+                c.is_whitespace(),
+                "U+{code:04X}: Python \\s and char::is_whitespace disagree"
+            );
+        }
+    }
+    eprintln!("{checked} code points and strings measured alike (seed {SEED})");
 }
 
 /// The one-shot API gives the same pieces as a kept highlighter.

@@ -123,6 +123,63 @@ fn several_stacks_with_components_and_a_non_default_active_stack() {
     all_ok(results);
 }
 
+/// Stacks and components named in other scripts (issue #13): every output format, several
+/// widths, NO_COLOR, pipes and terminals, all answered by the Rust route.
+#[test]
+fn names_of_any_script_every_format_width_and_terminal() {
+    let w = World::new("sl-unicode");
+    let names: Vec<String> = common::names::REAL_NAMES
+        .iter()
+        .map(|n| serde_json::to_string(n).unwrap()) // a valid Python literal
+        .collect();
+    w.python(&format!(
+        "from zenml.client import Client\n\
+         c = Client()\n\
+         c.create_stack_component(name='artefacts-données 日本', flavor='local', component_type='artifact_store', configuration={{}})\n\
+         c.create_stack_component(name='编排器 [1] 🚀', flavor='local', component_type='orchestrator', configuration={{}})\n\
+         for i, n in enumerate([{}]):\n    \
+             c.create_stack(name=n, components={{'orchestrator': '编排器 [1] 🚀' if i % 2 else 'default', 'artifact_store': 'artefacts-données 日本' if i % 3 else 'default'}})\n\
+         c.activate_stack({})\n",
+        names.join(", "),
+        names[1],
+    ));
+    let mut results = Vec::new();
+    for (args, extra) in [
+        (&[][..], &[][..]),
+        (&[], &[("COLUMNS", "120")]),
+        (&[], &[("COLUMNS", "200")]),
+        (&[], &[("ZENML_CLI_COLUMN_WIDTH", "150")]),
+        (&[], &[("NO_COLOR", "1")]),
+        (&[], &[("NO_COLOR", "")]),
+        (&["-o", "json"], &[]),
+        (&["-o", "yaml"], &[]),
+        (&["-o", "csv"], &[]),
+        (&["-o", "tsv"], &[]),
+        (&["-c", "all"], &[("COLUMNS", "200")]),
+        (&["-c", "all"], &[]),
+        (&["-c", "all", "-o", "yaml"], &[]),
+        (&["-c", "all", "-o", "json"], &[]),
+        (&["-c", "name,orchestrator,artifact_store"], &[]),
+        (&["-o", "json"], &[("NO_COLOR", "1")]),
+    ] {
+        results.push(w.check(args, extra, PIPE, Tier::Rust));
+    }
+    results.extend(w.check_terminals());
+    results.push(w.check(
+        &[],
+        &[("TERM", "xterm"), ("COLUMNS", "150")],
+        &["stdout"],
+        Tier::Rust,
+    ));
+    results.push(w.check(
+        &["-o", "yaml"],
+        &[("TERM", "xterm"), ("NO_COLOR", "1")],
+        &["stdout"],
+        Tier::Rust,
+    ));
+    all_ok(results);
+}
+
 #[test]
 fn more_than_a_page_with_an_old_active_stack_and_long_names() {
     let w = World::new("sl-many");

@@ -289,3 +289,27 @@ fn terminal_widths_no_color_and_a_repository() {
     check_tty(&w, &repo.join("sub"), 80, &[]);
     check_tty(&w, &w.home, 60, &[]);
 }
+
+/// Stacks named in other scripts (issue #13): pipes at several widths, NO_COLOR and
+/// terminals, all answered by the Rust route.
+#[test]
+fn names_of_any_script() {
+    let w = World::new("status-unicode");
+    w.setup(&["status"], &w.home);
+    for (i, name) in common::names::REAL_NAMES.iter().enumerate() {
+        w.setup(
+            &["stack", "register", name, "-o", "default", "-a", "default"],
+            &w.home,
+        );
+        w.setup(&["stack", "set", name], &w.home);
+        for cols in ["40", "80", "200"] {
+            check(&w, &w.home, &[("COLUMNS", cols)], true);
+        }
+        check(&w, &w.home, &[("NO_COLOR", "1")], true);
+        check_tty(&w, &w.home, [60, 80, 120][i % 3], &[]);
+        if i % 3 == 0 {
+            check_tty(&w, &w.home, 80, &[("NO_COLOR", "1")]);
+        }
+    }
+    // (Project names are limited to `^[a-z0-9_-]+$` by ZenML: no such names there.)
+}

@@ -14,7 +14,10 @@ use std::path::Path;
 
 use common::{ZENML_VERSION, clean_command, output, scratch, show, zenml_env};
 use serde::Deserialize;
-use zenml_launcher::render::table::{TableEnv, large_table_warning, render_table};
+use zenml_launcher::render::cells::CellTable;
+use zenml_launcher::render::table::{
+    TableEnv, large_table_warning, render_table, render_table_with,
+};
 
 /// Terminal variables set for one Python process.
 type Vars = &'static [(&'static str, &'static str)];
@@ -53,6 +56,8 @@ struct Case {
     rows: Vec<Vec<String>>,
     width: usize,
     supported: bool,
+    /// Whether the port with rich's cell table must render it (names of any script).
+    supported_unicode: bool,
     stdout: String,
     warning: bool,
 }
@@ -100,6 +105,9 @@ fn first_difference(want: &str, got: &str) -> String {
 #[test]
 fn table_matches_zenml_render_table() {
     let env = zenml_env(ZENML_VERSION);
+    let meta = common::generate_meta(&env, &scratch("table-meta"));
+    let cells = CellTable::from_data(meta.text_data.as_ref().expect("text data generated"))
+        .expect("cell table");
     let results: Vec<(&str, Vars, Vec<Case>)> = std::thread::scope(|s| {
         let handles: Vec<_> = MODES
             .iter()
@@ -115,22 +123,45 @@ fn table_matches_zenml_render_table() {
     });
 
     let (mut total, mut matched, mut refused) = (0, 0, 0);
+    let mut unicode_rendered = 0;
     let mut failures = Vec::new();
-    for (mode, vars, cases) in &results {
+    // Each case through the ASCII port (`render_table`, the narrow table) and through the port
+    // with rich's cell table (`render_table_with`), each with its own expectation.
+    for (unicode, (mode, vars, cases)) in [false, true]
+        .into_iter()
+        .flat_map(|u| results.iter().map(move |r| (u, r)))
+    {
         let tenv = table_env(vars);
         for case in cases {
             total += 1;
             let w_table = case.width.clamp(80, 200);
-            let label = format!("[{mode}] {}", case.name);
+            let label = format!(
+                "[{mode}{}] {}",
+                if unicode { " unicode" } else { "" },
+                case.name
+            );
             let warning = large_table_warning(&case.columns, &case.rows, w_table);
-            match render_table(&case.columns, &case.rows, w_table, &tenv) {
+            let supported = if unicode {
+                case.supported_unicode
+            } else {
+                case.supported
+            };
+            let rendered = if unicode {
+                render_table_with(&case.columns, &case.rows, w_table, &tenv, &cells)
+            } else {
+                render_table(&case.columns, &case.rows, w_table, &tenv)
+            };
+            if unicode && rendered.is_ok() && !case.supported {
+                unicode_rendered += 1;
+            }
+            match rendered {
                 Err(why) => {
                     refused += 1;
-                    if case.supported {
+                    if supported {
                         failures.push(format!("{label}: refused ({why:?}) but marked supported"));
                     }
                 }
-                Ok(_) if !case.supported => {
+                Ok(_) if !supported => {
                     failures.push(format!("{label}: rendered but marked unsupported"));
                 }
                 Ok(bytes) => {
@@ -153,15 +184,20 @@ fn table_matches_zenml_render_table() {
         }
     }
     eprintln!(
-        "table parity: {total} renders ({} cases × {} variable sets), {matched} byte-identical, \
+        "table parity: {total} renders ({} cases × {} variable sets × ASCII/Unicode port), \
+         {matched} byte-identical ({unicode_rendered} only with the cell table), \
          {refused} refused as unsupported, {} failures",
         results[0].2.len(),
         results.len(),
         failures.len()
     );
     assert!(
-        total >= 150 * MODES.len(),
+        total >= 2 * 150 * MODES.len(),
         "too few cases generated: {total}"
+    );
+    assert!(
+        unicode_rendered >= 30 * MODES.len(),
+        "too few cases rendered only by the Unicode port: {unicode_rendered}"
     );
     assert!(
         failures.is_empty(),

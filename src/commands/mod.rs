@@ -71,6 +71,8 @@ pub fn delegate_unmodelled(
 /// and wrapping as rich does them, on the CLI's output stream.
 pub struct ZenConsole {
     highlighter: crate::render::highlight::Highlighter,
+    /// What `gen_cache.py` read from rich, Python and PyYAML (`theme.json`'s `text_data`).
+    text_data: Option<crate::render::cells::TextData>,
     styles: crate::render::highlight::StyleTable,
     mode: crate::render::terminal::RichMode,
     fd: usize,
@@ -79,8 +81,10 @@ pub struct ZenConsole {
 impl ZenConsole {
     pub fn new(ctx: &Context) -> Result<Self, Unsupported> {
         let fd = ctx.cache.meta.out_fd();
+        let theme = ctx.cache.theme()?;
         Ok(ZenConsole {
-            highlighter: crate::render::highlight::Highlighter::from_theme(&ctx.cache.theme()?)?,
+            highlighter: crate::render::highlight::Highlighter::from_theme(&theme)?,
+            text_data: theme.text_data,
             styles: crate::render::highlight::StyleTable::new(),
             mode: ctx.terminal.rich(fd)?,
             fd,
@@ -93,8 +97,29 @@ impl ZenConsole {
         let lines = self
             .highlighter
             .styled_lines(text, Some(&base), &mut self.styles)?;
-        crate::render::text::render(&lines, self.styles.codes(), &self.mode, out.fd(self.fd));
+        crate::render::text::render_with(
+            &lines,
+            self.styles.codes(),
+            &self.mode,
+            self.highlighter.cells(),
+            out.fd(self.fd),
+        );
         Ok(())
+    }
+
+    /// Readies the highlighter for these texts, printed next (one regex set for all of them).
+    pub fn prepare(&self, texts: &[&str]) {
+        self.highlighter.prepare(texts);
+    }
+
+    /// PyYAML's resolvers as installed (compiled on each call: only YAML output needs them).
+    pub fn yaml_resolvers(&self) -> Option<crate::render::pyformat::YamlResolvers> {
+        crate::render::pyformat::YamlResolvers::from_data(self.text_data.as_ref()?).ok()
+    }
+
+    /// rich's cell widths as this console measures text.
+    pub fn cells(&self) -> &crate::render::cells::CellTable {
+        self.highlighter.cells()
     }
 
     /// Bytes written as they are on the same stream (ZenML's log lines).

@@ -547,6 +547,7 @@ pub fn render_data(
     rows: &[Row],
     columns: &str,
     pagination: &[(&str, i64)],
+    yaml: Option<&pyformat::YamlResolvers>,
 ) -> Result<Rendered, String> {
     let (selected, messages) = selection(rows, columns);
     let filtered: Vec<Vec<(String, Value)>> = rows
@@ -579,7 +580,11 @@ pub fn render_data(
             if format == "json" {
                 pyformat::json(&doc)
             } else {
-                pyformat::yaml(&doc).map_err(|e| e.0)?
+                match yaml {
+                    Some(resolvers) => pyformat::yaml_with(&doc, resolvers),
+                    None => pyformat::yaml(&doc),
+                }
+                .map_err(|e| e.0)?
             }
         }
         "csv" | "tsv" => {
@@ -637,6 +642,7 @@ fn render_table_output(
     columns: &str,
     total: i64,
     total_pages: i64,
+    cell_table: &crate::render::cells::CellTable,
 ) -> Result<Rendered, Unsupported> {
     let (selected, mut messages) = selection(rows, columns);
     // str(v) of each selected value; a key a row lacks is "".
@@ -659,7 +665,7 @@ fn render_table_output(
         .collect();
     let width = table_width(ctx)?;
     let env = table::TableEnv::from_terminal(ctx.terminal)?;
-    let mut stdout = table::render_table(&selected, &cells, width, &env)?;
+    let mut stdout = table::render_table_with(&selected, &cells, width, &env, cell_table)?;
     if !stdout.is_empty() && !stdout.ends_with(b"\n") {
         stdout.push(b'\n');
     }
@@ -742,15 +748,25 @@ pub fn run(ctx: &Context, args: &ListArgs) -> CommandResult {
         ),
         ("total", total),
     ];
+    let mut console = ZenConsole::new(ctx)?;
     let rendered = if table {
-        render_table_output(ctx, &rows, &columns, total, pagination[2].1)?
+        render_table_output(
+            ctx,
+            &rows,
+            &columns,
+            total,
+            pagination[2].1,
+            console.cells(),
+        )?
     } else {
-        render_data(&format, &rows, &columns, &pagination).map_err(|e| {
+        let yaml = (format == "yaml")
+            .then(|| console.yaml_resolvers())
+            .flatten();
+        render_data(&format, &rows, &columns, &pagination, yaml.as_ref()).map_err(|e| {
             debug::line(format!("stack list: {e}"));
             Unsupported("value not rendered here")
         })?
     };
-    let mut console = ZenConsole::new(ctx)?;
     let mut out = Output {
         stdout: rendered.stdout,
         ..Output::default()

@@ -96,6 +96,15 @@ pub fn items(state: &State) -> Result<Vec<Item>, Unmodelled> {
         Item::Declare(format!("  The active user is: '{}'", state.user)),
     ];
     if state.project != "default" && !state.project_from_env && project_warning_shown()? {
+        // ZenML's log formatter restyles `…` spans and URLs inside the message.
+        if ["`", "http://", "https://"]
+            .iter()
+            .any(|s| state.project.contains(s))
+        {
+            return Err(Unmodelled(
+                "project name the log formatter would restyle".into(),
+            ));
+        }
         items.push(Item::Log(project_warning(&state.project)));
     }
     items.push(Item::Declare(format!(
@@ -151,6 +160,14 @@ pub fn run(ctx: &Context) -> CommandResult {
     let state = read_state(&input, ctx.version).map_err(&unmodelled)?;
     let items = items(&state).map_err(&unmodelled)?;
     let mut console = ZenConsole::new(ctx)?;
+    let texts: Vec<&str> = items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Declare(text) => Some(text.as_str()),
+            Item::Log(_) => None,
+        })
+        .collect();
+    console.prepare(&texts);
     let mut out = Output::default();
     for item in items {
         match item {

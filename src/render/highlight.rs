@@ -7,10 +7,11 @@
 //!
 //! What rich does, and what is reproduced here (rich 15, `Console.render_str`, `Text.render`):
 //!
-//! 1. Markup and emoji codes are applied first (`console.markup`/`emoji` are on): text where
-//!    either could change something is [`Unsupported`] — any `[`, and any match of rich's
-//!    emoji-code regex whose name could be an emoji name (all its lower-cased characters occur
-//!    in rich's emoji names; without that list, any match).
+//! 1. Markup and emoji codes are applied first (`console.markup`/`emoji` are on): square
+//!    brackets that form no tag and escaped tags become their plain text as rich makes it
+//!    (`markup.rs`); a real tag is [`Unsupported`], and so is any match of rich's emoji-code
+//!    regex whose name could be an emoji name (all its lower-cased characters occur in rich's
+//!    emoji names; without that list, any match).
 //! 2. `ReprHighlighter`: each of its regexes in order, `finditer` over the whole text; every
 //!    named group that took part with a non-empty span adds a span styled `repr.<group>`.
 //! 3. `Text.render` (after the text is split at `\n` and word-wrapped): a segment starts at
@@ -18,13 +19,17 @@
 //!    combination, in span order, of the spans covering it; `console.print(style=base)` then
 //!    puts the base under it (`base + segment style`).
 //!
-//! The regexes, the emoji regex, the theme (zenml's overrides over rich's defaults, resolved)
-//! and rich's palettes are data the installed rich/zenml gave `gen_cache.py`; none of them is
-//! copied here. Also [`Unsupported`]: tabs, control characters and any character outside
-//! printable ASCII and the Latin letters U+00C0–U+024F (so every character is one cell wide
-//! and Python's and `fancy-regex`'s `\w`/`\d`/`\s`/`\b` agree on it), a regex that does not
-//! compile or exceeds the backtrack limit, and an empty match (Python and Rust iterate empty
-//! matches differently).
+//! The regexes, the emoji regex, the theme (zenml's overrides over rich's defaults, resolved),
+//! rich's palettes and cell widths, and which characters Python's `re` counts as `\w`, `\d` and
+//! `\s` are data the installed rich/zenml/Python gave `gen_cache.py`; none of them is copied
+//! here. Python's classes are written into each regex as explicit characters: for ASCII and
+//! the Latin letters U+00C0–U+024F once (on them the regex crate's `\b` agrees), and for a
+//! text with other characters, for that text's alphabet (compiled on first need, kept per
+//! alphabet; `\b`/`\B` then become lookarounds on Python's word class). Also [`Unsupported`]:
+//! tabs, control and bidi characters and whatever [`CellTable::covers`] refuses (without the
+//! recorded text data: any character outside printable ASCII and those Latin letters), a regex
+//! that does not compile or exceeds the backtrack limit, and an empty match (Python and Rust
+//! iterate empty matches differently).
 //!
 //! Speed: compiling all of rich's regexes takes ≈ 0.7 ms, so each regex is split at its
 //! top-level `|` (as the generator recorded it) and an alternative is compiled, lazily, only
@@ -50,6 +55,7 @@ use std::collections::BTreeMap;
 use fancy_regex::{Captures, Regex};
 use serde::Deserialize;
 
+use crate::render::cells::{CellTable, PythonClasses, in_ranges};
 use crate::render::style::{Palettes, Style, StyleSpec};
 use crate::render::terminal::Unsupported;
 use crate::render::text::{Line, Piece, StyleCodes};
@@ -131,9 +137,13 @@ struct Alternative {
 }
 
 impl Alternative {
-    fn new(pattern: &str, requires: &[Vec<String>]) -> Result<Alternative, Unsupported> {
+    fn new(
+        pattern: &str,
+        requires: &[Vec<String>],
+        classes: &Classes,
+    ) -> Result<Alternative, Unsupported> {
         Ok(Alternative {
-            source: python_to_fancy(pattern)?,
+            source: python_to_fancy(pattern, classes)?,
             requires: requires.to_vec(),
             compiled: OnceCell::new(),
         })
@@ -181,6 +191,10 @@ pub struct ThemeData {
     /// rich's standard and 8-bit palettes (colour downgrades).
     #[serde(default)]
     pub palettes: Option<Palettes>,
+    /// rich's cell widths, Python's `\w`/`\d`/`\s` and PyYAML's resolvers, as installed
+    /// (`cells.rs`); absent when `unsupported.text_data` is set.
+    #[serde(default)]
+    pub text_data: Option<crate::render::cells::TextData>,
 }
 
 impl ThemeData {
@@ -189,21 +203,58 @@ impl ThemeData {
     }
 }
 
-/// The zenml console's highlighting, built from the cache's `meta.json` at run time. Regexes
+/// The regexes translated for one set of characters (see [`Classes`]).
+#[derive(Debug)]
+struct Variant {
+    /// `ReprHighlighter.highlights`, each as its top-level alternatives.
+    patterns: Vec<Vec<Alternative>>,
+    /// rich's emoji-code regex, when the console replaces emoji codes.
+    emoji: Option<Vec<Alternative>>,
+}
+
+/// A regex as recorded: the pattern and its split into alternatives, if any.
+#[derive(Debug, Clone)]
+struct RawRegex {
+    pattern: String,
+    split: Option<Vec<RegexAlternative>>,
+}
+
+impl Variant {
+    fn new(
+        patterns: &[RawRegex],
+        emoji: Option<&RawRegex>,
+        classes: &Classes,
+    ) -> Result<Variant, Unsupported> {
+        let translate = |r: &RawRegex| alternatives(&r.pattern, r.split.as_deref(), classes);
+        Ok(Variant {
+            patterns: patterns.iter().map(translate).collect::<Result<_, _>>()?,
+            emoji: emoji.map(translate).transpose()?,
+        })
+    }
+}
+
+/// The zenml console's highlighting, built from the cache's `theme.json` at run time. Regexes
 /// are compiled on first need; keep one highlighter to style several texts.
 #[derive(Debug)]
 pub struct Highlighter {
-    /// `ReprHighlighter.highlights`, each as its top-level alternatives.
-    patterns: Vec<Vec<Alternative>>,
+    /// The regexes for ASCII and the Latin letters [`check_chars`] accepts.
+    base: Variant,
+    /// The same regexes translated for texts with other characters, by their alphabet.
+    variants: std::cell::RefCell<Vec<(Vec<char>, std::rc::Rc<Variant>)>>,
+    raw_patterns: Vec<RawRegex>,
+    raw_emoji: Option<RawRegex>,
     base_style: String,
-    /// rich's emoji-code regex, when the console replaces emoji codes.
-    emoji: Option<Vec<Alternative>>,
     /// The characters rich's emoji names are made of (`None`: unknown).
     emoji_name_chars: Option<Vec<char>>,
     /// The console interprets `[…]` markup.
     markup: bool,
     theme: BTreeMap<String, Result<Style, Unsupported>>,
     palettes: Option<Palettes>,
+    /// rich's cell widths ([`CellTable::narrow`] without the recorded data: then only
+    /// [`check_chars`]' characters are accepted).
+    cells: CellTable,
+    /// Python's `\w`, `\d`, `\s` (without them, the same restriction).
+    python_classes: Option<PythonClasses>,
 }
 
 impl Highlighter {
@@ -222,26 +273,89 @@ impl Highlighter {
             .map(|(name, spec)| (name.clone(), Style::from_spec(spec)))
             .collect();
         let highlights = meta.repr_highlights.as_ref().ok_or(missing.clone())?;
-        let mut patterns = Vec::new();
-        for (i, pattern) in highlights.iter().enumerate() {
-            let split = meta.repr_alternatives.as_ref().and_then(|all| all.get(i));
-            patterns.push(alternatives(pattern, split.map(Vec::as_slice))?);
-        }
-        let emoji = if meta.console_emoji.unwrap_or(true) {
+        let raw_patterns: Vec<RawRegex> = highlights
+            .iter()
+            .enumerate()
+            .map(|(i, pattern)| RawRegex {
+                pattern: pattern.clone(),
+                split: meta
+                    .repr_alternatives
+                    .as_ref()
+                    .and_then(|all| all.get(i))
+                    .cloned(),
+            })
+            .collect();
+        let raw_emoji = if meta.console_emoji.unwrap_or(true) {
             let pattern = meta.emoji_pattern.as_deref().ok_or(missing.clone())?;
-            Some(alternatives(pattern, meta.emoji_alternatives.as_deref())?)
+            Some(RawRegex {
+                pattern: pattern.to_string(),
+                split: meta.emoji_alternatives.clone(),
+            })
         } else {
             None
         };
+        let base = Variant::new(&raw_patterns, raw_emoji.as_ref(), &Classes::latin())?;
+        let text_data = meta.text_data.as_ref();
+        let cells = text_data
+            .and_then(CellTable::from_data)
+            .map_or_else(CellTable::narrow, CellTable::for_process);
         Ok(Highlighter {
-            patterns,
+            base,
+            variants: Default::default(),
+            raw_patterns,
+            raw_emoji,
             base_style: meta.repr_base_style.clone().ok_or(missing)?,
-            emoji,
             emoji_name_chars: meta.emoji_name_chars.as_ref().map(|s| s.chars().collect()),
             markup: meta.console_markup.unwrap_or(true),
             theme,
             palettes: meta.palettes.clone(),
+            python_classes: text_data
+                .filter(|_| !cells.is_narrow())
+                .map(|d| d.python_classes.clone()),
+            cells,
         })
+    }
+
+    /// rich's cell widths as the console measures text.
+    pub fn cells(&self) -> &CellTable {
+        &self.cells
+    }
+
+    /// Prepares the regexes for all of `texts` at once (texts printed one after the other):
+    /// a later text whose characters are among these reuses the same compiled regexes.
+    pub fn prepare(&self, texts: &[&str]) {
+        let alphabet = alphabet(texts.iter().copied());
+        if !alphabet.is_empty() {
+            let _ = self.variant_for(&alphabet);
+        }
+    }
+
+    /// The regexes for a text of these non-Latin characters.
+    fn variant_for(&self, alphabet: &[char]) -> Result<std::rc::Rc<Variant>, Unsupported> {
+        if let Some((_, v)) = self
+            .variants
+            .borrow()
+            .iter()
+            .find(|(a, _)| alphabet.iter().all(|c| a.binary_search(c).is_ok()))
+        {
+            return Ok(v.clone());
+        }
+        let classes = self
+            .python_classes
+            .as_ref()
+            .ok_or(Unsupported(
+                "control, wide or non-Latin character in dynamic text",
+            ))
+            .map(|p| Classes::for_alphabet(alphabet, p))?;
+        let variant = std::rc::Rc::new(Variant::new(
+            &self.raw_patterns,
+            self.raw_emoji.as_ref(),
+            &classes,
+        )?);
+        self.variants
+            .borrow_mut()
+            .push((alphabet.to_vec(), variant.clone()));
+        Ok(variant)
     }
 
     /// A style of the console's theme by name (`info`, `warning`, `error`, `success`, `none`,
@@ -267,12 +381,17 @@ impl Highlighter {
         base: Option<&Style>,
         table: &mut StyleTable,
     ) -> Result<Vec<Line>, Unsupported> {
-        check_chars(text)?;
-        if self.markup && text.contains('[') {
-            return Err(Unsupported("console markup ('[') in dynamic text"));
-        }
-        self.check_emoji(text)?;
-        let spans = self.spans(text)?;
+        let text = &self.plain_text(text)?;
+        let owned;
+        let variant: &Variant = match alphabet([text.as_str()]) {
+            a if a.is_empty() => &self.base,
+            a => {
+                owned = self.variant_for(&a)?;
+                &owned
+            }
+        };
+        let text = text.as_str();
+        let spans = self.spans(variant, text)?;
         let base = base.copied().unwrap_or_default();
         let chars: Vec<char> = text.chars().collect();
         let mut lines = Vec::new();
@@ -303,6 +422,42 @@ impl Highlighter {
             start = end + 1;
         }
         Ok(lines)
+    }
+
+    /// The text rich highlights for `text`: its characters checked, markup applied (literal
+    /// brackets only), and no emoji code that rich would replace.
+    fn plain_text(&self, text: &str) -> Result<String, Unsupported> {
+        if self.cells.is_narrow() {
+            check_chars(text)?;
+        } else {
+            for c in text.chars() {
+                if c == '\t' {
+                    return Err(Unsupported("tab in dynamic text"));
+                }
+                if !self.cells.covers(c) {
+                    return Err(Unsupported(
+                        "control, wide or non-Latin character in dynamic text",
+                    ));
+                }
+            }
+        }
+        let pieces = if self.markup {
+            if self.cells.is_narrow() && text.contains('[') {
+                return Err(Unsupported("console markup ('[') in dynamic text"));
+            }
+            crate::render::markup::plain_pieces(text)
+                .map_err(|_| Unsupported("console markup ('[') in dynamic text"))?
+        } else {
+            vec![text.to_string()]
+        };
+        for piece in &pieces {
+            let variant = match alphabet([piece.as_str()]) {
+                a if a.is_empty() => None,
+                a => Some(self.variant_for(&a)?),
+            };
+            self.check_emoji(variant.as_deref().unwrap_or(&self.base), piece)?;
+        }
+        Ok(pieces.concat())
     }
 
     /// The compiled form of `alternative`, with its group styles from the theme.
@@ -386,7 +541,11 @@ impl Highlighter {
     }
 
     /// `ReprHighlighter.highlight`: (start, end, style) in character offsets, in span order.
-    fn spans(&self, text: &str) -> Result<Vec<(usize, usize, Style)>, Unsupported> {
+    fn spans(
+        &self,
+        variant: &Variant,
+        text: &str,
+    ) -> Result<Vec<(usize, usize, Style)>, Unsupported> {
         let mut char_at = vec![0usize; text.len() + 1];
         let mut count = 0;
         for (i, (byte, _)) in text.char_indices().enumerate() {
@@ -395,7 +554,7 @@ impl Highlighter {
         }
         char_at[text.len()] = count;
         let mut spans = Vec::new();
-        for alternatives in &self.patterns {
+        for alternatives in &variant.patterns {
             self.find_iter(alternatives, text, |compiled, captures| {
                 for &(index, style) in &compiled.groups {
                     if let Some(m) = captures.get(index).filter(|m| m.end() > m.start()) {
@@ -408,8 +567,8 @@ impl Highlighter {
     }
 
     /// `_emoji_replace` would leave the text unchanged: no match names a possible emoji.
-    fn check_emoji(&self, text: &str) -> Result<(), Unsupported> {
-        let Some(emoji) = &self.emoji else {
+    fn check_emoji(&self, variant: &Variant, text: &str) -> Result<(), Unsupported> {
+        let Some(emoji) = &variant.emoji else {
             return Ok(());
         };
         let mut possible = false;
@@ -433,6 +592,7 @@ impl Highlighter {
 fn alternatives(
     pattern: &str,
     split: Option<&[RegexAlternative]>,
+    classes: &Classes,
 ) -> Result<Vec<Alternative>, Unsupported> {
     let joined = |alts: &[RegexAlternative]| {
         alts.iter()
@@ -443,9 +603,9 @@ fn alternatives(
     match split.filter(|alts| !alts.is_empty() && joined(alts) == pattern) {
         Some(alts) => alts
             .iter()
-            .map(|a| Alternative::new(&a.pattern, &a.requires))
+            .map(|a| Alternative::new(&a.pattern, &a.requires, classes))
             .collect(),
-        None => Ok(vec![Alternative::new(pattern, &[])?]),
+        None => Ok(vec![Alternative::new(pattern, &[], classes)?]),
     }
 }
 
@@ -478,6 +638,83 @@ const SPACE: &str = r"\x0A\x20";
 const NOT_SPACE: &str = r"\x00-\x09\x0B-\x1F\x21-\x7F\x{C0}-\x{24F}";
 const NOT_NEWLINE: &str = r"\x00-\x09\x0B-\x7F\x{C0}-\x{24F}";
 
+/// The Latin letters [`check_chars`] accepts besides ASCII (no × and ÷).
+fn is_latin(c: char) -> bool {
+    ('\u{C0}'..='\u{24F}').contains(&c) && c != '\u{D7}' && c != '\u{F7}'
+}
+
+/// The non-ASCII characters of `texts`, sorted, when one of them is not a [`is_latin`] letter
+/// (texts of ASCII and those letters use the base regexes: empty).
+fn alphabet<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<char> {
+    let mut chars: Vec<char> = texts
+        .into_iter()
+        .flat_map(str::chars)
+        .filter(|c| !c.is_ascii())
+        .collect();
+    if chars.iter().all(|&c| is_latin(c)) {
+        return Vec::new();
+    }
+    chars.sort_unstable();
+    chars.dedup();
+    chars
+}
+
+/// What the Python classes become in a translated pattern: class contents exact on the
+/// characters a text can hold, and how `\b`/`\B` are written.
+#[derive(Debug, Clone)]
+struct Classes {
+    word: String,
+    not_word: String,
+    digit: String,
+    not_digit: String,
+    space: String,
+    not_space: String,
+    not_newline: String,
+    /// `None`: `\b`/`\B` as they are (the regex crate's word characters agree with Python's on
+    /// ASCII and the Latin letters); else lookarounds on `word`.
+    boundary: bool,
+}
+
+impl Classes {
+    fn latin() -> Classes {
+        Classes {
+            word: WORD.into(),
+            not_word: NOT_WORD.into(),
+            digit: DIGIT.into(),
+            not_digit: NOT_DIGIT.into(),
+            space: SPACE.into(),
+            not_space: NOT_SPACE.into(),
+            not_newline: NOT_NEWLINE.into(),
+            boundary: false,
+        }
+    }
+
+    /// For texts of ASCII and the characters of `alphabet` (sorted), each put in the classes
+    /// Python's `re` puts it in.
+    fn for_alphabet(alphabet: &[char], python: &PythonClasses) -> Classes {
+        let pick = |ranges: &[(u32, u32)], inside: bool| -> String {
+            alphabet
+                .iter()
+                .filter(|&&c| in_ranges(ranges, c) == inside)
+                .map(|&c| format!("\\x{{{:X}}}", c as u32))
+                .collect()
+        };
+        Classes {
+            word: format!(
+                r"\x30-\x39\x41-\x5A\x5F\x61-\x7A{}",
+                pick(&python.word, true)
+            ),
+            not_word: format!("{NOT_WORD}{}", pick(&python.word, false)),
+            digit: format!("{DIGIT}{}", pick(&python.digit, true)),
+            not_digit: format!(r"\x00-\x2F\x3A-\x7F{}", pick(&python.digit, false)),
+            space: format!("{SPACE}{}", pick(&python.space, true)),
+            not_space: format!(r"\x00-\x09\x0B-\x1F\x21-\x7F{}", pick(&python.space, false)),
+            not_newline: format!(r"\x00-\x09\x0B-\x7F{}", pick(&[], false)),
+            boundary: true,
+        }
+    }
+}
+
 /// Rewrites a Python `re` pattern for `fancy-regex`, for texts of the characters
 /// [`check_chars`] accepts: `\w`, `\d`, `\s`, their complements and `.` become explicit
 /// classes, and inside a character class, where Python takes `]` right after `[`/`[^`, `[`,
@@ -486,7 +723,7 @@ const NOT_NEWLINE: &str = r"\x00-\x09\x0B-\x7F\x{C0}-\x{24F}";
 /// matches before a final newline in Python), `--` in a class, escapes other than punctuation,
 /// `\n` `\t` `\r` `\f` `\v` and (outside classes) `\b` `\B` `\A`, and `(?…)` other than
 /// non-capturing and named groups, backreferences by name and lookarounds.
-fn python_to_fancy(pattern: &str) -> Result<String, Unsupported> {
+fn python_to_fancy(pattern: &str, classes: &Classes) -> Result<String, Unsupported> {
     let mut out = String::with_capacity(pattern.len() * 2);
     let mut chars = pattern.chars().peekable();
     let mut in_class = false;
@@ -496,12 +733,12 @@ fn python_to_fancy(pattern: &str) -> Result<String, Unsupported> {
             '\\' => {
                 let next = chars.next();
                 let class = match next {
-                    Some('w') => Some(WORD),
-                    Some('W') => Some(NOT_WORD),
-                    Some('d') => Some(DIGIT),
-                    Some('D') => Some(NOT_DIGIT),
-                    Some('s') => Some(SPACE),
-                    Some('S') => Some(NOT_SPACE),
+                    Some('w') => Some(classes.word.as_str()),
+                    Some('W') => Some(classes.not_word.as_str()),
+                    Some('d') => Some(classes.digit.as_str()),
+                    Some('D') => Some(classes.not_digit.as_str()),
+                    Some('s') => Some(classes.space.as_str()),
+                    Some('S') => Some(classes.not_space.as_str()),
                     _ => None,
                 };
                 match (class, in_class) {
@@ -517,6 +754,14 @@ fn python_to_fancy(pattern: &str) -> Result<String, Unsupported> {
                         Some(e) if e.is_ascii_punctuation() || "ntrfv".contains(e) => {
                             out.push('\\');
                             out.push(e);
+                        }
+                        Some('b') if !in_class && classes.boundary => {
+                            let w = &classes.word;
+                            out.push_str(&format!("(?:(?<=[{w}])(?![{w}])|(?<![{w}])(?=[{w}]))"));
+                        }
+                        Some('B') if !in_class && classes.boundary => {
+                            let w = &classes.word;
+                            out.push_str(&format!("(?:(?<=[{w}])(?=[{w}])|(?<![{w}])(?![{w}]))"));
                         }
                         Some(e @ ('b' | 'B' | 'A')) if !in_class => {
                             out.push('\\');
@@ -563,7 +808,7 @@ fn python_to_fancy(pattern: &str) -> Result<String, Unsupported> {
             }
             '.' if !in_class => {
                 out.push('[');
-                out.push_str(NOT_NEWLINE);
+                out.push_str(&classes.not_newline);
                 out.push(']');
             }
             _ => out.push(c),
@@ -595,23 +840,45 @@ mod tests {
     #[test]
     fn python_patterns_are_translated() {
         assert_eq!(
-            python_to_fancy("(?P<b>[][{}()])").unwrap(),
+            python_to_fancy("(?P<b>[][{}()])", &Classes::latin()).unwrap(),
             r"(?P<b>[\]\[{}()])"
         );
-        assert_eq!(python_to_fancy("[^]a]").unwrap(), r"[^\]a]");
-        assert_eq!(python_to_fancy("[a&&b~~c]").unwrap(), r"[a\&\&b\~\~c]");
-        assert_eq!(python_to_fancy(r"\w+").unwrap(), format!("[{WORD}]+"));
-        assert_eq!(python_to_fancy(r"[\w.]").unwrap(), format!("[{WORD}.]"));
         assert_eq!(
-            python_to_fancy(r"\.\\.").unwrap(),
+            python_to_fancy("[^]a]", &Classes::latin()).unwrap(),
+            r"[^\]a]"
+        );
+        assert_eq!(
+            python_to_fancy("[a&&b~~c]", &Classes::latin()).unwrap(),
+            r"[a\&\&b\~\~c]"
+        );
+        assert_eq!(
+            python_to_fancy(r"\w+", &Classes::latin()).unwrap(),
+            format!("[{WORD}]+")
+        );
+        assert_eq!(
+            python_to_fancy(r"[\w.]", &Classes::latin()).unwrap(),
+            format!("[{WORD}.]")
+        );
+        assert_eq!(
+            python_to_fancy(r"\.\\.", &Classes::latin()).unwrap(),
             format!(r"\.\\[{NOT_NEWLINE}]")
         );
-        assert_eq!(python_to_fancy(r"[.]\b\B").unwrap(), r"[.]\b\B");
-        assert!(python_to_fancy("a$").is_err());
-        assert!(python_to_fancy("[a--b]").is_err());
-        assert_eq!(python_to_fancy(r"[\$]\$").unwrap(), r"[\$]\$");
         assert_eq!(
-            python_to_fancy(r"(?:a)(?=b)(?!c)(?<=d)(?<!e)(?P<f>g)(?P=f)").unwrap(),
+            python_to_fancy(r"[.]\b\B", &Classes::latin()).unwrap(),
+            r"[.]\b\B"
+        );
+        assert!(python_to_fancy("a$", &Classes::latin()).is_err());
+        assert!(python_to_fancy("[a--b]", &Classes::latin()).is_err());
+        assert_eq!(
+            python_to_fancy(r"[\$]\$", &Classes::latin()).unwrap(),
+            r"[\$]\$"
+        );
+        assert_eq!(
+            python_to_fancy(
+                r"(?:a)(?=b)(?!c)(?<=d)(?<!e)(?P<f>g)(?P=f)",
+                &Classes::latin()
+            )
+            .unwrap(),
             r"(?:a)(?=b)(?!c)(?<=d)(?<!e)(?P<f>g)(?P=f)"
         );
         for untranslated in [
@@ -628,7 +895,10 @@ mod tests {
             "(?>a)",
             "(?<n>a)",
         ] {
-            assert!(python_to_fancy(untranslated).is_err(), "{untranslated}");
+            assert!(
+                python_to_fancy(untranslated, &Classes::latin()).is_err(),
+                "{untranslated}"
+            );
         }
         // The translated classes are what Python's are on the accepted characters.
         let word = Regex::new(&format!("^[{WORD}]+\\z")).unwrap();

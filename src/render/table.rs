@@ -11,12 +11,14 @@
 //! line. Output is emitted segment by segment as rich's `_render_buffer` does: each styled
 //! segment is its own `ESC[…m…ESC[0m` run.
 //!
-//! Anything outside the ported subset (markup other than the active marker, emoji codes,
-//! links, non-ASCII or control characters, duplicate keys) is refused with [`Unsupported`]: the
-//! caller then hands the command to Python.
+//! Widths are rich's cell widths ([`render_table_with`] and a [`CellTable`] from the cache;
+//! [`render_table`] keeps to printable ASCII). Anything outside the ported subset (markup tags
+//! other than the active marker, emoji codes, links, control or bidi characters, duplicate
+//! keys) is refused with [`Unsupported`]: the caller then hands the command to Python.
 
 use std::fmt::Write as _;
 
+use crate::render::cells::CellTable;
 use crate::render::terminal::{Terminal, Unsupported};
 
 /// The `active` cell of the active row as `generate_stack_row` builds it for the table format
@@ -223,17 +225,24 @@ impl RText {
         }
     }
 
-    /// `Text.truncate(max_width, overflow=…, pad=…)` (single-cell characters).
-    fn truncate(&mut self, max_width: usize, overflow: Overflow, pad: bool) {
-        let length = self.len();
+    /// `Text.truncate(max_width, overflow=…, pad=…)`: in cells, `set_cell_size` (a wide
+    /// character cut in two becomes a space).
+    fn truncate(&mut self, max_width: usize, overflow: Overflow, pad: bool, cells: &CellTable) {
+        let length = cells.cell_len(&self.chars);
         if length > max_width {
-            if overflow == Overflow::Ellipsis {
-                self.chars.truncate(max_width.saturating_sub(1));
-                self.chars.push('…');
+            let old = self.chars.len();
+            let size = if overflow == Overflow::Ellipsis {
+                max_width.saturating_sub(1)
             } else {
-                self.chars.truncate(max_width);
+                max_width
+            };
+            let (keep, spaces) = cells.set_cell_size(&self.chars, size);
+            self.chars.truncate(keep);
+            self.chars.extend(std::iter::repeat_n(' ', spaces));
+            if overflow == Overflow::Ellipsis {
+                self.chars.push('…');
             }
-            if self.chars.len() < length {
+            if self.chars.len() < old {
                 self.trim_spans();
             }
         }
@@ -294,13 +303,13 @@ impl RText {
         out
     }
 
-    /// `Text.__rich_measure__`: (longest word, longest line).
-    fn measure(&self) -> (i64, i64) {
-        let max = self.len() as i64;
+    /// `Text.__rich_measure__`: (longest word, longest line), in cells.
+    fn measure(&self, cells: &CellTable) -> (i64, i64) {
+        let max = cells.cell_len(&self.chars) as i64;
         let min = self
             .chars
             .split(|c| c.is_whitespace())
-            .map(|w| w.len() as i64)
+            .map(|w| cells.cell_len(w) as i64)
             .max()
             .filter(|_| self.chars.iter().any(|c| !c.is_whitespace()))
             .unwrap_or(max);
@@ -351,7 +360,7 @@ fn with_maximum((min, max): (i64, i64), width: i64) -> (i64, i64) {
 }
 
 /// `Measurement.get(console, options(max_width), Padding(text, pad))`.
-fn measure_cell(text: &RText, extra: i64, max_width: i64) -> (i64, i64) {
+fn measure_cell(text: &RText, extra: i64, max_width: i64, cells: &CellTable) -> (i64, i64) {
     if max_width < 1 {
         return (0, 0);
     }
@@ -359,7 +368,7 @@ fn measure_cell(text: &RText, extra: i64, max_width: i64) -> (i64, i64) {
     let padded = if max_width - extra < 1 {
         (max_width, max_width)
     } else {
-        let inner = with_maximum(normalize(text.measure()), max_width);
+        let inner = with_maximum(normalize(text.measure(cells)), max_width);
         let inner = if inner.1 < 1 {
             (0, 0)
         } else {
@@ -372,14 +381,14 @@ fn measure_cell(text: &RText, extra: i64, max_width: i64) -> (i64, i64) {
 }
 
 /// `Table._measure_column`.
-fn measure_column(col: &Column, max_width: i64) -> (i64, i64) {
+fn measure_column(col: &Column, max_width: i64, cells: &CellTable) -> (i64, i64) {
     if max_width < 1 {
         return (0, 0);
     }
     let extra = col.pad_width();
     let (mut min, mut max) = (i64::MIN, i64::MIN);
     for cell in std::iter::once(&col.header).chain(&col.cells) {
-        let (a, b) = measure_cell(cell, extra, max_width);
+        let (a, b) = measure_cell(cell, extra, max_width, cells);
         min = min.max(a);
         max = max.max(b);
     }
@@ -465,10 +474,10 @@ fn collapse_widths(mut widths: Vec<i64>, wrapable: &[bool], max_width: i64) -> V
 }
 
 /// `Table._calculate_column_widths` (no fixed widths, ratios or `expand`).
-fn column_widths(columns: &[Column], max_width: i64) -> Vec<i64> {
+fn column_widths(columns: &[Column], max_width: i64, cells: &CellTable) -> Vec<i64> {
     let mut widths: Vec<i64> = columns
         .iter()
-        .map(|c| match measure_column(c, max_width).1 {
+        .map(|c| match measure_column(c, max_width, cells).1 {
             0 => 1,
             w => w,
         })
@@ -486,7 +495,7 @@ fn column_widths(columns: &[Column], max_width: i64) -> Vec<i64> {
         widths = columns
             .iter()
             .zip(&widths)
-            .map(|(c, &w)| measure_column(c, w.max(0)).1)
+            .map(|(c, &w)| measure_column(c, w.max(0), cells).1)
             .collect();
     }
     widths
@@ -499,12 +508,17 @@ fn wrap(
     justify: Justify,
     overflow: Overflow,
     no_wrap: bool,
+    cells: &CellTable,
 ) -> Vec<RText> {
     let mut lines = if no_wrap {
         vec![text.clone()]
     } else {
-        let offsets =
-            crate::render::text::divide_line(&text.chars, width, overflow == Overflow::Fold);
+        let offsets = crate::render::text::divide_line_cells(
+            &text.chars,
+            width,
+            overflow == Overflow::Fold,
+            cells,
+        );
         let mut lines = text.divide(&offsets);
         for line in &mut lines {
             line.rstrip_end(width);
@@ -513,15 +527,17 @@ fn wrap(
     };
     for line in &mut lines {
         match justify {
-            Justify::Left => line.truncate(width, overflow, true),
+            Justify::Left => line.truncate(width, overflow, true, cells),
             Justify::Center => {
                 line.rstrip();
-                line.truncate(width, overflow, false);
-                line.pad_left((width - line.len()) / 2);
-                line.pad_right(width - line.len());
+                line.truncate(width, overflow, false, cells);
+                let len = cells.cell_len(&line.chars);
+                line.pad_left(width.saturating_sub(len) / 2);
+                let len = cells.cell_len(&line.chars);
+                line.pad_right(width.saturating_sub(len));
             }
         }
-        line.truncate(width, overflow, false);
+        line.truncate(width, overflow, false, cells);
     }
     lines
 }
@@ -532,6 +548,7 @@ fn render_cell(
     text: &RText,
     width: usize,
     cell_paint: Option<Paint>,
+    cells: &CellTable,
 ) -> Vec<SegLine> {
     if width < 1 {
         return Vec::new();
@@ -542,7 +559,7 @@ fn render_cell(
     else {
         return Vec::new();
     };
-    wrap(text, inner, col.justify, col.overflow, col.no_wrap)
+    wrap(text, inner, col.justify, col.overflow, col.no_wrap, cells)
         .iter()
         .map(|line| {
             let mut segs = Vec::new();
@@ -562,13 +579,13 @@ fn render_cell(
         .collect()
 }
 
-fn line_len(line: &SegLine) -> usize {
-    line.iter().map(|s| s.text.len()).sum()
+fn line_len(line: &SegLine, cells: &CellTable) -> usize {
+    line.iter().map(|s| cells.cell_len(&s.text)).sum()
 }
 
 /// `Segment.adjust_line_length(line, length, pad=True)` with unstyled padding.
-fn adjust_line_length(line: &SegLine, length: usize) -> SegLine {
-    let current = line_len(line);
+fn adjust_line_length(line: &SegLine, length: usize, cells: &CellTable) -> SegLine {
+    let current = line_len(line, cells);
     if current < length {
         let mut out = line.clone();
         out.push(Seg::spaces(length - current, None));
@@ -577,11 +594,15 @@ fn adjust_line_length(line: &SegLine, length: usize) -> SegLine {
         let mut out = Vec::new();
         let mut used = 0;
         for seg in line {
-            if used + seg.text.len() < length {
+            let seg_len = cells.cell_len(&seg.text);
+            if used + seg_len < length {
                 out.push(seg.clone());
-                used += seg.text.len();
+                used += seg_len;
             } else {
-                out.push(Seg::new(seg.text[..length - used].to_vec(), seg.paint));
+                let (keep, spaces) = cells.set_cell_size(&seg.text, length - used);
+                let mut text = seg.text[..keep].to_vec();
+                text.extend(std::iter::repeat_n(' ', spaces));
+                out.push(Seg::new(text, seg.paint));
                 break;
             }
         }
@@ -589,6 +610,27 @@ fn adjust_line_length(line: &SegLine, length: usize) -> SegLine {
     } else {
         line.clone()
     }
+}
+
+/// The plain text rich's markup makes of a cell value (`render_str` with markup and emoji,
+/// no highlighting): with rich's cell table, any character it covers, literal brackets and
+/// escaped tags; with the narrow table (no recorded widths), printable ASCII without `[`.
+fn cell_plain(s: &str, cells: &CellTable) -> Result<String, Unsupported> {
+    if cells.is_narrow() {
+        check_text(s)?;
+        return Ok(s.to_string());
+    }
+    if s.chars()
+        .any(|c| c == '\t' || c == '\n' || !cells.covers(c))
+    {
+        return Err(Unsupported("table value with control or bidi characters"));
+    }
+    let pieces = crate::render::markup::plain_pieces(s)
+        .map_err(|_| Unsupported("table value with console markup"))?;
+    if !pieces.iter().all(|p| emoji_free(p)) {
+        return Err(Unsupported("table value with an emoji code"));
+    }
+    Ok(pieces.concat())
 }
 
 /// Characters the port handles: printable ASCII (plus `●` inside the active marker).
@@ -659,14 +701,19 @@ fn emoji_free(s: &str) -> bool {
 }
 
 /// `_colorize_value(column, value)` plus rich's markup parsing of the result, as one `Text`.
-fn cell_text(key: &str, value: &str, colorize: bool) -> Result<RText, Unsupported> {
+fn cell_text(
+    key: &str,
+    value: &str,
+    colorize: bool,
+    cells: &CellTable,
+) -> Result<RText, Unsupported> {
     if value == ACTIVE_MARKER {
         // Not a status word, not blank: markup left as is, parsed by rich.
         return Ok(RText::styled("●", Paint::Green));
     }
-    check_text(value)?;
+    let plain = cell_plain(value, cells)?;
     if !colorize {
-        return Ok(RText::plain(value));
+        return Ok(RText::plain(&plain));
     }
     let lower_key = key.to_ascii_lowercase();
     if ["status", "state", "health"]
@@ -684,7 +731,7 @@ fn cell_text(key: &str, value: &str, colorize: bool) -> Result<RText, Unsupporte
             _ => None,
         };
         if let Some(paint) = paint {
-            return Ok(RText::styled(value, paint));
+            return Ok(RText::styled(&plain, paint));
         }
     } else {
         let stripped = value.trim_matches(|c: char| c.is_whitespace());
@@ -695,7 +742,7 @@ fn cell_text(key: &str, value: &str, colorize: bool) -> Result<RText, Unsupporte
     if value.starts_with("http") && !value.contains(' ') {
         return Err(Unsupported("table value rendered as a link (OSC 8)"));
     }
-    Ok(RText::plain(value))
+    Ok(RText::plain(&plain))
 }
 
 fn key_lower_stripped(key: &str) -> String {
@@ -766,6 +813,18 @@ pub fn render_table<S: AsRef<str>, V: AsRef<str>>(
     w_table: usize,
     env: &TableEnv,
 ) -> Result<Vec<u8>, Unsupported> {
+    render_table_with(columns, rows, w_table, env, &CellTable::narrow())
+}
+
+/// [`render_table`] measuring with rich's cell widths (`cells`, from the cache): values of any
+/// script the table covers, literal brackets and escaped tags.
+pub fn render_table_with<S: AsRef<str>, V: AsRef<str>>(
+    columns: &[S],
+    rows: &[Vec<V>],
+    w_table: usize,
+    env: &TableEnv,
+    cells: &CellTable,
+) -> Result<Vec<u8>, Unsupported> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -810,7 +869,7 @@ pub fn render_table<S: AsRef<str>, V: AsRef<str>>(
         };
         let cells = rows
             .iter()
-            .map(|r| cell_text(key, r[i].as_ref(), mode.colorize))
+            .map(|r| cell_text(key, r[i].as_ref(), mode.colorize, cells))
             .collect::<Result<Vec<_>, _>>()?;
         table.push(Column {
             header: RText::plain(&header),
@@ -832,14 +891,14 @@ pub fn render_table<S: AsRef<str>, V: AsRef<str>>(
         lines.push(Vec::new());
     } else {
         let max_width = (inner_width as i64 - (n as i64 - 1)).max(0);
-        let widths: Vec<usize> = column_widths(&table, max_width)
+        let widths: Vec<usize> = column_widths(&table, max_width, cells)
             .into_iter()
             .map(|w| w.max(0) as usize)
             .collect();
         for row in 0..=rows.len() {
             let header_row = row == 0;
             let cell_paint = header_row.then_some(Paint::Bold);
-            let mut cells: Vec<Vec<SegLine>> = table
+            let mut row_cells: Vec<Vec<SegLine>> = table
                 .iter()
                 .zip(&widths)
                 .map(|(col, &w)| {
@@ -848,12 +907,12 @@ pub fn render_table<S: AsRef<str>, V: AsRef<str>>(
                     } else {
                         &col.cells[row - 1]
                     };
-                    render_cell(col, text, w, cell_paint)
+                    render_cell(col, text, w, cell_paint, cells)
                 })
                 .collect();
-            let row_height = cells.iter().map(Vec::len).max().unwrap_or(0);
+            let row_height = row_cells.iter().map(Vec::len).max().unwrap_or(0);
             let max_height = row_height.max(1);
-            for (cell, &w) in cells.iter_mut().zip(&widths) {
+            for (cell, &w) in row_cells.iter_mut().zip(&widths) {
                 // align_bottom (header) / align_top (data) with the cell style's blank lines …
                 let extra = row_height - cell.len();
                 if extra > 0 {
@@ -867,7 +926,7 @@ pub fn render_table<S: AsRef<str>, V: AsRef<str>>(
                 }
                 // … then set_shape(width, max_height) with unstyled blanks.
                 for line in cell.iter_mut() {
-                    *line = adjust_line_length(line, w);
+                    *line = adjust_line_length(line, w, cells);
                 }
                 while cell.len() < max_height {
                     cell.push(vec![Seg::spaces(w, None)]);
@@ -875,7 +934,7 @@ pub fn render_table<S: AsRef<str>, V: AsRef<str>>(
             }
             for line_no in 0..max_height {
                 let mut line = Vec::new();
-                for (k, cell) in cells.iter().enumerate() {
+                for (k, cell) in row_cells.iter().enumerate() {
                     if k > 0 {
                         line.push(Seg::spaces(1, None));
                     }
@@ -893,7 +952,7 @@ pub fn render_table<S: AsRef<str>, V: AsRef<str>>(
     let mut out = String::new();
     for line in &lines {
         out.push_str("  ");
-        for seg in adjust_line_length(line, inner_width) {
+        for seg in adjust_line_length(line, inner_width, cells) {
             emit(&mut out, &seg, mode.codes);
         }
         out.push('\n');

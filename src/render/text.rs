@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use crate::render::cells::CellTable;
 use crate::render::terminal::{ColorSystem, RichMode};
 
 /// The SGR parameters of one rich `Style` in each colour system.
@@ -22,8 +23,24 @@ pub struct Piece(pub String, pub i32);
 /// One logical line (what rich gets between two `\n`).
 pub type Line = Vec<Piece>;
 
-/// Renders `lines` for `mode` and appends the bytes to `out`.
+/// Renders `lines` for `mode` and appends the bytes to `out`, every character one cell wide
+/// (text the installed rich printed itself: the cached banners and help).
 pub fn render(lines: &[Line], styles: &[StyleCodes], mode: &RichMode, out: &mut Vec<u8>) {
+    render_with(lines, styles, mode, &CellTable::narrow(), out);
+}
+
+/// Renders `lines` for `mode`, measuring with rich's cell widths (`cells`): the characters of
+/// `lines` must be ones `cells` covers. Per line, as `Console.print` → `Text.wrap` →
+/// `split_and_crop_lines`: `divide_line` (fold), `rstrip_end(width)`, `truncate(width)`
+/// (`set_cell_size`: a wide character cut in two becomes a space), then the crop of each
+/// segment line to the width.
+pub fn render_with(
+    lines: &[Line],
+    styles: &[StyleCodes],
+    mode: &RichMode,
+    cells: &CellTable,
+    out: &mut Vec<u8>,
+) {
     let width = mode.width.max(1);
     for line in lines {
         // Characters with the style of the piece they come from.
@@ -34,21 +51,72 @@ pub fn render(lines: &[Line], styles: &[StyleCodes], mode: &RichMode, out: &mut 
             .collect();
         let plain: Vec<char> = chars.iter().map(|c| c.0).collect();
         let mut bounds = vec![0];
-        bounds.extend(divide_line(&plain, width, true));
+        bounds.extend(divide_line_cells(&plain, width, true, cells));
         bounds.push(plain.len());
         for pair in bounds.windows(2) {
             let (start, mut end) = (pair[0], pair[1]);
-            // Text.rstrip_end(width): drop trailing whitespace that lies beyond the width.
+            // Text.rstrip_end(width): drop trailing whitespace beyond the width (in code points).
             if end - start > width {
                 let excess = end - start - width;
                 end -= trailing_whitespace(&plain[start..end]).min(excess);
             }
-            // Text.truncate / split_and_crop_lines: crop to the width.
-            end = end.min(start + width);
-            emit(&chars[start..end], styles, mode, out);
+            let mut sub: Vec<(char, i32, usize)> = chars[start..end].to_vec();
+            // Text.truncate(width): cut to the width in cells.
+            let sub_plain: Vec<char> = sub.iter().map(|c| c.0).collect();
+            if cells.cell_len(&sub_plain) > width {
+                let (keep, pad) = cells.set_cell_size(&sub_plain, width);
+                let filler = sub.get(keep).copied();
+                sub.truncate(keep);
+                if let Some((_, style, piece)) = filler.filter(|_| pad > 0) {
+                    sub.push((' ', style, piece));
+                }
+            }
+            emit(&crop_segments(&sub, width, cells), styles, mode, out);
             out.push(b'\n');
         }
     }
+}
+
+/// `Segment.adjust_line_length(segments, width, pad=False)` of the console's crop: segments are
+/// runs of one piece.
+fn crop_segments(
+    chars: &[(char, i32, usize)],
+    width: usize,
+    cells: &CellTable,
+) -> Vec<(char, i32, usize)> {
+    let mut segments: Vec<&[(char, i32, usize)]> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let mut j = i;
+        while j < chars.len() && chars[j].2 == chars[i].2 {
+            j += 1;
+        }
+        segments.push(&chars[i..j]);
+        i = j;
+    }
+    let len =
+        |seg: &[(char, i32, usize)]| cells.cell_len(&seg.iter().map(|c| c.0).collect::<Vec<_>>());
+    let total: usize = segments.iter().map(|s| len(s)).sum();
+    if total <= width {
+        return chars.to_vec();
+    }
+    let mut out = Vec::new();
+    let mut used = 0;
+    for seg in segments {
+        let l = len(seg);
+        if used + l < width {
+            out.extend_from_slice(seg);
+            used += l;
+        } else {
+            let plain: Vec<char> = seg.iter().map(|c| c.0).collect();
+            let (keep, pad) = cells.set_cell_size(&plain, width - used);
+            out.extend_from_slice(&seg[..keep]);
+            let (_, style, piece) = seg[0];
+            out.extend(std::iter::repeat_n((' ', style, piece), pad));
+            break;
+        }
+    }
+    out
 }
 
 /// Writes one rendered line: consecutive characters of the same piece form one segment.
@@ -90,41 +158,45 @@ fn sgr<'a>(style: i32, styles: &'a [StyleCodes], mode: &RichMode) -> &'a str {
     }
 }
 
-/// `rich._wrap.divide_line(text, width, fold)` for single-cell characters: the offsets at which
-/// the line breaks. A word longer than the width is folded into width-sized chunks (`fold`), or
-/// put on a line of its own to be cropped.
+/// `rich._wrap.divide_line(text, width, fold)` for single-cell characters.
 pub fn divide_line(text: &[char], width: usize, fold: bool) -> Vec<usize> {
+    divide_line_cells(text, width, fold, &CellTable::narrow())
+}
+
+/// `rich._wrap.divide_line(text, width, fold)`: the offsets (in characters) at which the line
+/// breaks. A word longer than the width is folded with `chop_cells` (`fold`), or put on a line
+/// of its own to be cropped.
+pub fn divide_line_cells(text: &[char], width: usize, fold: bool, cells: &CellTable) -> Vec<usize> {
     let mut breaks = Vec::new();
     let mut cell_offset = 0usize;
     for (start, end) in words(text) {
         let word = &text[start..end];
         let trailing = trailing_whitespace(word);
-        let word_length = word.len() - trailing;
+        let word_length = cells.cell_len(&word[..word.len() - trailing]);
         let remaining = width as isize - cell_offset as isize;
         if remaining >= word_length as isize {
-            cell_offset += word.len();
+            cell_offset += cells.cell_len(word);
         } else if word_length > width && fold {
-            // Fold the word into width-sized chunks (trailing whitespace included).
-            let chunks: Vec<&[char]> = word.chunks(width.max(1)).collect();
-            let mut chunk_start = start;
-            for (i, chunk) in chunks.iter().enumerate() {
-                if chunk_start != 0 {
-                    breaks.push(chunk_start);
+            let lines = cells.chop_cells(word, width);
+            let mut line_start = start;
+            for (i, &line_len) in lines.iter().enumerate() {
+                if line_start != 0 {
+                    breaks.push(line_start);
                 }
-                if i + 1 == chunks.len() {
-                    cell_offset = chunk.len();
+                if i + 1 == lines.len() {
+                    cell_offset = cells.cell_len(&text[line_start..line_start + line_len]);
                 } else {
-                    chunk_start += chunk.len();
+                    line_start += line_len;
                 }
             }
         } else if word_length > width {
             if start != 0 {
                 breaks.push(start);
             }
-            cell_offset = word.len();
+            cell_offset = cells.cell_len(word);
         } else if cell_offset != 0 && start != 0 {
             breaks.push(start);
-            cell_offset = word.len();
+            cell_offset = cells.cell_len(word);
         }
     }
     breaks

@@ -4,6 +4,7 @@
 //! the test with a message saying how to create it.
 #![allow(dead_code)]
 
+pub mod names;
 pub mod world;
 
 use std::ffi::OsStr;
@@ -434,4 +435,48 @@ pub fn venv_with_launcher_as_zenml(home: &Path) -> PathBuf {
     let lib = launcher().with_file_name("libzenml_launcher_embed.so");
     std::fs::copy(&lib, venv.join("lib/libzenml_launcher_embed.so")).unwrap();
     venv
+}
+
+/// Runs `src/gen_cache.py` the way `cache::load_or_generate` does and reads its `theme.json`.
+pub fn generate_meta(env: &Path, dir: &Path) -> zenml_launcher::render::highlight::ThemeData {
+    let input = zenml_launcher::env::DiscoveryInput {
+        virtual_env: Some(env.as_os_str().to_owned()),
+        ..Default::default()
+    };
+    let py_env = zenml_launcher::env::resolve(&input).expect("env");
+    let install = zenml_launcher::zenml::package::find(&py_env).expect("zenml installed");
+    let out_dir = dir.join("cache");
+    // The launcher's own generator invocation, in a clean environment, with its output kept.
+    let mut cmd =
+        zenml_launcher::cache::generator_command(&py_env, &install, &out_dir, "highlight-parity");
+    cmd.env_clear()
+        .env("HOME", dir)
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "C.UTF-8")
+        .env("ZENML_CONFIG_PATH", dir.join("zenml-config"))
+        .env("ZENML_ANALYTICS_OPT_IN", "false")
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = output(&mut cmd);
+    assert!(
+        out.status.success(),
+        "generator failed: {}",
+        show(&out.stderr)
+    );
+    let main: zenml_launcher::cache::Meta =
+        serde_json::from_slice(&std::fs::read(out_dir.join("meta.json")).unwrap()).unwrap();
+    assert!(
+        main.supports("theme"),
+        "theme step unsupported: {:?}",
+        main.unsupported
+    );
+    let meta: zenml_launcher::render::highlight::ThemeData =
+        serde_json::from_slice(&std::fs::read(out_dir.join("theme.json")).unwrap()).unwrap();
+    assert!(
+        meta.supports("theme"),
+        "theme step unsupported: {:?}",
+        meta.unsupported
+    );
+    meta
 }

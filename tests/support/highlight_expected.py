@@ -68,8 +68,37 @@ for text in request["texts"]:
         per_base.append(per_width)
     outputs.append(per_base)
 
+# rich's measurement of single code points (run-length encoded) and of given strings, with
+# their graphemes, folds and crops: the reference for cells.rs.
+measures = None
+if request.get("measure") and mode == "pipe":
+    from rich.cells import chop_cells, set_cell_size, split_graphemes
+
+    runs = []
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        width = cell_len(chr(code))
+        if runs and runs[-1][2] == width and runs[-1][1] == code - 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code, width])
+    strings = []
+    for text in request["measure"]:
+        length = cell_len(text)
+        strings.append(
+            {
+                "cell_len": length,
+                "graphemes": [list(span) for span in split_graphemes(text)[0]],
+                "chop": {str(w): chop_cells(text, w) for w in (1, 2, 3, 5, 8)},
+                "set_size": [set_cell_size(text, n) for n in range(0, length + 3)],
+            }
+        )
+    measures = {"code_points": runs, "strings": strings}
+
 real = zconsole.console
 answer = {
+    "measures": measures,
     "outputs": outputs,
     # The Rust side treats these as single-cell word characters.
     "latin_ok": all(

@@ -241,6 +241,77 @@ for i, bad in enumerate(UNSUPPORTED_VALUES):
     link_ok = bad.startswith("http") and bool(os.getenv("NO_COLOR"))
     add(f"unsupported{i}", DEFAULT_KEYS, rows, rng.choice(WIDTHS), supported=link_ok)
 
+# Names of other scripts (issue #13), from their own seeded generator so the cases above stay
+# as they were. "supported_unicode" says whether the port with rich's cell table must render
+# the case (it refuses real markup tags, emoji codes, links, control characters).
+urng = random.Random(13)
+TOKENS = [
+    ["é", "ü", "ñ", "Ø", "ß", "ç", "Å", "ł", "ő", "ș", "ǅ"],
+    ["α", "β", "Ω", "λ", "ς", "Ж", "д", "я"],
+    ["ש", "ל", "ו", "ם", "ع", "ر", "ب"],
+    ["日", "本", "語", "中", "文", "한", "국", "ア", "ｶ", "Ａ", "\u3000", "ー"],
+    ["😀", "🚀", "❤", "❤\ufe0f", "☕", "👍🏽", "👨\u200d👩\u200d👧", "🏳\ufe0f\u200d🌈", "✔\ufe0f", "🇯🇵"],
+    ["e\u0301", "a\u0308", "\u0301", "\u200b", "\u00ad", "\ufeff"],
+    ["[1]", "[A]", "[ x]", "\\[b]", "\\", "'", '"', "(", ")", "=", "...", "/", "-", "_", " ", "  "],
+    ["prod", "stack", "v2", "42", "3.14", "True", "None", "/tmp/x", "ml_ops", "x=1"],
+]
+
+
+def unicode_name(lo=1, hi=8):
+    parts = [urng.choice(urng.choice(TOKENS)) for _ in range(urng.randint(lo, hi))]
+    name = "".join(parts)
+    if urng.random() < 0.12:
+        while len(name) < 90:
+            name += urng.choice(urng.choice(TOKENS))
+    return name
+
+
+def unicode_row(active):
+    row = stack_row(active)
+    row["name"] = unicode_name()
+    row["user"] = urng.choice([None, "default", unicode_name(1, 4)])
+    for key in COMPONENT_KEYS:
+        r = urng.random()
+        row[key] = "-" if r < 0.3 else (unicode_name(1, 5) if r < 0.8 else component_cell())
+    return row
+
+
+def narrow_ok(value):
+    return all(0x20 <= ord(c) < 0x7F for c in value) and "[" not in value
+
+
+def unicode_ok(value):
+    from rich.markup import _parse
+
+    if any(tag is not None for _, _, tag in _parse(value)):
+        return False
+    if value.startswith("http") and " " not in value and not os.getenv("NO_COLOR"):
+        return False
+    from rich._emoji_replace import _emoji_replace
+
+    if _emoji_replace(value) != value:
+        return False
+    return not any(c == "\t" or ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value)
+
+
+n_before = len(cases)
+for i in range(40):
+    width = urng.choice(WIDTHS + [urng.randint(80, 200)])
+    n = urng.choice([1, 2, 4, 7])
+    rows = [unicode_row(j == 0) for j in range(n)]
+    cols = DEFAULT_KEYS if i % 3 else urng.sample(ALL_KEYS, urng.randint(2, 12))
+    add(f"unicode{i}-w{width}", cols, rows, width)
+for case in cases:
+    values = [str(r.get(k, "")) for r in case["data"] for k in case["columns"]]
+    values = [v for v in values if v != ACTIVE]
+    case["supported_unicode"] = case["supported"] or (
+        case["name"].startswith("unsupported") and all(unicode_ok(v) for v in values)
+    )
+for case in cases[n_before:]:
+    values = [str(r.get(k, "")) for r in case["data"] for k in case["columns"]]
+    values = [v for v in values if v != ACTIVE]
+    case["supported"] = all(narrow_ok(v) for v in values)
+    case["supported_unicode"] = all(unicode_ok(v) for v in values)
 
 declared = []
 cli_utils.declare = lambda text, *a, **k: declared.append(text)
@@ -261,6 +332,7 @@ for case in cases:
             rows=[[str(row.get(k, "")) for k in case["columns"]] for row in data],
             width=case["width"],
             supported=case["supported"],
+            supported_unicode=case["supported_unicode"],
             stdout=stdout,
             warning=bool(warnings),
         )
