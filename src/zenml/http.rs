@@ -205,4 +205,52 @@ mod tests {
         );
         assert!(VerifySsl::Path("/".into()).resolve(None).is_err());
     }
+
+    /// A server that accepts and never answers: the call gives up within its budget.
+    #[test]
+    fn a_silent_server_is_given_up_in_time() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hold = std::thread::spawn(move || {
+            let conn = listener.accept();
+            std::thread::sleep(Duration::from_secs(3));
+            drop(conn);
+        });
+        let client = Client::new(
+            &format!("http://127.0.0.1:{port}"),
+            None,
+            None,
+            Duration::from_millis(800),
+        )
+        .unwrap();
+        let start = Instant::now();
+        let result = client.get_json("/api/v1/info");
+        assert!(result.is_err(), "{result:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        hold.join().unwrap();
+    }
+
+    /// A refused connection is an error at once.
+    #[test]
+    fn a_stopped_server_is_an_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = Client::new(
+            &format!("http://127.0.0.1:{port}"),
+            None,
+            None,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let start = Instant::now();
+        assert!(client.get_json("/api/v1/info").is_err());
+        assert!(start.elapsed() < Duration::from_secs(1));
+    }
 }
