@@ -22,6 +22,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
+#[path = "../tests/common/tls_server.rs"]
+mod tls_server;
+
+/// The benchmark's team server (authentication and TLS), once started; stopped by [`stop_server`].
+static TLS_SERVER: std::sync::Mutex<Option<tls_server::TlsServer>> = std::sync::Mutex::new(None);
+
 #[derive(Parser)]
 #[command(about = "Benchmark the zenml launcher side by side with the env's own tools")]
 struct Args {
@@ -159,6 +165,11 @@ impl Ctx {
             "ascii-names-config"
         })
     }
+
+    /// The private config dir logged in to the benchmark's HTTPS server.
+    fn tls_config(&self) -> PathBuf {
+        self.scratch.join("tls-config")
+    }
     /// A venv whose "zenml" is a stub CLI that returns at once (see [`make_stub_env`]).
     fn stub_env(&self) -> PathBuf {
         self.scratch.join("stub-env")
@@ -292,6 +303,19 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
             ctx,
             "zenml stack list -o yaml, Unicode vs ASCII names",
             &["stack", "list", "-o", "yaml"],
+        ),
+        // A team's server: authentication on, HTTPS with a private CA, logged in with a
+        // service account's API key; read over REST with the stored token by the Rust routes.
+        tls_case(ctx, "zenml status (Rust, HTTPS server)", &["status"]),
+        tls_case(
+            ctx,
+            "zenml stack list (Rust, HTTPS server)",
+            &["stack", "list"],
+        ),
+        tls_case(
+            ctx,
+            "zenml stack list -o json (Rust, HTTPS server)",
+            &["stack", "list", "-o", "json"],
         ),
         Case {
             name: "embedded start-up (init + import sys + finalize)",
@@ -437,6 +461,78 @@ fn server_case(ctx: &Ctx, name: &'static str, args: &[&str]) -> Case {
     }
 }
 
+/// `zenml <args>` against the benchmark's HTTPS server with authentication, both sides in the
+/// server venv.
+fn tls_case(ctx: &Ctx, name: &'static str, args: &[&str]) -> Case {
+    let config = ctx.tls_config();
+    Case {
+        prepare: Some(start_tls_server),
+        ..cli_case(
+            ctx,
+            name,
+            &ctx.server_env(),
+            &[("ZENML_CONFIG_PATH", &config)],
+            args,
+            Goal::MinSpeedup(20.0),
+        )
+    }
+}
+
+/// Deploys the HTTPS server with authentication (once per benchmark run) and logs a private
+/// config in to it with a service account's API key and the CA (`--ssl-ca-cert`), then adds two
+/// stacks through the Python CLI.
+fn start_tls_server(ctx: &Ctx) -> Result<()> {
+    let mut slot = TLS_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    if slot.is_some() {
+        return Ok(());
+    }
+    let env = ctx.server_env();
+    if !env.join("bin/zenml").exists() {
+        bail!(
+            "{} is missing: create it with `bash scripts/provision-envs.sh zenml-0.98.0-server`",
+            env.display()
+        );
+    }
+    let dir = ctx.scratch.join("tls-server");
+    let config = ctx.tls_config();
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&config);
+    let server = slot.insert(tls_server::TlsServer::start(&env, &dir));
+    let zenml = Cmd::new(env.join("bin/zenml"))
+        .env("VIRTUAL_ENV", &env)
+        .env("ZENML_CONFIG_PATH", &config);
+    let login = zenml
+        .clone()
+        .args(["login", &server.url, "--api-key", "--ssl-ca-cert"])
+        .args([&server.ca]);
+    server.login(base_command(&login, &ctx.scratch));
+    let steps: [&[&str]; 3] = [
+        &["artifact-store", "register", "bench-as", "-f", "local"],
+        &[
+            "stack",
+            "register",
+            "bench-one",
+            "-a",
+            "bench-as",
+            "-o",
+            "default",
+        ],
+        &[
+            "stack",
+            "register",
+            "bench-two",
+            "-a",
+            "bench-as",
+            "-o",
+            "default",
+        ],
+    ];
+    for step in steps {
+        warm_up(&zenml.clone().args(step.iter().copied()), &ctx.scratch)?;
+    }
+    Ok(())
+}
+
 /// `zenml <args>` through the launcher and through `env`'s own Python CLI, with `VIRTUAL_ENV`
 /// and `vars` set on both sides.
 fn cli_case(
@@ -517,6 +613,8 @@ fn start_server(ctx: &Ctx) -> Result<()> {
 }
 
 fn stop_server(ctx: &Ctx) {
+    // Dropping it stops the HTTPS server's process group.
+    drop(TLS_SERVER.lock().unwrap_or_else(|e| e.into_inner()).take());
     if ctx.server_config().join("zen_server").exists() {
         let env = ctx.server_env();
         let logout = Cmd::new(env.join("bin/zenml"))
@@ -744,6 +842,7 @@ fn run(args: &Args) -> Result<bool> {
         }
         for cmd in [&case.launcher, &case.reference] {
             if !Path::new(&cmd.argv[0]).exists() {
+                stop_server(&ctx);
                 bail!(
                     "{} is missing: build it with `cargo build --profile <profile> --bins --examples` \
                      (or run this benchmark through `cargo run --example bench`)",

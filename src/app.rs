@@ -65,7 +65,9 @@ pub fn run(args: Vec<OsString>) -> Result<u8> {
                     debug::line(format!("cache: {}", cache.dir.display()));
                     let decided = route::decide(&args, use_python, cache.meta.root.as_ref());
                     debug::line(format!("route: {}", decided.name()));
-                    match run_rust(&decided, &cache, version.as_deref().unwrap_or("")) {
+                    let site_packages = install.package_dir.as_deref().and_then(|p| p.parent());
+                    let version = version.as_deref().unwrap_or("");
+                    match run_rust(&decided, &cache, version, site_packages) {
                         Ran::Exit(code) => return Ok(code as u8),
                         Ran::Delegate if decided.falls_back_in_process() => {
                             match run_in_process(&env, &args) {
@@ -115,7 +117,12 @@ enum Ran {
 }
 
 /// Runs a Rust route.
-fn run_rust(route: &Route, cache: &cache::Cache, version: &str) -> Ran {
+fn run_rust(
+    route: &Route,
+    cache: &cache::Cache,
+    version: &str,
+    site_packages: Option<&std::path::Path>,
+) -> Ran {
     // `--version` prints the same bytes whatever the streams are: no terminal to probe.
     let terminal = if *route == Route::VersionFlag {
         Terminal::default()
@@ -126,6 +133,7 @@ fn run_rust(route: &Route, cache: &cache::Cache, version: &str) -> Ran {
         cache,
         terminal: &terminal,
         version,
+        site_packages,
     };
     let result = match route {
         Route::VersionFlag => commands::version::flag(&ctx),

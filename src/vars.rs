@@ -85,6 +85,18 @@ pub const STORE_DELEGATE_VARS: &[&str] = &[
 
 /// Proxy variables `requests` honours for an `http://` server URL.
 pub const PROXY_VARS: &[&str] = &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+/// Proxy variables `requests` honours for an `https://` server URL.
+pub const HTTPS_PROXY_VARS: &[&str] = &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
+/// The CA bundles `requests` verifies with when the store says `verify_ssl: true`, in its order.
+pub const REQUESTS_CA_BUNDLE: &str = "REQUESTS_CA_BUNDLE";
+pub const CURL_CA_BUNDLE: &str = "CURL_CA_BUNDLE";
+/// `requests` reads a netrc file (credentials it would send) from here or `~/.netrc`.
+pub const NETRC: &str = "NETRC";
+/// ZenML then neither reads nor writes `credentials.yaml`.
+pub const ZENML_DISABLE_CREDENTIALS_DISK_CACHING: &str = "ZENML_DISABLE_CREDENTIALS_DISK_CACHING";
+/// Whether ZenML warns about a client/server version mismatch.
+pub const ZENML_DISABLE_CLIENT_SERVER_MISMATCH_WARNING: &str =
+    "ZENML_DISABLE_CLIENT_SERVER_MISMATCH_WARNING";
 
 /// The first set variable among `names` (a name ending in `_` matches as a prefix).
 pub fn first_set(names: &[&str]) -> Option<String> {

@@ -5,6 +5,7 @@ pub mod clean;
 pub mod help;
 pub mod stack_list;
 pub mod status;
+pub mod status_remote;
 pub mod version;
 
 use std::io::Write;
@@ -51,6 +52,8 @@ pub struct Context<'a> {
     pub terminal: &'a Terminal,
     /// `zenml/VERSION` of the installed package.
     pub version: &'a str,
+    /// The env's site-packages (where `requests` finds certifi's CA bundle).
+    pub site_packages: Option<&'a std::path::Path>,
 }
 
 pub type CommandResult = Result<Output, Unsupported>;

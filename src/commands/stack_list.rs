@@ -205,7 +205,7 @@ pub fn read_server_listing(
     if info["version"].as_str() != Some(local.zenml_version.as_str()) {
         return Err(um(format!("server version {}", info["version"])));
     }
-    if info["auth_scheme"].as_str() != Some("NO_AUTH") {
+    if info["auth_scheme"].as_str() != Some("NO_AUTH") && !server.authenticated() {
         return Err(um(format!("server auth scheme {}", info["auth_scheme"])));
     }
     server
@@ -722,7 +722,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> CommandResult {
         .unwrap_or_else(|| DEFAULT_COLUMNS.to_string());
     let unmodelled = super::delegate_unmodelled("stack list");
     let input = PathInput::from_process().map_err(&unmodelled)?;
-    let local = Local::open(&input, ctx.version).map_err(&unmodelled)?;
+    let local = Local::open(&input, ctx.version, ctx.site_packages).map_err(&unmodelled)?;
     let listing = match &local.store {
         StoreKind::Sql(_) => read_listing(&local, true),
         StoreKind::Rest(server) => read_server_listing(&local, server, true),

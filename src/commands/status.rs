@@ -40,7 +40,8 @@ fn text(path: &Path) -> Result<&str, Unmodelled> {
 
 /// Reads the state, or says why the launcher must delegate.
 pub fn read_state(input: &PathInput, zenml_version: &str) -> Result<State, Unmodelled> {
-    let local = Local::open(input, zenml_version)?;
+    // A server store is `status_remote`'s (no CA bundle needed for the local store).
+    let local = Local::open(input, zenml_version, None)?;
     let project_id = local.active_project()?;
     let stack_id = local.active_stack()?;
     let user_name = vars::text(vars::ZENML_DEFAULT_USER_NAME)
@@ -157,6 +158,9 @@ fn project_warning_shown() -> Result<bool, Unmodelled> {
 pub fn run(ctx: &Context) -> CommandResult {
     let unmodelled = super::delegate_unmodelled("status");
     let input = PathInput::from_process().map_err(&unmodelled)?;
+    if let Some(out) = super::status_remote::run(ctx, &input)? {
+        return Ok(out);
+    }
     let state = read_state(&input, ctx.version).map_err(&unmodelled)?;
     let items = items(&state).map_err(&unmodelled)?;
     let mut console = ZenConsole::new(ctx)?;

@@ -101,6 +101,13 @@ pub fn credentials_file(config_dir: &Path) -> PathBuf {
     config_dir.join("credentials.yaml")
 }
 
+/// The netrc files `requests` reads credentials from (`~/.netrc`, `~/_netrc`; `$NETRC` is
+/// checked by the caller).
+pub fn netrc_files(home: Option<&Path>) -> Vec<PathBuf> {
+    home.map(|h| vec![h.join(".netrc"), h.join("_netrc")])
+        .unwrap_or_default()
+}
+
 pub fn local_server_present(config_dir: &Path) -> bool {
     config_dir.join("zen_server").exists()
 }

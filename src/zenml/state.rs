@@ -3,13 +3,13 @@
 //! local ZenML server read over its REST API (`rest_store`), checked to be in the steady state
 //! those commands model. Anything else is [`Unmodelled`] and delegated.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::vars;
 use crate::zenml::config::{YamlMap, uuid_hex};
 use crate::zenml::package;
 use crate::zenml::paths::{self, PathInput, Repository, Unmodelled};
-use crate::zenml::rest_store::{self, Server};
+use crate::zenml::rest_store::Server;
 use crate::zenml::sql_store::{Snapshot, Store, StoreResult};
 
 /// The config side of a local-store invocation.
@@ -30,8 +30,8 @@ pub struct Local {
 pub enum StoreKind {
     /// The SQLite file of the default local store.
     Sql(PathBuf),
-    /// A ZenML server read without credentials over plain HTTP on loopback.
-    Rest(Server),
+    /// A ZenML server read over its REST API (HTTP or HTTPS, with the stored API token).
+    Rest(Box<Server>),
 }
 
 /// An active id (project or stack) as stored in SQLite, and whether an env variable chose it.
@@ -43,7 +43,12 @@ pub struct ActiveId {
 
 impl Local {
     /// Reads the config files and checks every condition the Rust commands rely on.
-    pub fn open(input: &PathInput, zenml_version: &str) -> Result<Local, Unmodelled> {
+    /// `site_packages`: the env's, where `requests` finds certifi's CA bundle.
+    pub fn open(
+        input: &PathInput,
+        zenml_version: &str,
+        site_packages: Option<&Path>,
+    ) -> Result<Local, Unmodelled> {
         let um = Unmodelled;
         if !package::STORE_VERIFIED_VERSIONS.contains(&zenml_version) {
             return Err(um(format!(
@@ -65,19 +70,25 @@ impl Local {
             .get("store.url")
             .ok_or_else(|| um("no store url".into()))?
             .to_string();
-        let store =
-            match global.get("store.type") {
-                Some("sql") => {
-                    if paths::local_server_present(&config_dir) {
-                        return Err(um("a local server deployment exists".into()));
-                    }
-                    StoreKind::Sql(paths::sqlite_path(&store_url).ok_or_else(|| {
-                        um(format!("store {store_url} is not a local SQLite file"))
-                    })?)
+        let store = match global.get("store.type") {
+            Some("sql") => {
+                if paths::local_server_present(&config_dir) {
+                    return Err(um("a local server deployment exists".into()));
                 }
-                Some("rest") => StoreKind::Rest(plain_server(&global, &store_url, &config_dir)?),
-                other => return Err(um(format!("store type {other:?}"))),
-            };
+                StoreKind::Sql(
+                    paths::sqlite_path(&store_url).ok_or_else(|| {
+                        um(format!("store {store_url} is not a local SQLite file"))
+                    })?,
+                )
+            }
+            Some("rest") => {
+                let home = input.home.as_deref().map(Path::new);
+                StoreKind::Rest(Box::new(
+                    Server::from_config(&global, &config_dir, home, site_packages).map_err(um)?,
+                ))
+            }
+            other => return Err(um(format!("store type {other:?}"))),
+        };
         let local_stores = paths::local_stores(input, &config_dir)?;
         let repository = paths::find_repository(input)?;
         let repo_config = match &repository {
@@ -160,27 +171,4 @@ impl Local {
             })
             .map_err(Unmodelled)
     }
-}
-
-/// The server of a `rest` store the launcher reads itself: plain HTTP on loopback, no
-/// credentials in the config or next to it, no proxy variables (requests would honour them).
-fn plain_server(
-    global: &YamlMap,
-    url: &str,
-    config_dir: &std::path::Path,
-) -> Result<Server, Unmodelled> {
-    let um = Unmodelled;
-    if let Some(key) = global.0.keys().find(|k| {
-        k.strip_prefix("store.")
-            .is_some_and(|k| !rest_store::PLAIN_STORE_KEYS.contains(&k))
-    }) {
-        return Err(um(format!("{key} in the store config")));
-    }
-    if let Some(name) = vars::PROXY_VARS.iter().find(|v| vars::non_empty(v)) {
-        return Err(um(format!("{name} is set")));
-    }
-    if paths::credentials_file(config_dir).exists() {
-        return Err(um("stored server credentials".into()));
-    }
-    Server::from_url(url).ok_or_else(|| um(format!("server {url} is not plain HTTP on loopback")))
 }

@@ -1,0 +1,179 @@
+//! `zenml status` when the store is a ZenML server (`zenml login https://…`): cli/server.py's
+//! "remote server" branch, with the server facts from `credentials.yaml` and the active user,
+//! project and stack read over the REST API with the stored token (`zenml/rest_store.rs`).
+//!
+//! Not answered here (nothing printed; the call is delegated): a console rich treats as a
+//! terminal (ZenML prints OSC-8 hyperlinks there, whose ids are random), ZenML Pro servers
+//! (ZenML refreshes their info from the Pro API), a token whose expiry ZenML prints (the text
+//! depends on the clock and the local time zone), a non-default project (ZenML logs a warning),
+//! a server of another release (ZenML warns), a local server deployment, and every condition
+//! `Local::open` and `rest_store` do not model.
+
+use super::status::Item;
+use super::{Context, Output, ZenConsole};
+use crate::render::terminal::Unsupported;
+use crate::zenml::credentials::ServerCredentials;
+use crate::zenml::paths::{self, PathInput, Unmodelled};
+use crate::zenml::rest_store::Server;
+use crate::zenml::state::{Local, StoreKind};
+
+/// `ServerCredentials.auth_status` for the cases whose text does not depend on the clock.
+fn auth_status(c: &ServerCredentials, local_host: bool) -> Result<&'static str, Unmodelled> {
+    if c.api_key.is_some() {
+        return Ok("API key");
+    }
+    if c.has_password {
+        return Ok("password");
+    }
+    match &c.api_token {
+        None if local_host => Ok("no authentication required"),
+        None => Ok("N/A"),
+        Some(t) if t.expires_with_leeway.is_none() => Ok("never expires"),
+        Some(_) => Err(Unmodelled(
+            "the token's expiry is printed (clock and time zone)".into(),
+        )),
+    }
+}
+
+/// The connection lines of the "remote server" branch.
+fn connection_items(server: &Server) -> Result<Vec<Item>, Unmodelled> {
+    let url = &server.url;
+    let Some(c) = &server.credentials else {
+        // `[link=url]url[/link]`: the URL alone when not on a terminal.
+        return Ok(vec![Item::Declare(format!(
+            "Connected to a remote ZenML server: {url}"
+        ))]);
+    };
+    let pro = c.field("deployment_type") == Some("cloud")
+        || c.field("organization_id").is_some()
+        || c.field("workspace_id").is_some();
+    if pro {
+        return Err(Unmodelled("a ZenML Pro server".into()));
+    }
+    if c.field("pro_dashboard_url").is_some() && c.field("workspace_name").is_some() {
+        return Err(Unmodelled("a Pro dashboard URL".into()));
+    }
+    let host = url
+        .split_once("://")
+        .map(|(_, rest)| rest.rsplit_once(':').map_or(rest, |(h, _)| h))
+        .unwrap_or("");
+    let local_host = ["localhost", "127.0.0.1", "host.docker.internal"].contains(&host);
+    let status = c.field("status").unwrap_or("None");
+    Ok(vec![
+        Item::Declare(format!("Connected to a remote ZenML server: `{url}`")),
+        Item::Declare(format!("  Dashboard: {url}")),
+        Item::Declare(format!("  API: {url}")),
+        Item::Declare(format!("  Server status: '{status}'")),
+        Item::Declare(format!(
+            "  Server authentication: {}",
+            auth_status(c, local_host)?
+        )),
+    ])
+}
+
+fn name(json: &serde_json::Value, what: &str) -> Result<String, Unmodelled> {
+    json["name"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| Unmodelled(format!("{what}: response not modelled")))
+}
+
+/// Every line, read before any is printed.
+fn items(local: &Local, server: &Server) -> Result<Vec<Item>, Unmodelled> {
+    let um = Unmodelled;
+    if paths::local_server_present(&local.config_dir) {
+        return Err(um("a local server deployment exists".into()));
+    }
+    let mut items = vec![Item::Declare("-----ZenML Client Status-----".into())];
+    items.extend(connection_items(server)?);
+    let project_id = local.active_project()?;
+    let stack_id = local.active_stack()?;
+    let info = server.get_json("/api/v1/info").map_err(um)?;
+    if info["version"].as_str() != Some(local.zenml_version.as_str()) {
+        return Err(um(format!("server version {}", info["version"])));
+    }
+    let user = name(
+        &server
+            .get_json("/api/v1/current-user?hydrate=False")
+            .map_err(um)?,
+        "user",
+    )?;
+    let uuid = super::stack_list::uuid_text;
+    let project = name(
+        &server
+            .get_json(&format!(
+                "/api/v1/projects/{}?hydrate=True",
+                uuid(&project_id.hex)
+            ))
+            .map_err(um)?,
+        "project",
+    )?;
+    if project != "default" {
+        return Err(um("a non-default project (ZenML logs a warning)".into()));
+    }
+    let stack = name(
+        &server
+            .get_json(&format!(
+                "/api/v1/stacks/{}?hydrate=True",
+                uuid(&stack_id.hex)
+            ))
+            .map_err(um)?,
+        "stack",
+    )?;
+    let scope = local.scope();
+    items.push(Item::Declare(format!("  The active user is: '{user}'")));
+    items.push(Item::Declare(format!(
+        "  The active project is: '{project}' ({scope})"
+    )));
+    items.push(Item::Declare(format!(
+        "  The active stack is: '{stack}' ({scope})"
+    )));
+    let text = |p: &std::path::Path| {
+        p.to_str()
+            .map(str::to_string)
+            .ok_or_else(|| um(format!("non-UTF-8 path {}", p.display())))
+    };
+    if let Some(repo) = &local.repository {
+        items.push(Item::Declare(format!(
+            "Active repository root: {}",
+            text(&repo.root)?
+        )));
+    }
+    items.push(Item::Declare(format!(
+        "Using configuration from: '{}'",
+        text(&local.config_dir)?
+    )));
+    items.push(Item::Declare(format!(
+        "Local store files are located at: '{}'",
+        text(&local.local_stores)?
+    )));
+    items.push(Item::Declare(
+        "\n-----Local ZenML Server Status-----".into(),
+    ));
+    items.push(Item::Declare(
+        "The local server has not been started.".into(),
+    ));
+    Ok(items)
+}
+
+/// `Ok(None)`: the store is not a server (the local-store route answers).
+pub fn run(ctx: &Context, input: &PathInput) -> Result<Option<Output>, Unsupported> {
+    let unmodelled = super::delegate_unmodelled("status");
+    let local = Local::open(input, ctx.version, ctx.site_packages).map_err(&unmodelled)?;
+    let StoreKind::Rest(server) = &local.store else {
+        return Ok(None);
+    };
+    if ctx.terminal.rich_is_terminal(ctx.cache.meta.out_fd()) {
+        return Err(Unsupported("ZenML prints hyperlinks with random ids"));
+    }
+    let items = items(&local, server).map_err(&unmodelled)?;
+    let mut console = ZenConsole::new(ctx)?;
+    let mut out = Output::default();
+    for item in items {
+        match item {
+            Item::Declare(text) => console.print("info", &text, &mut out)?,
+            Item::Log(line) => console.raw(format!("{line}\n").as_bytes(), &mut out),
+        }
+    }
+    Ok(Some(out))
+}

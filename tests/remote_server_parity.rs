@@ -1,0 +1,376 @@
+//! `zenml status` and `zenml stack list` on a team's ZenML server: authentication on, HTTPS with
+//! a CA the test generates, the client logged in with a service account's API key
+//! (`zenml login https://127.0.0.1:<port> --api-key`). The Rust routes read the REST API with the
+//! stored token; every run is compared with the live Python CLI (stdout, stderr, exit code) and
+//! the tier that answered is checked. Expired and rejected tokens, a wrong CA and a stopped
+//! server must go to Python, which prints its own output. No run's output, debug lines
+//! included, may show the API key or a token.
+
+mod common;
+#[path = "common/tls_server.rs"]
+mod tls_server;
+
+use std::process::Command;
+
+use common::world::*;
+use common::*;
+use tls_server::TlsServer;
+
+const SERVER_ENV: &str = "0.98.0-server";
+
+/// The secrets `credentials.yaml` holds now (API key and access tokens).
+fn secrets(w: &World) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(w.home.join("zenml-config/credentials.yaml")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("api_key: ")
+                .or_else(|| l.strip_prefix("access_token: "))
+        })
+        .map(|s| s.trim_matches('\'').to_string())
+        .collect()
+}
+
+/// What varies between two runs of the same Python code: object addresses in reprs, rich's
+/// random hyperlink ids, ZenML's spinner frames.
+fn normalized(bytes: &[u8]) -> Vec<u8> {
+    let text = show(&without_spinner(bytes));
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("0x") {
+        out.push_str(&rest[..i + 2]);
+        rest = &rest[i + 2..];
+        let n = rest.bytes().take_while(u8::is_ascii_hexdigit).count();
+        if n > 0 {
+            out.push_str("<addr>");
+        }
+        rest = &rest[n..];
+    }
+    out.push_str(rest);
+    let mut text = String::new();
+    let mut rest = out.as_str();
+    while let Some(i) = rest.find("\x1b]8;id=") {
+        text.push_str(&rest[..i + 7]);
+        rest = &rest[i + 7..];
+        let n = rest.find(';').unwrap_or(0);
+        text.push_str("<id>");
+        rest = &rest[n..];
+    }
+    text.push_str(rest);
+    text.into_bytes()
+}
+
+struct Run<'a> {
+    w: &'a World,
+    args: &'a [&'a str],
+    extra: &'a [(&'a str, &'a str)],
+    ttys: &'a [&'a str],
+}
+
+impl Run<'_> {
+    fn launcher(&self) -> Command {
+        let mut cmd = self.w.command(&launcher(), self.args, self.extra);
+        cmd.env("ZENML_DEBUG_PYTHON", "1");
+        cmd
+    }
+
+    fn python(&self) -> Command {
+        self.w
+            .command(&self.w.env.join("bin/zenml"), self.args, self.extra)
+    }
+
+    /// Compares the launcher with the Python CLI; `tier` must have answered. `prepare` runs
+    /// before each side (to put the same state back); `parallel` runs both sides at once (for
+    /// the slow failures: ZenML retries for half a minute).
+    fn check(&self, tier: Tier, prepare: &dyn Fn(), parallel: bool) -> Result<(), String> {
+        let mut secrets_before = secrets(self.w);
+        let (mine, reference) = if parallel {
+            prepare();
+            let (l, p) = (self.launcher(), self.python());
+            std::thread::scope(|s| {
+                let a = s.spawn(|| run_streams(&l, 100, self.ttys, None));
+                let b = s.spawn(|| run_streams(&p, 100, self.ttys, None));
+                (a.join().unwrap(), b.join().unwrap())
+            })
+        } else {
+            prepare();
+            let mine = run_streams(&self.launcher(), 100, self.ttys, None);
+            // The token the launcher's run left (tier 2 or delegation may have refreshed it).
+            secrets_before.extend(secrets(self.w));
+            prepare();
+            (mine, run_streams(&self.python(), 100, self.ttys, None))
+        };
+        let what = format!("{:?} {:?} ttys {:?}", self.args, self.extra, self.ttys);
+        let mut all_secrets = secrets_before;
+        all_secrets.extend(secrets(self.w));
+        for secret in all_secrets.iter().filter(|s| s.len() > 8) {
+            let hay = [show(&mine.stdout), show(&mine.stderr)].concat();
+            if hay.contains(secret.as_str()) {
+                return Err(format!("{what}: a token or key in the launcher's output"));
+            }
+        }
+        let (stderr, debug) = split_debug(&mine.stderr);
+        let mine = Captured {
+            stdout: normalized(&mine.stdout),
+            stderr: normalized(&stderr),
+            code: mine.code,
+        };
+        let reference = Captured {
+            stdout: normalized(&reference.stdout),
+            stderr: normalized(&reference.stderr),
+            code: reference.code,
+        };
+        if mine != reference {
+            return Err(format!(
+                "{what}\nlauncher rc {} out {:?} err {:?}\npython   rc {} out {:?} err {:?}",
+                mine.code,
+                show(&mine.stdout),
+                show(&mine.stderr),
+                reference.code,
+                show(&reference.stdout),
+                show(&reference.stderr)
+            ));
+        }
+        let name = if self.args[0] == "status" {
+            "status"
+        } else {
+            "stack list"
+        };
+        let rust = took_rust_route(&debug, name);
+        if tier_taken(&debug) != Some(tier) || (tier == Tier::Rust) != rust {
+            return Err(format!("{what}: expected {tier:?}, {debug:#?}"));
+        }
+        Ok(())
+    }
+}
+
+fn check(
+    w: &World,
+    args: &[&str],
+    extra: &[(&str, &str)],
+    ttys: &[&str],
+    tier: Tier,
+) -> Result<(), String> {
+    Run {
+        w,
+        args,
+        extra,
+        ttys,
+    }
+    .check(tier, &|| {}, false)
+}
+
+/// A client config logged in to `server` with its API key; `login_extra`: more `zenml login`
+/// options, `env`: variables for the login.
+fn logged_in(server: &TlsServer, name: &str, login_extra: &[&str], env: &[(&str, &str)]) -> World {
+    let w = World::bare(name, SERVER_ENV);
+    let mut args = vec!["login", server.url.as_str(), "--api-key"];
+    args.extend_from_slice(login_extra);
+    server.login(w.command(&w.env.join("bin/zenml"), &args, env));
+    let config = std::fs::read_to_string(w.home.join("zenml-config/config.yaml")).unwrap();
+    assert!(
+        config.contains("type: rest") && config.contains(&server.url),
+        "not connected to the server: {config}"
+    );
+    w
+}
+
+/// Sets the stored token's expiry to an hour ago (through ZenML's own credentials store).
+fn expire_token(w: &World, url: &str) {
+    w.python(&format!(
+        "from datetime import datetime, timedelta, timezone\n\
+         from zenml.login.credentials_store import get_credentials_store\n\
+         s = get_credentials_store()\n\
+         t = s.credentials['{url}'].api_token\n\
+         t.expires_at = datetime.now(timezone.utc) - timedelta(hours=1)\n\
+         s._save_credentials()\n"
+    ));
+}
+
+/// Replaces the stored token by one the server rejects (401), with no expiry.
+fn reject_token(w: &World, url: &str) {
+    w.python(&format!(
+        "from zenml.login.credentials_store import get_credentials_store\n\
+         s = get_credentials_store()\n\
+         t = s.credentials['{url}'].api_token\n\
+         t.access_token = 'not-a-valid-token-' + 'x' * 40\n\
+         t.expires_at = None\n\
+         s._save_credentials()\n"
+    ));
+}
+
+#[test]
+fn status_and_stack_list_on_an_authenticated_https_server() {
+    let dir = scratch("tls-server");
+    let mut server = TlsServer::start(&zenml_env(SERVER_ENV), &dir);
+    let ca = server.ca.to_str().unwrap().to_string();
+    let other_ca = server.other_ca.to_str().unwrap().to_string();
+    let mut results = Vec::new();
+
+    // The CA given at login (`--ssl-ca-cert`: stored as `verify_ssl: <path>`).
+    let w = logged_in(&server, "tls-a", &["--ssl-ca-cert", &ca], &[]);
+    let config = std::fs::read_to_string(w.home.join("zenml-config/config.yaml")).unwrap();
+    assert!(
+        config.contains("verify_ssl: /"),
+        "verify_ssl is not a path: {config}"
+    );
+    w.zenml(&["artifact-store", "register", "as2", "-f", "local"]);
+    w.zenml(&["stack", "register", "s1", "-a", "as2", "-o", "default"]);
+    w.zenml(&[
+        "stack",
+        "register",
+        "third stack",
+        "-a",
+        "as2",
+        "-o",
+        "default",
+    ]);
+    w.zenml(&["stack", "set", "s1"]);
+    for (args, extra) in [
+        (&["stack", "list"][..], &[][..]),
+        (&["stack", "list"], &[("COLUMNS", "200")]),
+        (&["stack", "list"], &[("NO_COLOR", "1")]),
+        (&["stack", "list", "-o", "json"], &[]),
+        (&["stack", "list", "-o", "yaml"], &[]),
+        (&["stack", "list", "-o", "csv"], &[]),
+        (&["stack", "list", "-o", "tsv"], &[]),
+        (&["stack", "list", "-c", "all", "-o", "json"], &[]),
+        (&["stack", "list", "-c", "name,active"], &[]),
+        (&["stack", "list", "-c", "foo"], &[]),
+        (&["status"], &[]),
+        (&["status"], &[("COLUMNS", "60")]),
+    ] {
+        results.push(check(&w, args, extra, PIPE, Tier::Rust));
+    }
+    let term = &[("TERM", "xterm")][..];
+    results.push(check(&w, &["stack", "list"], term, &["stdout"], Tier::Rust));
+    results.push(check(
+        &w,
+        &["stack", "list"],
+        term,
+        &["stdout", "stderr"],
+        Tier::InProcess,
+    ));
+    results.push(check(
+        &w,
+        &["stack", "list", "-o", "json"],
+        term,
+        &["stdout"],
+        Tier::InProcess,
+    ));
+    results.push(check(
+        &w,
+        &["stack", "list", "--name", "contains:s"],
+        &[],
+        PIPE,
+        Tier::InProcess,
+    ));
+    // On a terminal ZenML prints hyperlinks with random ids: delegated (compared modulo ids).
+    results.push(check(
+        &w,
+        &["status"],
+        term,
+        &["stdout", "stderr"],
+        Tier::Delegated,
+    ));
+
+    // An expired token: ZenML exchanges the API key for a new one and writes it back.
+    for (args, tier) in [
+        (&["stack", "list"][..], Tier::InProcess),
+        (&["status"], Tier::Delegated),
+    ] {
+        let run = Run {
+            w: &w,
+            args,
+            extra: &[],
+            ttys: PIPE,
+        };
+        results.push(run.check(tier, &|| expire_token(&w, &server.url), false));
+    }
+    results.push(check(&w, &["stack", "list"], &[], PIPE, Tier::Rust));
+    // A token the server rejects (401): passed on, ZenML logs in again with the API key.
+    let run = Run {
+        w: &w,
+        args: &["stack", "list", "-o", "json"],
+        extra: &[],
+        ttys: PIPE,
+    };
+    results.push(run.check(Tier::InProcess, &|| reject_token(&w, &server.url), false));
+    let run = Run {
+        w: &w,
+        args: &["status"],
+        extra: &[],
+        ttys: PIPE,
+    };
+    results.push(run.check(Tier::Delegated, &|| reject_token(&w, &server.url), false));
+    results.push(check(&w, &["status"], &[], PIPE, Tier::Rust));
+
+    // The CA trusted through REQUESTS_CA_BUNDLE (`verify_ssl: true`).
+    let bundle = &[("REQUESTS_CA_BUNDLE", ca.as_str())][..];
+    let v = logged_in(&server, "tls-b", &[], bundle);
+    for args in [
+        &["stack", "list"][..],
+        &["stack", "list", "-o", "yaml"],
+        &["status"],
+    ] {
+        results.push(check(&v, args, bundle, PIPE, Tier::Rust));
+    }
+    // A proxy: requests would use it; left to Python (no proxy runs: it fails the same way).
+    results.push(check(
+        &v,
+        &["stack", "list", "-o", "json"],
+        &[
+            ("REQUESTS_CA_BUNDLE", ca.as_str()),
+            ("HTTPS_PROXY", "http://127.0.0.1:9"),
+            ("NO_PROXY", "127.0.0.1"),
+        ],
+        PIPE,
+        Tier::InProcess,
+    ));
+    // Certificates ZenML rejects: another CA, or SSL_CERT_FILE (requests ignores it and uses
+    // certifi's bundle). Python retries, then prints its error.
+    let slow = [
+        (
+            &["stack", "list"][..],
+            vec![("REQUESTS_CA_BUNDLE", other_ca.as_str())],
+            Tier::InProcess,
+        ),
+        (
+            &["status"],
+            vec![("REQUESTS_CA_BUNDLE", other_ca.as_str())],
+            Tier::Delegated,
+        ),
+        (
+            &["stack", "list"],
+            vec![("SSL_CERT_FILE", ca.as_str())],
+            Tier::InProcess,
+        ),
+    ];
+    for (args, extra, tier) in &slow {
+        let run = Run {
+            w: &v,
+            args,
+            extra,
+            ttys: PIPE,
+        };
+        results.push(run.check(*tier, &|| {}, true));
+    }
+
+    // The server stopped: ZenML retries, then prints its error; the launcher passes the call on.
+    server.stop();
+    for (args, tier) in [
+        (&["stack", "list"][..], Tier::InProcess),
+        (&["status"], Tier::Delegated),
+    ] {
+        let run = Run {
+            w: &w,
+            args,
+            extra: &[],
+            ttys: PIPE,
+        };
+        results.push(run.check(tier, &|| {}, true));
+    }
+    drop(server);
+    all_ok(results);
+}
