@@ -316,6 +316,17 @@ fn status_and_stack_list_on_an_authenticated_https_server() {
     ] {
         results.push(check(&v, args, bundle, PIPE, Tier::Rust));
     }
+    // `--no-verify-ssl` (`verify_ssl: false`): nothing verified, even with another CA named.
+    let n = logged_in(&server, "tls-c", &["--no-verify-ssl"], &[]);
+    let config = std::fs::read_to_string(n.home.join("zenml-config/config.yaml")).unwrap();
+    assert!(
+        config.contains("verify_ssl: false"),
+        "verify_ssl is not false: {config}"
+    );
+    let other = &[("REQUESTS_CA_BUNDLE", other_ca.as_str())][..];
+    for args in [&["stack", "list", "-o", "json"][..], &["status"]] {
+        results.push(check(&n, args, other, PIPE, Tier::Rust));
+    }
     // A proxy: requests would use it; left to Python (no proxy runs: it fails the same way).
     results.push(check(
         &v,
