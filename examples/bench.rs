@@ -486,13 +486,7 @@ fn start_tls_server(ctx: &Ctx) -> Result<()> {
     if slot.is_some() {
         return Ok(());
     }
-    let env = ctx.server_env();
-    if !env.join("bin/zenml").exists() {
-        bail!(
-            "{} is missing: create it with `bash scripts/provision-envs.sh zenml-0.98.0-server`",
-            env.display()
-        );
-    }
+    let env = server_env_checked(ctx)?;
     let dir = ctx.scratch.join("tls-server");
     let config = ctx.tls_config();
     let _ = std::fs::remove_dir_all(&dir);
@@ -506,31 +500,7 @@ fn start_tls_server(ctx: &Ctx) -> Result<()> {
         .args(["login", &server.url, "--api-key", "--ssl-ca-cert"])
         .args([&server.ca]);
     server.login(base_command(&login, &ctx.scratch));
-    let steps: [&[&str]; 3] = [
-        &["artifact-store", "register", "bench-as", "-f", "local"],
-        &[
-            "stack",
-            "register",
-            "bench-one",
-            "-a",
-            "bench-as",
-            "-o",
-            "default",
-        ],
-        &[
-            "stack",
-            "register",
-            "bench-two",
-            "-a",
-            "bench-as",
-            "-o",
-            "default",
-        ],
-    ];
-    for step in steps {
-        warm_up(&zenml.clone().args(step.iter().copied()), &ctx.scratch)?;
-    }
-    Ok(())
+    register_bench_stacks(ctx, &zenml, "default")
 }
 
 /// `zenml <args>` through the launcher and through `env`'s own Python CLI, with `VIRTUAL_ENV`
@@ -567,13 +537,7 @@ fn start_server(ctx: &Ctx) -> Result<()> {
     if config.join("zen_server").exists() {
         return Ok(());
     }
-    let env = ctx.server_env();
-    if !env.join("bin/zenml").exists() {
-        bail!(
-            "{} is missing: create it with `bash scripts/provision-envs.sh zenml-0.98.0-server`",
-            env.display()
-        );
-    }
+    let env = server_env_checked(ctx)?;
     let _ = std::fs::remove_dir_all(&config);
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -583,31 +547,64 @@ fn start_server(ctx: &Ctx) -> Result<()> {
         .env("VIRTUAL_ENV", &env)
         .env("ZENML_CONFIG_PATH", &config)
         .env("ZENML_AUTO_OPEN_DASHBOARD", "false");
-    let steps: [&[&str]; 5] = [
-        &["login", "--local", "--port", &port],
-        &["artifact-store", "register", "bench-as", "-f", "local"],
-        &["orchestrator", "register", "bench-orch", "-f", "local"],
-        &[
-            "stack",
+    warm_up(
+        &zenml.clone().args(["login", "--local", "--port", &port]),
+        &ctx.scratch,
+    )?;
+    register_bench_stacks(ctx, &zenml, "bench-orch")
+}
+
+/// The server env, or an error that says how to create it.
+fn server_env_checked(ctx: &Ctx) -> Result<PathBuf> {
+    let env = ctx.server_env();
+    if !env.join("bin/zenml").exists() {
+        bail!(
+            "{} is missing: create it with `bash scripts/provision-envs.sh zenml-0.98.0-server`",
+            env.display()
+        );
+    }
+    Ok(env)
+}
+
+/// The servers' stacks, through the Python CLI `zenml`: an artifact store, `bench-one` with
+/// `orchestrator` (registered first unless it is `default`) and `bench-two` with the default one.
+fn register_bench_stacks(ctx: &Ctx, zenml: &Cmd, orchestrator: &str) -> Result<()> {
+    let mut steps: Vec<Vec<&str>> = vec![vec![
+        "artifact-store",
+        "register",
+        "bench-as",
+        "-f",
+        "local",
+    ]];
+    if orchestrator != "default" {
+        steps.push(vec![
+            "orchestrator",
             "register",
-            "bench-one",
-            "-a",
-            "bench-as",
-            "-o",
-            "bench-orch",
-        ],
-        &[
-            "stack",
-            "register",
-            "bench-two",
-            "-a",
-            "bench-as",
-            "-o",
-            "default",
-        ],
-    ];
+            orchestrator,
+            "-f",
+            "local",
+        ]);
+    }
+    steps.push(vec![
+        "stack",
+        "register",
+        "bench-one",
+        "-a",
+        "bench-as",
+        "-o",
+        orchestrator,
+    ]);
+    steps.push(vec![
+        "stack",
+        "register",
+        "bench-two",
+        "-a",
+        "bench-as",
+        "-o",
+        "default",
+    ]);
     for step in steps {
-        warm_up(&zenml.clone().args(step.iter().copied()), &ctx.scratch)?;
+        warm_up(&zenml.clone().args(step), &ctx.scratch)?;
     }
     Ok(())
 }
