@@ -116,7 +116,23 @@ pub fn items(state: &State) -> Result<Vec<Item>, Unmodelled> {
         "  The active stack is: '{}' ({scope})",
         state.stack
     )));
-    if let Some(root) = &state.repository_root {
+    items.extend(local_items(
+        state.repository_root.as_deref(),
+        &state.config_dir,
+        &state.local_stores,
+    )?);
+    Ok(items)
+}
+
+/// The lines both status routes (local store and server) end with: the repository, the config
+/// and local-store directories, and the local server that is not running.
+pub fn local_items(
+    repository_root: Option<&Path>,
+    config_dir: &Path,
+    local_stores: &Path,
+) -> Result<Vec<Item>, Unmodelled> {
+    let mut items = Vec::new();
+    if let Some(root) = repository_root {
         items.push(Item::Declare(format!(
             "Active repository root: {}",
             text(root)?
@@ -124,11 +140,11 @@ pub fn items(state: &State) -> Result<Vec<Item>, Unmodelled> {
     }
     items.push(Item::Declare(format!(
         "Using configuration from: '{}'",
-        text(&state.config_dir)?
+        text(config_dir)?
     )));
     items.push(Item::Declare(format!(
         "Local store files are located at: '{}'",
-        text(&state.local_stores)?
+        text(local_stores)?
     )));
     items.push(Item::Declare(
         "\n-----Local ZenML Server Status-----".into(),

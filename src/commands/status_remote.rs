@@ -128,31 +128,11 @@ fn items(local: &Local, server: &Server) -> Result<Vec<Item>, Unmodelled> {
     items.push(Item::Declare(format!(
         "  The active stack is: '{stack}' ({scope})"
     )));
-    let text = |p: &std::path::Path| {
-        p.to_str()
-            .map(str::to_string)
-            .ok_or_else(|| um(format!("non-UTF-8 path {}", p.display())))
-    };
-    if let Some(repo) = &local.repository {
-        items.push(Item::Declare(format!(
-            "Active repository root: {}",
-            text(&repo.root)?
-        )));
-    }
-    items.push(Item::Declare(format!(
-        "Using configuration from: '{}'",
-        text(&local.config_dir)?
-    )));
-    items.push(Item::Declare(format!(
-        "Local store files are located at: '{}'",
-        text(&local.local_stores)?
-    )));
-    items.push(Item::Declare(
-        "\n-----Local ZenML Server Status-----".into(),
-    ));
-    items.push(Item::Declare(
-        "The local server has not been started.".into(),
-    ));
+    items.extend(super::status::local_items(
+        local.repository.as_ref().map(|r| r.root.as_path()),
+        &local.config_dir,
+        &local.local_stores,
+    )?);
     Ok(items)
 }
 
