@@ -7,7 +7,7 @@ use anyhow::Result;
 use crate::cache;
 use crate::commands::{self, Context};
 use crate::env;
-use crate::python::{delegate, in_process};
+use crate::python::{delegate, in_process, server};
 use crate::render::terminal::Terminal;
 use crate::route::{self, Route};
 use crate::zenml::package;
@@ -38,6 +38,9 @@ pub fn environment_forces_delegation() -> Option<String> {
 /// Runs `zenml <args>`: the exit code of a Rust answer, else an error (delegation replaces the
 /// process, so it only returns when the exec failed).
 pub fn run(args: Vec<OsString>) -> Result<u8> {
+    if vars::os(vars::ZENML_LAUNCHER_SERVE).is_some_and(|v| v == "1") {
+        return Ok(server::serve_main(&args));
+    }
     let use_python = vars::is_one(vars::ZENML_USE_PYTHON_CLI);
     let mut route = route::decide(&args, use_python, None);
     let env = env::resolve_checked()?;
@@ -70,6 +73,9 @@ pub fn run(args: Vec<OsString>) -> Result<u8> {
                     match run_rust(&decided, &cache, version, site_packages) {
                         Ran::Exit(code) => return Ok(code as u8),
                         Ran::Delegate if decided.falls_back_in_process() => {
+                            if let Some(code) = run_in_server(&env, &install, &args) {
+                                return Ok(code);
+                            }
                             match run_in_process(&env, &args) {
                                 Some(code) => return Ok(code),
                                 None => Route::Delegate("not reproducible here"),
@@ -91,8 +97,34 @@ pub fn run(args: Vec<OsString>) -> Result<u8> {
             },
         };
     }
+    if !use_python {
+        if let Some(code) = run_in_server(&env, &install, &args) {
+            return Ok(code);
+        }
+    }
     debug::line(format!("route: {}", route.name()));
     Err(delegate::exec(&env, &install.entry_point, &args).into())
+}
+
+/// The command server: ZenML's CLI in a warm interpreter's forked worker. `None`: not served
+/// (nothing ran; a missing server was started for the next calls).
+fn run_in_server(
+    env: &env::PythonEnv,
+    install: &package::ZenmlInstall,
+    args: &[OsString],
+) -> Option<u8> {
+    if let Some(why) = route::server_refusal(args) {
+        debug::line(format!("server: not for this command: {why}"));
+        return None;
+    }
+    let fingerprint = cache::fingerprint(env, install);
+    match server::client::call(env, &fingerprint, args) {
+        server::client::Outcome::Exit(code) => Some(code),
+        server::client::Outcome::NotServed(why) => {
+            debug::line(format!("server: not used: {why}"));
+            None
+        }
+    }
 }
 
 /// Tier 2: the CLI's own command in the embedded interpreter. `None`: declined, nothing printed.

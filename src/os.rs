@@ -282,3 +282,207 @@ pub fn die_by_sigint() -> ! {
     }
     std::process::exit(130)
 }
+
+// The command server's client (python/server/): fd passing, signal forwarding, process identity.
+
+/// Sends `data` on a connected Unix socket with `fds` attached (SCM_RIGHTS), in one `sendmsg`.
+/// Returns how many bytes went out (the caller sends any rest with plain writes).
+pub fn send_with_fds(
+    socket: &impl std::os::fd::AsRawFd,
+    data: &[u8],
+    fds: &[std::os::fd::RawFd],
+) -> std::io::Result<usize> {
+    let fd_bytes = std::mem::size_of_val(fds);
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes as u32) } as usize;
+    // u64 storage keeps the control buffer aligned for cmsghdr.
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header we fill below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: the control buffer is `space` bytes, enough for one header with `fds`;
+    // CMSG_FIRSTHDR/CMSG_DATA point inside it; sendmsg reads `data` and the buffer, both alive.
+    let sent = unsafe {
+        let header = libc::CMSG_FIRSTHDR(&msg);
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = libc::CMSG_LEN(fd_bytes as u32) as _;
+        std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(header), fd_bytes);
+        libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+    };
+    if sent < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(sent as usize)
+}
+
+/// The process's umask (read by setting it and setting it back: single-threaded callers only).
+pub fn umask() -> u32 {
+    // SAFETY: umask only swaps the process's mask; it is restored at once.
+    unsafe {
+        let mask = libc::umask(0o022);
+        libc::umask(mask);
+        mask as u32
+    }
+}
+
+/// The real and effective user and group ids, the supplementary groups, the nice value and every
+/// resource limit: what a forked server cannot take over from its client.
+pub fn process_identity() -> Vec<i64> {
+    let mut out = Vec::new();
+    // SAFETY: these calls only read the process's credentials, priority and limits into values
+    // and buffers we own.
+    unsafe {
+        out.extend([
+            libc::getuid() as i64,
+            libc::geteuid() as i64,
+            libc::getgid() as i64,
+            libc::getegid() as i64,
+        ]);
+        let n = libc::getgroups(0, std::ptr::null_mut());
+        if n > 0 {
+            let mut groups = vec![0 as libc::gid_t; n as usize];
+            let n = libc::getgroups(n, groups.as_mut_ptr());
+            out.extend(groups.iter().take(n.max(0) as usize).map(|g| *g as i64));
+        }
+        out.push(i64::from(libc::getpriority(libc::PRIO_PROCESS, 0)));
+        // RLIMIT_CPU (0) to RLIMIT_RTTIME (15): the limits Linux has.
+        for resource in 0..16 as libc::__rlimit_resource_t {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(resource, &mut limit) == 0 {
+                out.extend([limit.rlim_cur as i64, limit.rlim_max as i64]);
+            }
+        }
+    }
+    out
+}
+
+/// The effective user id.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// True when fd 0 is a terminal whose foreground process group is not ours (a background job:
+/// reading it would stop the CLI with SIGTTIN).
+pub fn stdin_is_background_tty() -> bool {
+    // SAFETY: isatty/tcgetpgrp/getpgrp only inspect the descriptor and the process.
+    unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) != libc::getpgrp() }
+}
+
+/// Makes a command start its own session (no controlling terminal) with no fds but 0, 1 and 2:
+/// a daemon that no caller's pipe waits on.
+pub fn detach(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and calls only async-signal-safe syscalls.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            Ok(())
+        });
+    }
+}
+
+/// The worker the client's signals go to (0: none yet).
+static WORKER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+static TERMS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Signals a client forwards to its worker (its process group, except SIGTERM and the user
+/// signals, which go to the worker itself).
+pub const FORWARDED_SIGNALS: [libc::c_int; 9] = [
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGWINCH,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGCONT,
+    libc::SIGTSTP,
+];
+
+extern "C" fn forward_signal(sig: libc::c_int) {
+    use std::sync::atomic::Ordering;
+    let pid = WORKER.load(Ordering::SeqCst);
+    // SAFETY: only async-signal-safe calls (kill, getpid, signal).
+    unsafe {
+        if pid > 0 {
+            let target = match sig {
+                libc::SIGTERM | libc::SIGUSR1 | libc::SIGUSR2 => pid,
+                _ => -pid,
+            };
+            libc::kill(target, sig);
+        }
+        match sig {
+            // Stop with the worker; `fg` continues us, and SIGCONT is forwarded then.
+            libc::SIGTSTP => {
+                libc::kill(libc::getpid(), libc::SIGSTOP);
+            }
+            libc::SIGTERM if TERMS.fetch_add(1, Ordering::SeqCst) >= 1 => {
+                libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                libc::kill(libc::getpid(), libc::SIGTERM);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// From now on, the signals in [`FORWARDED_SIGNALS`] go to worker `pid` (its group: `pid`).
+pub fn forward_signals_to(pid: i32) {
+    WORKER.store(pid, std::sync::atomic::Ordering::SeqCst);
+    for sig in FORWARDED_SIGNALS {
+        // SAFETY: installs an async-signal-safe handler with a zeroed (then filled) sigaction.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = forward_signal as *const () as usize;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Kills process group `pgid` with SIGKILL (a worker whose client is about to go away).
+pub fn kill_group(pgid: i32) {
+    if pgid > 0 {
+        // SAFETY: kill with a negative pid signals that group; no memory is involved.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Ends this process by signal `sig`, as a process killed by it (the exit status the worker had).
+pub fn die_by_signal(sig: i32) -> ! {
+    // SAFETY: restoring the default disposition, unblocking and signalling ourselves.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::kill(libc::getpid(), sig);
+    }
+    std::process::exit(128 + sig)
+}
+
+/// Sends SIGTERM to `pid`.
+pub fn terminate(pid: i32) {
+    if pid > 0 {
+        // SAFETY: kill takes plain integers.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}

@@ -170,6 +170,62 @@ pub fn decide(args: &[OsString], use_python_cli: bool, spec: Option<&RootSpec>) 
     }
 }
 
+/// Commands the command server does not run, with the reason: they need what a forked worker
+/// lacks (a controlling terminal for hidden prompts, which read `/dev/tty`; the terminal for a
+/// program they start) or start daemons of their own. Each entry: the words the call starts with
+/// (an empty second word: any sub-command), and why. They are delegated.
+pub const NOT_SERVED: &[(&str, &str, &str)] = &[
+    (
+        "login",
+        "",
+        "may start a local server daemon or prompt for a password on the terminal",
+    ),
+    ("logout", "", "may stop a local server daemon"),
+    ("go", "", "starts Jupyter in the terminal"),
+    ("secret", "create", "hidden prompts read the terminal"),
+    ("secret", "update", "hidden prompts read the terminal"),
+    ("user", "create", "hidden prompts read the terminal"),
+    ("user", "update", "hidden prompts read the terminal"),
+    (
+        "user",
+        "change-password",
+        "hidden prompts read the terminal",
+    ),
+    (
+        "stack",
+        "register-secrets",
+        "hidden prompts read the terminal",
+    ),
+    ("stack", "deploy", "opens a web browser"),
+    (
+        "service-connector",
+        "register",
+        "hidden prompts read the terminal",
+    ),
+    (
+        "service-connector",
+        "update",
+        "hidden prompts read the terminal",
+    ),
+];
+
+/// Why the command server must not run `args`, if it must not (see [`NOT_SERVED`]).
+pub fn server_refusal(args: &[OsString]) -> Option<&'static str> {
+    // The command words: the first two arguments that are not options.
+    let mut words = args
+        .iter()
+        .filter(|a| !a.as_encoded_bytes().starts_with(b"-"));
+    let first = words.next()?;
+    let second = words.next();
+    NOT_SERVED
+        .iter()
+        .find(|(cmd, sub, _)| {
+            first == OsStr::new(cmd)
+                && (sub.is_empty() || second.is_some_and(|s| s == OsStr::new(sub)))
+        })
+        .map(|(_, _, why)| *why)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,6 +351,19 @@ mod tests {
         assert!(delegated(decide(&args, false, Some(&s))));
         s.no_args_is_help = false;
         assert!(delegated(decide(&[], false, Some(&s))));
+    }
+
+    #[test]
+    fn the_server_skips_commands_that_need_a_terminal_or_daemonize() {
+        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(server_refusal(&args(&["login", "--local"])).is_some());
+        assert!(server_refusal(&args(&["logout"])).is_some());
+        assert!(server_refusal(&args(&["secret", "create", "x", "-i"])).is_some());
+        assert!(server_refusal(&args(&["user", "change-password"])).is_some());
+        assert!(server_refusal(&args(&["stack", "describe"])).is_none());
+        assert!(server_refusal(&args(&["secret", "list"])).is_none());
+        assert!(server_refusal(&args(&["--help"])).is_none());
+        assert!(server_refusal(&args(&[])).is_none());
     }
 
     #[test]

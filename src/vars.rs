@@ -19,6 +19,69 @@ pub const ZENML_LAUNCHER_CACHE_DIR: &str = "ZENML_LAUNCHER_CACHE_DIR";
 /// XDG cache root and the home directory it defaults under.
 /// The embedding library (tier 2, in-process Python); default: next to the launcher binary.
 pub const ZENML_LAUNCHER_EMBED_LIB: &str = "ZENML_LAUNCHER_EMBED_LIB";
+
+// The command server (python/server/).
+/// `0` turns the command server off (every call it would serve is delegated).
+pub const ZENML_LAUNCHER_SERVER: &str = "ZENML_LAUNCHER_SERVER";
+/// Seconds an idle server waits for a call before it exits (default 3600, the server module's
+/// `DEFAULT_IDLE_S`).
+pub const ZENML_LAUNCHER_SERVER_IDLE_S: &str = "ZENML_LAUNCHER_SERVER_IDLE_S";
+/// The directory of the servers' sockets (default: `$XDG_RUNTIME_DIR/zenml-launcher` when that
+/// is ours and 0700, else `$TMPDIR/zenml-launcher-<uid>`).
+pub const ZENML_LAUNCHER_RUNTIME_DIR: &str = "ZENML_LAUNCHER_RUNTIME_DIR";
+pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
+pub const TMPDIR: &str = "TMPDIR";
+/// Internal: set (to the socket path) in the environment of a server the launcher starts.
+pub const ZENML_LAUNCHER_SERVE: &str = "ZENML_LAUNCHER_SERVE";
+/// What makes a server: one server serves one value of each of these variables (names ending in
+/// `*` are prefixes). They are what ZenML, Python, the C library and rich read once, at start-up
+/// or import (command-server notes: chg's list plus ZenML's, the terminal's and Python's).
+pub const SERVER_KEY_VARS: &[&str] = &[
+    "ZENML_*",
+    "PYTHON*",
+    "LANG",
+    "LANGUAGE",
+    "LC_*",
+    "LD_*",
+    "PATH",
+    "TERM",
+    "TERMINFO",
+    "TZ",
+    "COLORTERM",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "COLUMNS",
+    "LINES",
+    "TTY_COMPATIBLE",
+    "TTY_INTERACTIVE",
+    "JUPYTER_*",
+    "UNICODE_VERSION",
+    "HOME",
+    "XDG_*",
+    "VIRTUAL_ENV",
+    "CONDA_*",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "OTEL_*",
+    "SQLALCHEMY_*",
+    "MALLOC_*",
+];
+/// Never part of a server's key: the launcher's own variables, and per-call ones (Click's
+/// completion request, the shell's bookkeeping).
+pub const SERVER_KEY_EXCLUDED: &[&str] = &[
+    "ZENML_DEBUG_PYTHON",
+    "ZENML_LAUNCHER_*",
+    "_ZENML_COMPLETE",
+    "COMP_WORDS",
+    "COMP_CWORD",
+    "PWD",
+    "OLDPWD",
+    "_",
+    "SHLVL",
+];
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 pub const HOME: &str = "HOME";
 
@@ -44,9 +107,13 @@ pub const ZENML_DEBUG: &str = "ZENML_DEBUG";
 pub const ZENML_CONSOLE_LOGGING_FORMAT: &str = "ZENML_CONSOLE_LOGGING_FORMAT";
 pub const ZENML_LOGGING_FORMAT: &str = "ZENML_LOGGING_FORMAT";
 
+/// Click's shell-completion request: with it set, `zenml …` prints completions, whatever argv says.
+pub const ZENML_COMPLETE: &str = "_ZENML_COMPLETE";
+
 /// Variables whose presence makes the launcher hand even pure-Rust commands to Python, because
 /// ZenML's import-time code reacts to them in ways not reproduced here.
 pub const DELEGATE_IF_SET: &[&str] = &[
+    ZENML_COMPLETE,
     ZENML_DEBUG,
     ZENML_CONSOLE_LOGGING_FORMAT,
     ZENML_LOGGING_FORMAT,
@@ -142,6 +209,18 @@ pub const LC_CTYPE: &str = "LC_CTYPE";
 pub const LANG: &str = "LANG";
 /// `PYTHONUTF8`: only `1` (or unset with a UTF-8 locale) is modelled.
 pub const PYTHONUTF8: &str = "PYTHONUTF8";
+
+/// True when `name` is one of `patterns` (a pattern ending in `*` matches as a prefix).
+pub fn matches(name: &[u8], patterns: &[&str]) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix.as_bytes()),
+        None => name == p.as_bytes(),
+    })
+}
+
+/// Variables with which the server runs nothing: `PYTHONINSPECT` would open a REPL after the
+/// command, in a worker that has no terminal.
+pub const SERVER_DELEGATE_IF_SET: &[&str] = &["PYTHONINSPECT"];
 
 /// Reads a variable as an OS string (never lossy).
 pub fn os(name: &str) -> Option<std::ffi::OsString> {

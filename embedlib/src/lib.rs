@@ -39,6 +39,23 @@ pub unsafe extern "C" fn zenml_launcher_embedded_describe(
         .unwrap_or(1)
 }
 
+/// Runs the command server (see `zenml_launcher::python::serve::library_serve`): in the master,
+/// returns when it stops; in a forked worker, returns the command's exit code.
+///
+/// # Safety
+/// As [`zenml_launcher_embedded_main`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zenml_launcher_embedded_serve(
+    abi: u32,
+    argc: c_int,
+    argv: *const *const c_char,
+) -> c_int {
+    // SAFETY: the caller keeps this function's contract.
+    let args = unsafe { args_of(argc, argv) };
+    std::panic::catch_unwind(|| zenml_launcher::python::serve::library_serve(abi, args))
+        .unwrap_or(1)
+}
+
 /// The `argc` C strings at `argv`, as OS strings.
 ///
 /// # Safety

@@ -182,35 +182,10 @@ fn run_here(args: &[OsString]) -> Outcome {
     if !package::STORE_VERIFIED_VERSIONS.contains(&version.as_str()) {
         return Outcome::Declined(format!("zenml {version:?} not verified in-process"));
     }
-    // The env's console script runs as in `python bin/zenml`; when `bin/zenml` is this launcher,
-    // delegation's stub runs under the script's name instead (as `python -c`).
-    let script = delegate::console_script(&env);
-    if let Some(path) = &script {
-        // `sys.executable` and interpreter flags come from the script's `#!` line in the CLI.
-        if delegate::shebang_interpreter(path).as_deref() != Some(env.executable.as_path()) {
-            return Outcome::Declined(format!(
-                "{}: its #! line is not {}",
-                path.display(),
-                env.executable.display()
-            ));
-        }
-    }
-    let mut argv: Vec<OsString> = match &script {
-        Some(path) => vec![path.clone().into_os_string()],
-        None => vec!["-c".into(), env.bin_dir().into_os_string()],
+    let config = match console_script_config(&env, &install, args) {
+        Ok((config, _argv0)) => config,
+        Err(why) => return Outcome::Declined(why),
     };
-    argv.extend(args.iter().cloned());
-    let mut config = match startup::config_for(&env, &argv) {
-        Ok(config) => config,
-        Err(e) => return Outcome::Declined(e.to_string()),
-    };
-    let program = match &script {
-        Some(path) => config.set_run_filename(path.as_os_str()),
-        None => config.set_run_command(&delegate::bootstrap(&install.entry_point)),
-    };
-    if let Err(e) = program {
-        return Outcome::Declined(e.to_string());
-    }
     let (read, write) = match crate::os::pipe_cloexec() {
         Ok(pair) => pair,
         Err(e) => return Outcome::Declined(format!("pipe: {e}")),
@@ -245,6 +220,40 @@ fn run_here(args: &[OsString]) -> Outcome {
             ),
         }),
     }
+}
+
+/// The PyConfig that runs the env's console script as `python bin/zenml <args>` would, and the
+/// `sys.argv` entries before `args` (the script's path, or `-c` and the bin dir). When `bin/zenml`
+/// is this launcher, delegation's stub runs under the script's name instead (as `python -c`).
+pub fn console_script_config(
+    env: &PythonEnv,
+    install: &ZenmlInstall,
+    args: &[OsString],
+) -> Result<(ffi::Config, Vec<OsString>), String> {
+    let script = delegate::console_script(env);
+    if let Some(path) = &script {
+        // `sys.executable` and interpreter flags come from the script's `#!` line in the CLI.
+        if delegate::shebang_interpreter(path).as_deref() != Some(env.executable.as_path()) {
+            return Err(format!(
+                "{}: its #! line is not {}",
+                path.display(),
+                env.executable.display()
+            ));
+        }
+    }
+    let argv0: Vec<OsString> = match &script {
+        Some(path) => vec![path.clone().into_os_string()],
+        None => vec!["-c".into(), env.bin_dir().into_os_string()],
+    };
+    let mut argv = argv0.clone();
+    argv.extend(args.iter().cloned());
+    let mut config = startup::config_for(env, &argv).map_err(|e| e.to_string())?;
+    match &script {
+        Some(path) => config.set_run_filename(path.as_os_str()),
+        None => config.set_run_command(&delegate::bootstrap(&install.entry_point)),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok((config, argv0))
 }
 
 fn setup_source(

@@ -5,4 +5,7 @@
 pub mod delegate;
 pub mod ffi;
 pub mod in_process;
+pub mod serve;
+#[cfg(feature = "launcher")]
+pub mod server;
 pub mod startup;

@@ -1,0 +1,105 @@
+//! The command server's master, in the embedding library (library side of
+//! [`crate::python::server`]): the interpreter starts exactly as for tier 2, configured to run the
+//! env's console script; `command_server.py` warms it up and serves. In a forked worker that
+//! script returns with the call's argv, environment and fds in place, and `Py_RunMain` runs the
+//! console script as `python bin/zenml` would. In the master it returns only when the server
+//! stops, and the interpreter is finalized.
+
+use std::ffi::{CString, OsString};
+
+use crate::python::in_process::{ABI, console_script_config};
+use crate::python::{ffi, startup};
+use crate::zenml::package;
+use crate::{debug, vars};
+
+const SERVER: &str = include_str!("command_server.py");
+
+/// Modules the master imports once (beyond the console script's module): the CLI with all its
+/// commands and the store code every store command needs (command-server notes).
+pub const PRELOAD: &[&str] = &[
+    "zenml",
+    "zenml.cli",
+    "zenml.zen_stores.sql_zen_store",
+    "zenml.zen_stores.rest_zen_store",
+    "zenml.zen_stores.schemas",
+];
+
+/// Library side of the server: `args` are the socket path, the key id, the idle timeout in
+/// seconds and the start-up marker. Returns the master's exit code, or in a worker the console
+/// script's.
+pub fn library_serve(abi: u32, args: Vec<OsString>) -> i32 {
+    if abi != ABI {
+        eprintln!("zenml-launcher server: ABI {abi}, library has {ABI}");
+        return 1;
+    }
+    let [socket, key, idle, marker] = &args[..] else {
+        eprintln!(
+            "zenml-launcher server: expected 4 arguments, got {}",
+            args.len()
+        );
+        return 1;
+    };
+    match serve(socket, key, idle, marker) {
+        Ok(code) => code,
+        Err(why) => {
+            eprintln!("zenml-launcher server: not serving: {why}");
+            let mut text = b"failed: ".to_vec();
+            text.extend_from_slice(why.as_bytes());
+            let _ = std::fs::write(marker, text);
+            1
+        }
+    }
+}
+
+fn serve(
+    socket: &OsString,
+    key: &OsString,
+    idle: &OsString,
+    marker: &OsString,
+) -> Result<i32, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let env = crate::env::resolve_checked().map_err(|e| e.to_string())?;
+    let install = package::find(&env).map_err(|e| e.to_string())?;
+    let version = install.version().unwrap_or_default();
+    if !package::STORE_VERIFIED_VERSIONS.contains(&version.as_str()) {
+        return Err(format!("zenml {version:?} is not verified with the server"));
+    }
+    let idle: f64 = idle
+        .to_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad idle timeout {idle:?}"))?;
+    let (config, argv0) = console_script_config(&env, &install, &[])?;
+    let text = |s: &str| startup::bytes_literal(s.as_bytes()) + ".decode()";
+    let list = |items: &mut dyn Iterator<Item = String>| {
+        format!("[{}]", items.collect::<Vec<_>>().join(", "))
+    };
+    let mut preload = vec![install.entry_point.module.clone()];
+    preload.extend(PRELOAD.iter().map(|s| s.to_string()));
+    let describe = startup::describe_source(&env, false, true, None);
+    let source = format!(
+        "_zl_socket = {}\n_zl_key = {}\n_zl_idle = {idle:?}\n_zl_argv = {}\n_zl_preload = {}\n\
+         _zl_describe = {}\n_zl_marker = {}\n_zl_drop = {}\n{SERVER}",
+        startup::bytes_literal(socket.as_bytes()),
+        startup::bytes_literal(key.as_bytes()),
+        list(&mut argv0.iter().map(|a| startup::bytes_literal(a.as_bytes()))),
+        list(&mut preload.iter().map(|m| text(m))),
+        text(&describe),
+        startup::bytes_literal(marker.as_bytes()),
+        list(
+            &mut [vars::ZENML_LAUNCHER_SERVE]
+                .iter()
+                .map(|v| startup::bytes_literal(v.as_bytes()))
+        ),
+    );
+    let source = CString::new(source).map_err(|_| "a NUL byte in the server code".to_string())?;
+    let master = std::process::id();
+    debug::line("server: warming up");
+    let mut in_worker = false;
+    let ran = ffi::run_main_after(config, &source, |raised| {
+        in_worker = std::process::id() != master;
+        in_worker && !raised
+    })
+    .map_err(|e| e.to_string())?;
+    // A worker whose preparation raised (Python printed it on the client's stderr) fails the call.
+    Ok(ran.unwrap_or(if in_worker { 1 } else { 0 }))
+}

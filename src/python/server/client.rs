@@ -1,0 +1,253 @@
+//! One call through the command server: connect to the server of this call's key, hand it argv,
+//! the environment, the umask, and stdin, stdout, stderr and the cwd as fds; forward signals to
+//! the worker while it runs; end as it ended (exit code, or the same signal).
+//!
+//! Nothing may run twice: a request the server refused, or hung up on before it said `P` (the
+//! worker's pid), is run elsewhere by the caller; once `P` came, the call is the worker's, and a
+//! server that dies then ends the call with a one-line error.
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::{Key, ServerFiles};
+use crate::env::PythonEnv;
+use crate::python::in_process;
+use crate::{debug, vars};
+
+/// What became of a call.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The worker exited with this code (the process should exit with it).
+    Exit(u8),
+    /// Nothing ran: run the call elsewhere. The text says why (a debug line).
+    NotServed(String),
+}
+
+/// How long a server may take to accept a call (say `P`) before the call is run elsewhere.
+const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs `zenml <args>` in this env's server, or says why not (starting the server when it is
+/// missing, so that later calls find it). `fingerprint`: the installed ZenML's (the cache key).
+pub fn call(env: &PythonEnv, fingerprint: &str, args: &[OsString]) -> Outcome {
+    match prepare(env, fingerprint, args) {
+        Ok((key, files)) => connect_and_run(&key, &files, env, args),
+        Err(why) => Outcome::NotServed(why),
+    }
+}
+
+fn prepare(
+    env: &PythonEnv,
+    fingerprint: &str,
+    args: &[OsString],
+) -> Result<(Key, ServerFiles), String> {
+    super::enabled()?;
+    if let Some(arg) = args.iter().find(|a| {
+        let a = a.as_bytes();
+        a.starts_with(b"/dev/fd/") || a.starts_with(b"/proc/self/") || a.starts_with(b"/dev/std")
+    }) {
+        return Err(format!("{arg:?} names this process's own files"));
+    }
+    if crate::os::stdin_is_background_tty() {
+        return Err("a background job reading the terminal".into());
+    }
+    let library = in_process::library_for(env)?;
+    let dir = super::runtime_dir()?;
+    let key = super::key(env, fingerprint, &library.path);
+    let files = ServerFiles::new(&dir, &key.name);
+    debug::line(format!("server: socket {}", files.socket.display()));
+    Ok((key, files))
+}
+
+fn connect_and_run(key: &Key, files: &ServerFiles, env: &PythonEnv, args: &[OsString]) -> Outcome {
+    let stream = match UnixStream::connect(&files.socket) {
+        Ok(stream) => stream,
+        Err(e) => {
+            if e.raw_os_error() == Some(libc::ECONNREFUSED) {
+                // A socket nobody listens on: its server is gone.
+                let _ = std::fs::remove_file(&files.socket);
+            }
+            let started = start_server(key, files, env);
+            return Outcome::NotServed(format!("no server ({e}); {started}"));
+        }
+    };
+    let mut stream = stream;
+    if let Err(e) = send_request(&mut stream, key, args) {
+        return Outcome::NotServed(format!("sending the call failed: {e}"));
+    }
+    let _ = stream.set_read_timeout(Some(ACCEPT_TIMEOUT));
+    let pid = match read_frame(&mut stream) {
+        Ok((b'P', payload)) if payload.len() == 4 => {
+            i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
+        }
+        Ok((b'R', why)) => {
+            return Outcome::NotServed(format!(
+                "the server refused: {}",
+                String::from_utf8_lossy(&why)
+            ));
+        }
+        Ok((kind, _)) => {
+            return Outcome::NotServed(format!("unexpected frame {:?}", kind as char));
+        }
+        Err(e) => return Outcome::NotServed(format!("the server did not accept the call: {e}")),
+    };
+    crate::os::forward_signals_to(pid);
+    debug::line(format!("route: server (worker {pid})"));
+    let _ = stream.set_read_timeout(None);
+    match read_frame(&mut stream) {
+        Ok((b'X', payload)) if payload.len() == 4 => {
+            let code = i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
+            Outcome::Exit(code as u8)
+        }
+        Ok((b'K', payload)) if payload.len() == 4 => {
+            crate::os::die_by_signal(i32::from_be_bytes([
+                payload[0], payload[1], payload[2], payload[3],
+            ]))
+        }
+        other => {
+            // The server died (or spoke nonsense) while the command ran: it may have done part
+            // of its work, so it is not run again. Its worker must not outlive this call.
+            crate::os::kill_group(pid);
+            let why = match other {
+                Ok((kind, _)) => format!("an unexpected frame {:?}", kind as char),
+                Err(e) => e.to_string(),
+            };
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}: error: the command server stopped during this command ({why}); it was not run again (hint: check the command's effect; ZENML_LAUNCHER_SERVER=0 turns the server off)",
+                crate::error::PREFIX
+            );
+            Outcome::Exit(1)
+        }
+    }
+}
+
+fn send_request(stream: &mut UnixStream, key: &Key, args: &[OsString]) -> std::io::Result<()> {
+    let cwd = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(".")?;
+    let mut body = Vec::with_capacity(16 * 1024);
+    let mut field = |bytes: &[u8]| {
+        body.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        body.extend_from_slice(bytes);
+    };
+    field(key.id.as_bytes());
+    field(format!("{:o}", crate::os::umask()).as_bytes());
+    field(if debug::enabled() { b"1" } else { b"0" });
+    field(args.len().to_string().as_bytes());
+    for arg in args {
+        field(arg.as_bytes());
+    }
+    let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    field(env.len().to_string().as_bytes());
+    for (name, value) in &env {
+        let mut entry = name.as_bytes().to_vec();
+        entry.push(b'=');
+        entry.extend_from_slice(value.as_bytes());
+        field(&entry);
+    }
+    let mut header = b"ZLS1".to_vec();
+    header.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    let sent = crate::os::send_with_fds(stream, &header, &[0, 1, 2, cwd.as_raw_fd()])?;
+    stream.write_all(&header[sent..])?;
+    stream.write_all(&body)
+}
+
+fn read_frame(stream: &mut UnixStream) -> std::io::Result<(u8, Vec<u8>)> {
+    let mut head = [0u8; 5];
+    stream.read_exact(&mut head)?;
+    let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    if len > 1 << 16 {
+        return Err(std::io::Error::other("a frame too large"));
+    }
+    let mut payload = vec![0u8; len];
+    stream.read_exact(&mut payload)?;
+    Ok((head[0], payload))
+}
+
+/// Starts the server for `key` in the background, unless one is warming up or failed lately.
+/// Returns what happened, for the debug line.
+fn start_server(key: &Key, files: &ServerFiles, env: &PythonEnv) -> String {
+    let _ = env;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&files.marker)
+    {
+        Ok(_) => {}
+        Err(_) => {
+            let age = std::fs::metadata(&files.marker)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .unwrap_or_default();
+            let text = std::fs::read(&files.marker).unwrap_or_default();
+            if text.starts_with(b"failed: ") && age.as_secs() < super::FAILED_GRACE_S {
+                return format!(
+                    "its last start failed ({}): not retried for {} s",
+                    String::from_utf8_lossy(&text[8..]).trim_end(),
+                    super::FAILED_GRACE_S
+                );
+            }
+            if !text.starts_with(b"failed: ") && age.as_secs() < super::STARTING_GRACE_S {
+                return "a server is starting".into();
+            }
+            let _ = std::fs::remove_file(&files.marker);
+            if std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&files.marker)
+                .is_err()
+            {
+                return "a server is starting".into();
+            }
+        }
+    }
+    let dir = files.socket.parent().unwrap_or(Path::new("/"));
+    let running = super::list(dir);
+    if running.len() >= super::MAX_SERVERS {
+        // The least recently used server stops within a second of losing its socket.
+        let _ = std::fs::remove_file(&running[0].socket);
+    }
+    match spawn(key, files) {
+        Ok(pid) => format!("started server {pid} in the background"),
+        Err(e) => {
+            let _ = std::fs::write(&files.marker, format!("failed: {e}"));
+            format!("starting a server failed: {e}")
+        }
+    }
+}
+
+fn spawn(key: &Key, files: &ServerFiles) -> std::io::Result<u32> {
+    let exe = std::env::current_exe()?;
+    let log = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&files.log)?;
+    let idle = vars::text(vars::ZENML_LAUNCHER_SERVER_IDLE_S)
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(super::DEFAULT_IDLE_S);
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg(&files.socket)
+        .arg(&key.id)
+        .arg(idle.to_string())
+        .arg(&files.marker)
+        .env(vars::ZENML_LAUNCHER_SERVE, "1")
+        .env_remove(vars::ZENML_DEBUG_PYTHON)
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    crate::os::detach(&mut cmd);
+    Ok(cmd.spawn()?.id())
+}

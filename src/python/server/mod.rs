@@ -1,0 +1,255 @@
+//! The warm command server, launcher side: where servers live, which server fits a call (its
+//! key), and the admin view of them. The call itself is [`client`]; the server is
+//! `python/serve.rs` and `python/command_server.py`, in the embedding library.
+//!
+//! One server serves one env, one installed ZenML, one launcher build and one value of every
+//! variable in [`vars::SERVER_KEY_VARS`] (what ZenML, Python and the C library fix at start-up
+//! or import), plus the process limits a forked worker cannot take over. All of it is hashed
+//! into the key, whose first 16 hex digits name the socket: `<runtime dir>/<name>.sock`. A call
+//! whose key has no server starts one in the background and is delegated.
+
+pub mod client;
+
+use std::ffi::OsString;
+use std::hash::{Hash, Hasher};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::env::PythonEnv;
+use crate::python::in_process;
+use crate::vars;
+
+/// A server with no call for this long exits (`ZENML_LAUNCHER_SERVER_IDLE_S` changes it).
+pub const DEFAULT_IDLE_S: u64 = 3600;
+/// At most this many servers per user: starting one more stops the least recently used.
+pub const MAX_SERVERS: usize = 8;
+/// A start-up marker younger than this means a server is warming up: no second one is started.
+pub const STARTING_GRACE_S: u64 = 60;
+/// After a failed start, the key's calls are delegated for this long without another attempt.
+pub const FAILED_GRACE_S: u64 = 600;
+/// The C entry point of the embedding library that runs a server.
+pub const SERVE_SYMBOL: &std::ffi::CStr = c"zenml_launcher_embedded_serve";
+
+/// Whether the server may be used at all (`ZENML_LAUNCHER_SERVER=0` turns it off).
+pub fn enabled() -> Result<(), String> {
+    if vars::os(vars::ZENML_LAUNCHER_SERVER).is_some_and(|v| v == "0") {
+        return Err(format!("{}=0", vars::ZENML_LAUNCHER_SERVER));
+    }
+    if let Some(name) = vars::SERVER_DELEGATE_IF_SET
+        .iter()
+        .find(|n| vars::os(n).is_some())
+    {
+        return Err(format!("{name} is set"));
+    }
+    Ok(())
+}
+
+/// The directory of this user's servers, created 0700 and checked (ours, 0700, not a symlink):
+/// `ZENML_LAUNCHER_RUNTIME_DIR`; else `$XDG_RUNTIME_DIR/zenml-launcher` when `XDG_RUNTIME_DIR` is
+/// ours and 0700; else `$TMPDIR/zenml-launcher-<uid>` (`/tmp` without TMPDIR).
+pub fn runtime_dir() -> Result<PathBuf, String> {
+    if let Some(dir) = vars::os(vars::ZENML_LAUNCHER_RUNTIME_DIR).filter(|d| !d.is_empty()) {
+        return checked_dir(Path::new(&dir));
+    }
+    if let Some(xdg) = vars::os(vars::XDG_RUNTIME_DIR).filter(|d| !d.is_empty()) {
+        if private_dir(Path::new(&xdg)).is_ok() {
+            return checked_dir(&Path::new(&xdg).join("zenml-launcher"));
+        }
+    }
+    let tmp = vars::os(vars::TMPDIR)
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    checked_dir(&tmp.join(format!("zenml-launcher-{}", crate::os::euid())))
+}
+
+/// Creates `dir` (mode 0700) when missing, then checks it with lstat.
+fn checked_dir(dir: &Path) -> Result<PathBuf, String> {
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+    }
+    private_dir(dir)?;
+    Ok(dir.to_path_buf())
+}
+
+/// `Ok` when lstat shows a directory (not a symlink) owned by us with mode 0700.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.file_type().is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    if meta.uid() != crate::os::euid() {
+        return Err(format!(
+            "{} belongs to uid {}, not to us",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode != 0o700 {
+        return Err(format!("{} has mode {mode:o}, not 700", dir.display()));
+    }
+    Ok(())
+}
+
+/// Which server fits this process: `id` (32 hex digits) is checked by the server on every call,
+/// `name` (its first 16) names the files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub id: String,
+    pub name: String,
+}
+
+/// The key of this process for `env`: the launcher binary and the embedding library (their
+/// identity on disk), the env and its installed ZenML (`fingerprint`, the cache's), ids, nice and
+/// limits, and the variables of [`vars::SERVER_KEY_VARS`].
+pub fn key(env: &PythonEnv, fingerprint: &str, library: &Path) -> Key {
+    let mut material: Vec<u8> = b"zenml-launcher server 1\0".to_vec();
+    let mut add = |bytes: &[u8]| {
+        material.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        material.extend_from_slice(bytes);
+    };
+    add(env!("CARGO_PKG_VERSION").as_bytes());
+    for file in [std::env::current_exe().ok(), Some(library.to_path_buf())]
+        .into_iter()
+        .flatten()
+    {
+        add(file.as_os_str().as_bytes());
+        if let Ok(m) = std::fs::metadata(&file) {
+            for v in [
+                m.dev(),
+                m.ino(),
+                m.size(),
+                m.mtime() as u64,
+                m.mtime_nsec() as u64,
+            ] {
+                add(&v.to_be_bytes());
+            }
+        }
+    }
+    add(env.root.as_os_str().as_bytes());
+    add(env.executable.as_os_str().as_bytes());
+    add(fingerprint.as_bytes());
+    for value in crate::os::process_identity() {
+        add(&value.to_be_bytes());
+    }
+    let mut vars: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(name, _)| {
+            let name = name.as_bytes();
+            vars::matches(name, vars::SERVER_KEY_VARS)
+                && !vars::matches(name, vars::SERVER_KEY_EXCLUDED)
+        })
+        .collect();
+    vars.sort();
+    for (name, value) in vars {
+        add(name.as_bytes());
+        add(value.as_bytes());
+    }
+    let hash = |seed: u64| {
+        let mut h = std::hash::DefaultHasher::new();
+        seed.hash(&mut h);
+        material.hash(&mut h);
+        h.finish()
+    };
+    let id = format!("{:016x}{:016x}", hash(1), hash(2));
+    Key {
+        name: id[..16].to_string(),
+        id,
+    }
+}
+
+/// The files of one server in the runtime dir.
+#[derive(Debug, Clone)]
+pub struct ServerFiles {
+    pub name: String,
+    pub socket: PathBuf,
+    /// Present while a server warms up; holds `failed: why` after a failed start.
+    pub marker: PathBuf,
+    /// The server's own stderr (warm-up errors, refusals).
+    pub log: PathBuf,
+    /// Written by the server once it listens: its pid, env and start time (JSON).
+    pub info: PathBuf,
+}
+
+impl ServerFiles {
+    pub fn new(dir: &Path, name: &str) -> Self {
+        ServerFiles {
+            name: name.to_string(),
+            socket: dir.join(format!("{name}.sock")),
+            marker: dir.join(format!("{name}.starting")),
+            log: dir.join(format!("{name}.log")),
+            info: dir.join(format!("{name}.json")),
+        }
+    }
+}
+
+/// The servers in `dir` (by socket), least recently used first.
+pub fn list(dir: &Path) -> Vec<ServerFiles> {
+    let mut found: Vec<(std::time::SystemTime, ServerFiles)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|entry| {
+                    let name = entry.file_name().into_vec();
+                    let name = std::str::from_utf8(name.strip_suffix(b".sock")?)
+                        .ok()?
+                        .to_string();
+                    let used = entry.metadata().and_then(|m| m.modified()).ok()?;
+                    Some((used, ServerFiles::new(dir, &name)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort_by_key(|(used, _)| *used);
+    found.into_iter().map(|(_, files)| files).collect()
+}
+
+/// Launcher side of a server start (`ZENML_LAUNCHER_SERVE=1`, spawned by [`client`]): loads the
+/// env's embedding library and runs the server in it. `args`: socket, key id, idle seconds,
+/// marker. Returns the exit code (in a worker: the command's).
+pub fn serve_main(args: &[OsString]) -> u8 {
+    let code = (|| -> Result<i32, String> {
+        let env = crate::env::resolve_checked().map_err(|e| e.to_string())?;
+        let library = in_process::library_for(&env)?;
+        crate::os::call_library_entry(&library.path, SERVE_SYMBOL, in_process::ABI, args)
+    })();
+    match code {
+        Ok(code) => code as u8,
+        Err(why) => {
+            eprintln!("zenml-launcher server: not serving: {why}");
+            if let Some(marker) = args.get(3) {
+                let _ = std::fs::write(marker, format!("failed: {why}"));
+            }
+            1
+        }
+    }
+}
+
+/// Stops the server behind `files`: its socket is removed (a server checks every second that its
+/// socket is still its own, finishes its calls, and exits), then SIGTERM if it is still there
+/// after `wait`. Returns the pid it stopped, if it knew one.
+pub fn stop(files: &ServerFiles, wait: std::time::Duration) -> Option<u32> {
+    let pid = info_pid(files);
+    let _ = std::fs::remove_file(&files.socket);
+    let pid = pid?;
+    let deadline = std::time::Instant::now() + wait;
+    while Path::new(&format!("/proc/{pid}")).exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if Path::new(&format!("/proc/{pid}")).exists() {
+        crate::os::terminate(pid as i32);
+    }
+    Some(pid)
+}
+
+/// The pid a server wrote in its info file.
+pub fn info_pid(files: &ServerFiles) -> Option<u32> {
+    let info = info(files)?;
+    info.get("pid")?.as_u64().map(|p| p as u32)
+}
+
+/// What a server wrote in its info file (pid, env, executable, zenml, started, idle_s).
+pub fn info(files: &ServerFiles) -> Option<serde_json::Value> {
+    serde_json::from_slice(&std::fs::read(&files.info).ok()?).ok()
+}
