@@ -132,7 +132,8 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 /// A command with a clean environment: HOME, PATH without any env's bin, C.UTF-8, a private
-/// ZenML config dir and analytics off. Callers add VIRTUAL_ENV etc.
+/// ZenML config dir, analytics off, and the launcher's command server off (tests/command_server.rs
+/// turns it on, with a private socket dir). Callers add VIRTUAL_ENV etc.
 pub fn clean_command(program: impl AsRef<OsStr>, home: &Path) -> Command {
     let mut cmd = Command::new(program);
     cmd.env_clear()
@@ -141,6 +142,7 @@ pub fn clean_command(program: impl AsRef<OsStr>, home: &Path) -> Command {
         .env("LANG", "C.UTF-8")
         .env("ZENML_CONFIG_PATH", home.join("zenml-config"))
         .env("ZENML_ANALYTICS_OPT_IN", "false")
+        .env("ZENML_LAUNCHER_SERVER", "0")
         .current_dir(home);
     cmd
 }
@@ -367,10 +369,14 @@ pub enum Tier {
     InProcess,
     /// The Python CLI was exec'd.
     Delegated,
+    /// A worker of the warm command server ran the CLI.
+    Server,
 }
 
 pub fn tier_taken(debug: &[String]) -> Option<Tier> {
-    if debug.iter().any(|l| l.starts_with("route: delegate")) {
+    if debug.iter().any(|l| l.starts_with("route: server")) {
+        Some(Tier::Server)
+    } else if debug.iter().any(|l| l.starts_with("route: delegate")) {
         Some(Tier::Delegated)
     } else if debug.iter().any(|l| l.starts_with("in-process: running")) {
         Some(Tier::InProcess)

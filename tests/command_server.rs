@@ -1,0 +1,1014 @@
+//! The warm command server against the live Python CLI: byte parity (stdout, stderr, exit code,
+//! the files touched) of 30+ commands across the CLI in pipes and terminals, under changed
+//! variables, cwds and state; then the faults (signals, killed clients and servers, two clients,
+//! a ZenML edit, stale sockets, unsafe socket dirs, another uid) and the controls.
+//!
+//! Every launcher call runs with ZENML_DEBUG_PYTHON=1, and a call meant for the server must say
+//! `route: server` (the debug lines are split off before comparing).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::world::{World, without_spinner};
+use common::*;
+
+/// A ZenML world whose launcher calls go to a server with a private socket dir.
+struct Served {
+    world: World,
+    runtime: PathBuf,
+}
+
+impl Served {
+    fn new(name: &str) -> Served {
+        let world = World::new(name);
+        let runtime = scratch(&format!("{name}-run"));
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+        Served { world, runtime }
+    }
+
+    fn launcher(&self, args: &[&str], extra: &[(&str, &str)]) -> Command {
+        let mut cmd = self.world.command(&launcher(), args, extra);
+        // Servers of a test run go away by themselves five minutes after their last call, even
+        // when a test fails before it stops them.
+        cmd.env_remove("ZENML_LAUNCHER_SERVER")
+            .env("ZENML_LAUNCHER_RUNTIME_DIR", &self.runtime)
+            .env("ZENML_LAUNCHER_SERVER_IDLE_S", "300")
+            .env("ZENML_DEBUG_PYTHON", "1");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn python(&self, args: &[&str], extra: &[(&str, &str)]) -> Command {
+        self.world
+            .command(&self.world.env.join("bin/zenml"), args, extra)
+    }
+
+    /// Makes sure the server for `extra`'s key is up: calls until one says `route: server`.
+    fn warm(&self, extra: &[(&str, &str)]) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let out = output_within(
+                &mut self.launcher(&["stack", "--help"], extra),
+                Duration::from_secs(60),
+            );
+            let (_, debug) = split_debug(&out.stderr);
+            if tier_taken(&debug) == Some(Tier::Server) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no server came up for {extra:?}: {debug:#?}\nlogs: {}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&self.runtime).unwrap().flatten() {
+            let path = entry.path();
+            if path
+                .extension()
+                .is_some_and(|e| e == "log" || e == "starting")
+            {
+                text += &format!(
+                    "{}: {}\n",
+                    path.display(),
+                    std::fs::read_to_string(&path).unwrap_or_default()
+                );
+            }
+        }
+        text
+    }
+
+    /// The pid of the (only) server in the runtime dir.
+    fn server_pid(&self) -> u32 {
+        let info = std::fs::read_dir(&self.runtime)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "json"))
+            .expect("a server info file");
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(info).unwrap()).unwrap();
+        v["pid"].as_u64().unwrap() as u32
+    }
+
+    /// Runs the launcher and the Python CLI with the same arguments, variables and streams;
+    /// `Err` describes any difference (or a launcher call the server did not run, when
+    /// `served`).
+    fn compare(
+        &self,
+        args: &[&str],
+        extra: &[(&str, &str)],
+        ttys: &[&str],
+        input: Option<&str>,
+        served: bool,
+    ) -> Result<(), String> {
+        let before = tree(&self.world.home);
+        let mine = run_streams(&self.launcher(args, extra), 100, ttys, input);
+        let mine_touched = changed(&before, &tree(&self.world.home));
+        let before = tree(&self.world.home);
+        let reference = run_streams(&self.python(args, extra), 100, ttys, input);
+        let reference_touched = changed(&before, &tree(&self.world.home));
+        let (stderr, debug) = split_debug(&mine.stderr);
+        let mine = Captured {
+            stderr: without_spinner(&stderr),
+            ..mine
+        };
+        let reference = Captured {
+            stderr: without_spinner(&reference.stderr),
+            ..reference
+        };
+        if mine != reference {
+            return Err(format!(
+                "zenml {args:?} {extra:?} ttys {ttys:?}\nlauncher {mine}\npython   {reference}"
+            ));
+        }
+        if mine_touched != reference_touched {
+            return Err(format!(
+                "zenml {args:?}: files touched differ: launcher {mine_touched:?}, python {reference_touched:?}"
+            ));
+        }
+        if served && tier_taken(&debug) != Some(Tier::Server) {
+            return Err(format!("zenml {args:?} {extra:?}: not served: {debug:#?}"));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Served {
+    /// Stops the servers this world started.
+    fn drop(&mut self) {
+        for files in zenml_launcher::python::server::list(&self.runtime) {
+            zenml_launcher::python::server::stop(&files, Duration::from_secs(5));
+        }
+    }
+}
+
+/// Every file under `dir` (the launcher's cache aside) with its size and mtime.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            let rel = path.strip_prefix(dir).unwrap().to_path_buf();
+            if rel.starts_with("cache") || rel.starts_with("setup_script.py") {
+                continue;
+            }
+            if meta.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(rel, (meta.len(), meta.modified().unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// The paths created, changed or removed between two trees.
+fn changed(
+    a: &BTreeMap<PathBuf, (u64, std::time::SystemTime)>,
+    b: &BTreeMap<PathBuf, (u64, std::time::SystemTime)>,
+) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = b
+        .iter()
+        .filter(|(k, v)| a.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    out.extend(a.keys().filter(|k| !b.contains_key(*k)).cloned());
+    out.sort();
+    out
+}
+
+/// A world with a pipeline run (pipeline, run, artifact, model and version) and a second stack;
+/// its server is warm.
+fn with_a_pipeline_run() -> Served {
+    {
+        let s = Served::new("server-run");
+        let src = s.world.home.join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(
+            src.join("run.py"),
+            "from typing import Annotated\n\
+             from zenml import Model, pipeline, step\n\
+             @step\n\
+             def make() -> Annotated[int, 'zl_number']:\n    return 42\n\
+             @pipeline(model=Model(name='zl_model'))\n\
+             def zl_pipeline():\n    make()\n\
+             if __name__ == '__main__':\n    zl_pipeline()\n",
+        )
+        .unwrap();
+        let mut run = s
+            .world
+            .command(&s.world.env.join("bin/python"), &["run.py"], &[]);
+        run.current_dir(&src);
+        let out = output(&mut run);
+        assert!(out.status.success(), "pipeline run: {}", show(&out.stderr));
+        s.world.zenml(&[
+            "stack",
+            "register",
+            "zl_second",
+            "-o",
+            "default",
+            "-a",
+            "default",
+        ]);
+        s.warm(&[]);
+        s
+    }
+}
+
+#[test]
+fn thirty_commands_across_the_cli_match_in_pipes() {
+    let s = &with_a_pipeline_run();
+    let commands: &[&[&str]] = &[
+        &["stack", "describe"],
+        &["stack", "describe", "zl_second"],
+        &["stack", "list", "--name", "contains:zl"],
+        &["orchestrator", "list"],
+        &["orchestrator", "describe", "default"],
+        &["artifact-store", "list"],
+        &["pipeline", "list"],
+        &["pipeline", "runs", "list"],
+        &["pipeline", "builds", "list"],
+        &["artifact", "list"],
+        &["artifact", "version", "list"],
+        &["model", "list"],
+        &["model", "version", "list"],
+        &["project", "list"],
+        &["project", "describe", "default"],
+        &["user", "list"],
+        &["secret", "list"],
+        &["service-connector", "list"],
+        &["code-repository", "list"],
+        &["tag", "list"],
+        &["integration", "list"],
+        &["stack", "--help"],
+        &["pipeline", "--help"],
+        &["model", "--help"],
+        &["artifact", "--help"],
+        &["secret", "--help"],
+        &["project", "--help"],
+        &["integration", "--help"],
+        &["stack", "register", "--help"],
+        &["pipeline", "runs", "list", "--help"],
+        // Failures: an unknown name, an unknown option, an unknown command, a traceback.
+        &["stack", "describe", "no-such-stack"],
+        &["pipeline", "list", "--bogus"],
+        &["no-such-command"],
+        &["user", "describe", "default"],
+    ];
+    let mut failures = Vec::new();
+    for args in commands {
+        if let Err(e) = s.compare(args, &[], &[], None, true) {
+            failures.push(e);
+        }
+    }
+    // Shell completion: Click's protocol variables are per call, not part of the server's key.
+    for (shell, words, cword) in [
+        ("bash_complete", "zenml sta", "1"),
+        ("bash_complete", "zenml stack de", "2"),
+        ("zsh_complete", "zenml pipeline ", "2"),
+    ] {
+        let vars = [
+            ("_ZENML_COMPLETE", shell),
+            ("COMP_WORDS", words),
+            ("COMP_CWORD", cword),
+        ];
+        if let Err(e) = s.compare(&[], &vars, &[], None, true) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn terminals_variables_cwd_and_outside_changes() {
+    let s = &Served::new("server-terminals");
+    s.world.zenml(&[
+        "stack",
+        "register",
+        "zl_second",
+        "-o",
+        "default",
+        "-a",
+        "default",
+    ]);
+    s.warm(&[]);
+    let failures = std::cell::RefCell::new(Vec::new());
+    let check = |r: Result<(), String>| {
+        if let Err(e) = r {
+            failures.borrow_mut().push(e);
+        }
+    };
+    // One server serves pipes and terminals alike (rich's consoles are rebuilt per call).
+    for args in [
+        &["stack", "describe"][..],
+        &["pipeline", "list"],
+        &["stack", "--help"],
+        &["stack", "describe", "no-such-stack"],
+    ] {
+        check(s.compare(
+            args,
+            &[("TERM", "xterm")],
+            &["stdout", "stderr"],
+            None,
+            false,
+        ));
+    }
+    // Variables fixed at import make other servers: warm each, then compare.
+    for extra in [
+        &[("TERM", "xterm"), ("NO_COLOR", "1")][..],
+        &[("COLUMNS", "60")],
+        &[("TERM", "dumb")],
+        &[("ZENML_LOGGING_VERBOSITY", "ERROR")],
+    ] {
+        s.warm(extra);
+        check(s.compare(&["stack", "describe"], extra, &["stdout"], None, true));
+        check(s.compare(&["orchestrator", "list"], extra, &[], None, true));
+    }
+    s.warm(&[("TERM", "xterm")]);
+    check(s.compare(
+        &["stack", "describe"],
+        &[("TERM", "xterm")],
+        &["stdout"],
+        None,
+        true,
+    ));
+    // The cwd moves into a repository with its own active stack, and out again.
+    s.warm(&[]);
+    let repo = s.world.home.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let in_repo = |args: &[&str]| {
+        let mut cmd = s.python(args, &[]);
+        cmd.current_dir(&repo);
+        let out = output(&mut cmd);
+        assert!(out.status.success(), "{args:?}: {}", show(&out.stderr));
+    };
+    in_repo(&["init"]);
+    in_repo(&["stack", "set", "zl_second"]);
+    for dir in [repo.clone(), s.world.home.clone(), repo.clone()] {
+        let mine = output(s.launcher(&["stack", "describe"], &[]).current_dir(&dir));
+        let reference = output(s.python(&["stack", "describe"], &[]).current_dir(&dir));
+        let (stderr, debug) = split_debug(&mine.stderr);
+        if (&mine.stdout, &stderr, mine.status.code())
+            != (
+                &reference.stdout,
+                &reference.stderr,
+                reference.status.code(),
+            )
+            || tier_taken(&debug) != Some(Tier::Server)
+        {
+            failures.borrow_mut().push(format!(
+                "stack describe in {}: launcher {:?} {:?} {:?}, python {:?} {:?} {:?}\n{debug:#?}",
+                dir.display(),
+                mine.status,
+                show(&mine.stdout),
+                show(&stderr),
+                reference.status,
+                show(&reference.stdout),
+                show(&reference.stderr)
+            ));
+        }
+    }
+    // State changed by the Python CLI between two calls is seen.
+    s.world.zenml(&[
+        "stack", "register", "zl_third", "-o", "default", "-a", "default",
+    ]);
+    check(s.compare(&["stack", "describe", "zl_third"], &[], &[], None, true));
+    let failures = failures.into_inner();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Commands that write, in twin worlds (the launcher's and the CLI's): the same output (ids
+/// aside), exit codes and files touched, the confirmation read from stdin.
+#[test]
+fn commands_that_write_match_in_twin_worlds() {
+    let mine = Served::new("server-writes");
+    let theirs = World::new("server-writes-cli");
+    mine.warm(&[]);
+    let steps: &[(&[&str], Option<&str>)] = &[
+        (
+            &[
+                "stack", "register", "zl_w", "-o", "default", "-a", "default",
+            ],
+            None,
+        ),
+        (&["stack", "set", "zl_w"], None),
+        (&["stack", "describe"], None),
+        (&["stack", "rename", "zl_w", "zl_w2"], None),
+        (&["stack", "set", "default"], None),
+        (&["stack", "delete", "zl_w2"], Some("n\n")),
+        (&["stack", "delete", "zl_w2"], Some("y\n")),
+        (&["stack", "delete", "zl_w2"], Some("y\n")),
+        (&["project", "register", "zl_project"], None),
+        (&["project", "list"], None),
+    ];
+    let mut failures = Vec::new();
+    for (args, input) in steps {
+        let before = tree(&mine.world.home);
+        let a = run_streams(&mine.launcher(args, &[]), 100, &[], *input);
+        let a_touched = changed(&before, &tree(&mine.world.home));
+        let before = tree(&theirs.home);
+        let cli = theirs.command(&theirs.env.join("bin/zenml"), args, &[]);
+        let b = run_streams(&cli, 100, &[], *input);
+        let b_touched = changed(&before, &tree(&theirs.home));
+        let (stderr, debug) = split_debug(&a.stderr);
+        let a = Captured {
+            stdout: without_ids(&a.stdout),
+            stderr: without_ids(&stderr),
+            code: a.code,
+        };
+        let b = Captured {
+            stdout: without_ids(&b.stdout),
+            stderr: without_ids(&b.stderr),
+            code: b.code,
+        };
+        if a != b || a_touched != b_touched || tier_taken(&debug) != Some(Tier::Server) {
+            failures.push(format!(
+                "zenml {args:?}\nlauncher {a}\ntouched {a_touched:?}\npython   {b}\ntouched {b_touched:?}\n{debug:#?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// UUIDs (and ISO timestamps) replaced by placeholders: twin worlds differ only there.
+fn without_ids(bytes: &[u8]) -> Vec<u8> {
+    let text = show(bytes);
+    let mut out = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    let is_hex = |c: char| c.is_ascii_hexdigit();
+    while i < chars.len() {
+        let uuid = chars.len() >= i + 36
+            && chars[i..i + 36].iter().enumerate().all(|(j, &c)| {
+                if [8, 13, 18, 23].contains(&j) {
+                    c == '-'
+                } else {
+                    is_hex(c)
+                }
+            });
+        if uuid {
+            out.push_str("<uuid>");
+            i += 36;
+            continue;
+        }
+        let stamp = chars.len() >= i + 19
+            && chars[i..i + 19].iter().enumerate().all(|(j, &c)| match j {
+                4 | 7 => c == '-',
+                10 => c == ' ' || c == 'T',
+                13 | 16 => c == ':',
+                _ => c.is_ascii_digit(),
+            });
+        if stamp {
+            out.push_str("<time>");
+            i += 19;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                i += 1;
+            }
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out.into_bytes()
+}
+
+/// A running call whose output is collected as it comes.
+struct Running {
+    child: Child,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Running {
+    fn start(mut cmd: Command) -> Running {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let collect = |mut r: Box<dyn Read + Send>| {
+            let buf = Arc::new(Mutex::new(Vec::new()));
+            let b = buf.clone();
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = r.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    b.lock().unwrap().extend_from_slice(&chunk[..n]);
+                }
+            });
+            buf
+        };
+        let stdout = collect(Box::new(child.stdout.take().unwrap()));
+        let stderr = collect(Box::new(child.stderr.take().unwrap()));
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits until the output contains `text` (the prompt is up).
+    fn wait_for(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let all = [
+                self.stdout.lock().unwrap().clone(),
+                self.stderr.lock().unwrap().clone(),
+            ]
+            .concat();
+            if show(&all).contains(text) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} within 60 s: {}",
+                show(&all)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&self, sig: i32) {
+        let out = output(
+            Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(self.child.id().to_string()),
+        );
+        assert!(out.status.success());
+    }
+
+    fn finish(mut self) -> (std::process::ExitStatus, Vec<u8>, Vec<u8>) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the call did not end");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let out = self.stdout.lock().unwrap().clone();
+        let err = self.stderr.lock().unwrap().clone();
+        (status, out, err)
+    }
+
+    /// The worker's pid, from the launcher's debug line.
+    fn worker(&self) -> u32 {
+        let err = self.stderr.lock().unwrap().clone();
+        let (_, debug) = split_debug(&err);
+        debug
+            .iter()
+            .find_map(|l| {
+                l.strip_prefix("route: server (worker ")?
+                    .strip_suffix(')')?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("not served: {debug:#?}"))
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie counts as gone.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+fn state(pid: u32) -> char {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit(')').next()?.trim_start().chars().next())
+        .unwrap_or('?')
+}
+
+fn gone_within(pid: u32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// The prompt of `stack delete`, answered by signals instead of a key.
+const PROMPT: &str = "zl_victim";
+
+#[test]
+fn signals_killed_clients_and_a_killed_server() {
+    let s = Served::new("server-signals");
+    s.world.zenml(&[
+        "stack",
+        "register",
+        "zl_victim",
+        "-o",
+        "default",
+        "-a",
+        "default",
+    ]);
+    s.warm(&[]);
+    let delete = ["stack", "delete", "zl_victim"];
+    let mut failures = Vec::new();
+
+    // Ctrl-C at the prompt: the CLI's own KeyboardInterrupt handling, exit code and bytes.
+    let ctrl_c = |cmd: Command| {
+        let run = Running::start(cmd);
+        run.wait_for(PROMPT);
+        std::thread::sleep(Duration::from_millis(200));
+        run.signal(libc::SIGINT);
+        run.finish()
+    };
+    let (a_status, a_out, a_err) = ctrl_c(s.launcher(&delete, &[]));
+    let (b_status, b_out, b_err) = ctrl_c(s.python(&delete, &[]));
+    let (a_err, _) = split_debug(&a_err);
+    if (a_status.code(), a_status.signal(), &a_out, &a_err)
+        != (b_status.code(), b_status.signal(), &b_out, &b_err)
+    {
+        failures.push(format!(
+            "Ctrl-C: launcher {a_status:?} {:?} {:?}, python {b_status:?} {:?} {:?}",
+            show(&a_out),
+            show(&a_err),
+            show(&b_out),
+            show(&b_err)
+        ));
+    }
+
+    // Ctrl-Z stops client and worker; `fg` (SIGCONT) continues both; the answer still works.
+    let run = Running::start(s.launcher(&delete, &[]));
+    run.wait_for(PROMPT);
+    let worker = run.worker();
+    run.signal(libc::SIGTSTP);
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped = (state(run.child.id()), state(worker));
+    run.signal(libc::SIGCONT);
+    std::thread::sleep(Duration::from_millis(300));
+    let continued = (state(run.child.id()), state(worker));
+    if stopped != ('T', 'T') || continued.0 == 'T' || continued.1 == 'T' {
+        failures.push(format!(
+            "Ctrl-Z/fg: states after SIGTSTP {stopped:?}, after SIGCONT {continued:?}"
+        ));
+    }
+    let mut run = run;
+    run.child.stdin.as_mut().unwrap().write_all(b"n\n").unwrap();
+    let (status, _, _) = run.finish();
+    if status.code() != Some(0) {
+        failures.push(format!("after fg, answering n: {status:?}"));
+    }
+
+    // A signal the CLI dies of (SIGUSR1 is forwarded to the worker): the client dies of it too.
+    let run = Running::start(s.launcher(&delete, &[]));
+    run.wait_for(PROMPT);
+    let worker = run.worker();
+    run.signal(libc::SIGUSR1);
+    let (status, _, _) = run.finish();
+    if status.signal() != Some(libc::SIGUSR1) || !gone_within(worker, Duration::from_secs(5)) {
+        failures.push(format!(
+            "SIGUSR1: client {status:?}, worker alive {}",
+            alive(worker)
+        ));
+    }
+
+    // The client killed with SIGKILL: its worker does not live on.
+    let run = Running::start(s.launcher(&delete, &[]));
+    run.wait_for(PROMPT);
+    let worker = run.worker();
+    run.signal(libc::SIGKILL);
+    let _ = run.finish();
+    if !gone_within(worker, Duration::from_secs(5)) {
+        failures.push(format!("client SIGKILLed: worker {worker} still runs"));
+    }
+
+    // The server killed during a call: one line, non-zero, nothing run again, no orphan.
+    let server = s.server_pid();
+    let run = Running::start(s.launcher(&delete, &[]));
+    run.wait_for(PROMPT);
+    let worker = run.worker();
+    output(Command::new("kill").args(["-9", &server.to_string()]));
+    let (status, _, err) = run.finish();
+    let (err, _) = split_debug(&err);
+    let last = show(&err).lines().last().unwrap_or("").to_string();
+    if status.code() != Some(1)
+        || !last.contains("the command server stopped during this command")
+        || !gone_within(worker, Duration::from_secs(5))
+    {
+        failures.push(format!(
+            "server killed: client {status:?}, last line {last:?}, worker alive {}",
+            alive(worker)
+        ));
+    }
+    // Its socket is stale now: the next call is delegated (same bytes) and starts a new server.
+    let after = output(&mut s.launcher(&["stack", "describe", "zl_victim"], &[]));
+    let reference = output(&mut s.python(&["stack", "describe", "zl_victim"], &[]));
+    let (stderr, debug) = split_debug(&after.stderr);
+    if (&after.stdout, &stderr) != (&reference.stdout, &reference.stderr)
+        || !debug.iter().any(|l| l.contains("Connection refused"))
+        || tier_taken(&debug) != Some(Tier::Delegated)
+    {
+        failures.push(format!("stale socket: {debug:#?} {}", show(&stderr)));
+    }
+    s.warm(&[]);
+
+    // Two clients at once.
+    let both: Vec<_> = (0..2)
+        .map(|_| {
+            let cmd = s.launcher(&["stack", "describe", "zl_victim"], &[]);
+            std::thread::spawn(move || {
+                let mut cmd = cmd;
+                output(&mut cmd)
+            })
+        })
+        .map(|t| t.join().unwrap())
+        .collect();
+    for out in both {
+        let (stderr, debug) = split_debug(&out.stderr);
+        if (&out.stdout, &stderr) != (&reference.stdout, &reference.stderr)
+            || tier_taken(&debug) != Some(Tier::Server)
+        {
+            failures.push(format!("two clients: {debug:#?} {}", show(&stderr)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn socket_dirs_that_are_not_ours_and_other_users_are_refused() {
+    let s = Served::new("server-security");
+    let reference = output(&mut s.python(&["stack", "describe"], &[]));
+    let mut failures = Vec::new();
+    let wrong_mode = scratch("server-mode");
+    std::fs::set_permissions(&wrong_mode, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let foreign = scratch("server-owner");
+    std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+    let link = scratch("server-link").join("run");
+    std::os::unix::fs::symlink(&s.runtime, &link).unwrap();
+    for (dir, expect) in [
+        (&wrong_mode, "has mode 755, not 700"),
+        (&foreign, "belongs to uid 65534"),
+        (&link, "is not a directory"),
+    ] {
+        let out = output(
+            s.launcher(&["stack", "describe"], &[])
+                .env("ZENML_LAUNCHER_RUNTIME_DIR", dir),
+        );
+        let (stderr, debug) = split_debug(&out.stderr);
+        let listing: Vec<_> = std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        if (&out.stdout, &stderr) != (&reference.stdout, &reference.stderr)
+            || !debug.iter().any(|l| l.contains(expect))
+            || tier_taken(&debug) != Some(Tier::Delegated)
+            || (dir != &link && !listing.is_empty())
+        {
+            failures.push(format!("{}: {debug:#?}, files {listing:?}", dir.display()));
+        }
+    }
+
+    // Another uid that reaches the socket (the dir opened up by hand) is refused by the server.
+    s.warm(&[]);
+    let socket = std::fs::read_dir(&s.runtime)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "sock"))
+        .unwrap();
+    std::fs::set_permissions(&s.runtime, std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let probe = "import os, socket, sys\n\
+                 os.setgid(65534); os.setuid(65534)\n\
+                 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n\
+                 s.sendall(b'ZLS1\\0\\0\\0\\0'); s.settimeout(10)\n\
+                 sys.stdout.write(repr(s.recv(64)))\n";
+    let out = output(
+        Command::new(base_python())
+            .arg("-c")
+            .arg(probe)
+            .arg(&socket),
+    );
+    std::fs::set_permissions(&s.runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let reply = show(&out.stdout);
+    if !reply.starts_with("b'R")
+        || !reply.contains("another user")
+        || !s.logs().contains("refused a connection from uid 65534")
+    {
+        failures.push(format!(
+            "another uid: reply {reply:?} {} log {}",
+            show(&out.stderr),
+            s.logs()
+        ));
+    }
+    // ZENML_LAUNCHER_SERVER=0: never used.
+    let out = output(
+        s.launcher(&["stack", "describe"], &[])
+            .env("ZENML_LAUNCHER_SERVER", "0"),
+    );
+    let (_, debug) = split_debug(&out.stderr);
+    if !debug.iter().any(|l| l.contains("ZENML_LAUNCHER_SERVER=0"))
+        || tier_taken(&debug) != Some(Tier::Delegated)
+    {
+        failures.push(format!("ZENML_LAUNCHER_SERVER=0: {debug:#?}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A scratch venv with its own copy of the `zenml` package (and dist-info, and pip's console
+/// script), the rest of the provisioned env seen through a `.pth` line: ZenML files this test
+/// may edit.
+fn venv_with_own_zenml(home: &Path) -> PathBuf {
+    let source = zenml_env(ZENML_VERSION);
+    let source_site = site_packages(&source);
+    let venv = home.join("own-zenml");
+    make_venv(&base_python(), &venv, &[]);
+    let site = site_packages(&venv);
+    std::fs::write(
+        site.join("00-zenml-env.pth"),
+        format!("{}\n", source_site.display()),
+    )
+    .unwrap();
+    for name in [
+        "zenml".to_string(),
+        format!("zenml-{ZENML_VERSION}.dist-info"),
+        "distutils-precedence.pth".into(),
+    ] {
+        let out = output(
+            Command::new("cp")
+                .arg("-a")
+                .arg(source_site.join(&name))
+                .arg(&site),
+        );
+        assert!(
+            out.status.success(),
+            "copying {name}: {}",
+            show(&out.stderr)
+        );
+    }
+    let script = std::fs::read_to_string(source.join("bin/zenml")).unwrap();
+    let body = script.split_once('\n').unwrap().1;
+    let bin = venv.join("bin/zenml");
+    std::fs::write(
+        &bin,
+        format!("#!{}\n{body}", venv.join("bin/python").display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    venv
+}
+
+/// Editing ZenML while a server runs: the next call runs the new code (the server steps aside,
+/// the call is delegated, and a new server starts), with the CLI's bytes. The edit replaces a
+/// file by rename, as pip does, in a venv with its own copy of ZenML.
+#[test]
+fn an_edited_zenml_never_runs_old_code_and_idle_servers_exit() {
+    let mut world = World::bare("server-edit", ZENML_VERSION);
+    world.env = venv_with_own_zenml(&world.home);
+    world.zenml(&["status"]);
+    let s = Served {
+        world,
+        runtime: {
+            let r = scratch("server-edit-run");
+            std::fs::set_permissions(&r, std::fs::Permissions::from_mode(0o700)).unwrap();
+            r
+        },
+    };
+    s.warm(&[]);
+    let site = site_packages(&s.world.env);
+    // A module the CLI imports (not under zenml/cli/, whose directory the cache key watches:
+    // this edit must be caught by the server itself).
+    let file = site.join("zenml/console.py");
+    struct Restore(PathBuf, PathBuf);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = std::fs::rename(&self.1, &self.0);
+        }
+    }
+    let saved = file.with_extension("py.zl-saved");
+    std::fs::rename(&file, &saved).unwrap();
+    let restore = Restore(file.clone(), saved.clone());
+    let mut text = std::fs::read(&saved).unwrap();
+    text.extend_from_slice(
+        b"\nimport sys as _zl_sys\n_zl_sys.stderr.write('zl: edited console.py\\n')\n",
+    );
+    let temp = file.with_extension("py.zl-new");
+    std::fs::write(&temp, &text).unwrap();
+    std::fs::rename(&temp, &file).unwrap();
+    let mine = output(&mut s.launcher(&["stack", "describe"], &[]));
+    let reference = output(&mut s.python(&["stack", "describe"], &[]));
+    let _ = std::fs::remove_file(&file);
+    drop(restore);
+    let (stderr, debug) = split_debug(&mine.stderr);
+    assert!(
+        show(&reference.stderr).contains("zl: edited console.py"),
+        "the edit did not take: {}",
+        show(&reference.stderr)
+    );
+    assert_eq!(
+        (show(&mine.stdout), show(&stderr)),
+        (show(&reference.stdout), show(&reference.stderr))
+    );
+    assert!(
+        debug.iter().any(|l| l.contains("stale")) && tier_taken(&debug) == Some(Tier::Delegated),
+        "{debug:#?}"
+    );
+
+    // An idle timeout: a server started with ZENML_LAUNCHER_SERVER_IDLE_S=2 goes away by itself.
+    let idle = Served {
+        world: World {
+            home: s.world.home.clone(),
+            env: s.world.env.clone(),
+        },
+        runtime: {
+            let r = scratch("server-idle-run");
+            std::fs::set_permissions(&r, std::fs::Permissions::from_mode(0o700)).unwrap();
+            r
+        },
+    };
+    // One call starts it; it is waited for (a call is not: a delegated call outlasts 2 s).
+    output(&mut idle.launcher(
+        &["stack", "--help"],
+        &[("ZENML_LAUNCHER_SERVER_IDLE_S", "2")],
+    ));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while zenml_launcher::python::server::list(&idle.runtime)
+        .first()
+        .and_then(zenml_launcher::python::server::info_pid)
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "no server: {}", idle.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = idle.server_pid();
+    assert!(
+        gone_within(pid, Duration::from_secs(15)),
+        "an idle server (2 s) still runs: {}",
+        idle.logs()
+    );
+    let left: Vec<_> = std::fs::read_dir(&idle.runtime)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| !n.to_string_lossy().ends_with(".log"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn the_admin_binary_lists_and_stops_servers() {
+    let s = Served::new("server-admin");
+    s.warm(&[]);
+    let pid = s.server_pid();
+    let admin = PathBuf::from(env!("CARGO_BIN_EXE_zenml-launcher"));
+    let run = |args: &[&str]| {
+        let like = s.launcher(&[], &[]);
+        let mut cmd = Command::new(&admin);
+        cmd.args(args).env_clear();
+        for (k, v) in like.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        output(&mut cmd)
+    };
+    let status = run(&["server", "status"]);
+    assert!(status.status.success(), "{}", show(&status.stderr));
+    let text = show(&status.stdout);
+    assert!(
+        text.contains(&pid.to_string()) && text.contains("RSS"),
+        "{text}"
+    );
+    let stop = run(&["server", "stop"]);
+    assert!(stop.status.success(), "{}", show(&stop.stderr));
+    assert!(
+        gone_within(pid, Duration::from_secs(10)),
+        "server {pid} still runs"
+    );
+    let status = run(&["server", "status"]);
+    assert!(
+        show(&status.stdout).contains("no server"),
+        "{}",
+        show(&status.stdout)
+    );
+}
