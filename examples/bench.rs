@@ -130,6 +130,8 @@ struct Case {
     goal: Option<Goal>,
     /// Creates what the case needs before its warm-up (run only when the case is selected).
     prepare: Option<fn(&Ctx) -> Result<()>>,
+    /// Runs untimed after each launcher run (the cold-server case stops the server it started).
+    settle: Option<fn(&Ctx) -> Result<()>>,
 }
 
 /// Where things are.
@@ -170,6 +172,14 @@ impl Ctx {
     fn tls_config(&self) -> PathBuf {
         self.scratch.join("tls-config")
     }
+    /// The socket dir of the benchmark's warm command servers.
+    fn server_runtime(&self) -> PathBuf {
+        self.scratch.join("server-run")
+    }
+    /// The socket dir of the cold-server case (emptied after each of its runs).
+    fn cold_runtime(&self) -> PathBuf {
+        self.scratch.join("cold-server-run")
+    }
     /// A venv whose "zenml" is a stub CLI that returns at once (see [`make_stub_env`]).
     fn stub_env(&self) -> PathBuf {
         self.scratch.join("stub-env")
@@ -192,6 +202,7 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
                 .env("ZENML_USE_PYTHON_CLI", "1"),
             goal: Some(Goal::MaxAddedMs(3.0)),
             prepare: None,
+            settle: None,
         },
         // The same delegation with a CLI that returns at once, so that the launcher's few ms are
         // not lost in the noise of ZenML's ~1.5 s import.
@@ -207,6 +218,7 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
                 .env("ZENML_USE_PYTHON_CLI", "1"),
             goal: Some(Goal::MaxAddedMs(3.0)),
             prepare: Some(make_stub_env),
+            settle: None,
         },
         // Answered in Rust (no Python started; see tests/no_python.rs), against the Python CLI.
         rust_case(ctx, "zenml --version (Rust)", &["--version"]),
@@ -238,6 +250,7 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
                 .env("VIRTUAL_ENV", &ctx.env),
             goal: Some(Goal::MinSpeedup(300.0)),
             prepare: None,
+            settle: None,
         },
         Case {
             goal: Some(Goal::MinSpeedup(300.0)),
@@ -317,6 +330,78 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
             "zenml stack list -o json (Rust, HTTPS server)",
             &["stack", "list", "-o", "json"],
         ),
+        // The warm command server (issue #11): the CLI's own code in a forked worker of a warm
+        // interpreter, against the Python CLI; store-reading commands, help pages, completion.
+        command_server_case(
+            ctx,
+            "zenml stack describe (server)",
+            &["stack", "describe"],
+            &[],
+            10.0,
+        ),
+        command_server_case(
+            ctx,
+            "zenml pipeline list (server)",
+            &["pipeline", "list"],
+            &[],
+            10.0,
+        ),
+        command_server_case(
+            ctx,
+            "zenml orchestrator list (server)",
+            &["orchestrator", "list"],
+            &[],
+            10.0,
+        ),
+        command_server_case(
+            ctx,
+            "zenml project list (server)",
+            &["project", "list"],
+            &[],
+            10.0,
+        ),
+        command_server_case(
+            ctx,
+            "zenml stack --help (server)",
+            &["stack", "--help"],
+            &[],
+            50.0,
+        ),
+        command_server_case(
+            ctx,
+            "zenml pipeline runs list --help (server)",
+            &["pipeline", "runs", "list", "--help"],
+            &[],
+            50.0,
+        ),
+        command_server_case(
+            ctx,
+            "completion: zenml stack de<TAB> (server)",
+            &[],
+            &[
+                ("_ZENML_COMPLETE", "bash_complete"),
+                ("COMP_WORDS", "zenml stack de"),
+                ("COMP_CWORD", "2"),
+            ],
+            50.0,
+        ),
+        // The call that finds no server: it starts one in the background and is delegated. After
+        // each timed run the new server is waited for and stopped, untimed, so that its warm-up
+        // does not slow the next run of either side.
+        Case {
+            name: "zenml stack describe, cold server (starts it)",
+            launcher: Cmd::new(ctx.zenml())
+                .args(["stack", "describe"])
+                .env("VIRTUAL_ENV", env)
+                .env("ZENML_LAUNCHER_SERVER", "1")
+                .env("ZENML_LAUNCHER_RUNTIME_DIR", ctx.cold_runtime()),
+            reference: Cmd::new(env.join("bin/zenml"))
+                .args(["stack", "describe"])
+                .env("VIRTUAL_ENV", env),
+            goal: Some(Goal::MaxSlowdown(1.05)),
+            prepare: Some(|ctx| private_dir(&ctx.cold_runtime())),
+            settle: Some(|ctx| settle_cold_server(&ctx.cold_runtime())),
+        },
         Case {
             name: "embedded start-up (init + import sys + finalize)",
             launcher: Cmd::new(ctx.example("embed_startup")).env("VIRTUAL_ENV", env),
@@ -325,6 +410,7 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
                 .env("VIRTUAL_ENV", env),
             goal: Some(Goal::MaxSlowdown(1.2)),
             prepare: None,
+            settle: None,
         },
     ]
 }
@@ -341,6 +427,7 @@ fn names_case(ctx: &Ctx, name: &'static str, args: &[&str], speedup: f64) -> Cas
     let config = ctx.names_config(true);
     Case {
         prepare: Some(make_name_configs),
+        settle: None,
         ..cli_case(
             ctx,
             name,
@@ -366,6 +453,7 @@ fn names_ratio_case(ctx: &Ctx, name: &'static str, args: &[&str]) -> Case {
         reference: side(false),
         goal: Some(Goal::MaxSlowdown(1.5)),
         prepare: Some(make_name_configs),
+        settle: None,
     }
 }
 
@@ -450,6 +538,7 @@ fn server_case(ctx: &Ctx, name: &'static str, args: &[&str]) -> Case {
     let config = ctx.server_config();
     Case {
         prepare: Some(start_server),
+        settle: None,
         ..cli_case(
             ctx,
             name,
@@ -461,12 +550,161 @@ fn server_case(ctx: &Ctx, name: &'static str, args: &[&str]) -> Case {
     }
 }
 
+/// `zenml <args>` (and `vars`) through the launcher's warm command server, against the Python
+/// CLI, on the benchmark's local store.
+fn command_server_case(
+    ctx: &Ctx,
+    name: &'static str,
+    args: &[&str],
+    vars: &[(&str, &str)],
+    speedup: f64,
+) -> Case {
+    let side = |program: PathBuf| {
+        vars.iter().fold(
+            Cmd::new(program)
+                .args(args.iter().copied())
+                .env("VIRTUAL_ENV", &ctx.env),
+            |cmd, (k, v)| cmd.env(k, v),
+        )
+    };
+    Case {
+        name,
+        launcher: side(ctx.zenml())
+            .env("ZENML_LAUNCHER_SERVER", "1")
+            .env("ZENML_LAUNCHER_RUNTIME_DIR", ctx.server_runtime()),
+        reference: side(ctx.env.join("bin/zenml")),
+        goal: Some(Goal::MinSpeedup(speedup)),
+        prepare: Some(warm_command_server),
+        settle: None,
+    }
+}
+
+/// Creates `dir` with mode 0700 (a socket dir the launcher accepts).
+fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
+
+/// Starts the benchmark's command server and waits until a call is served by it.
+fn warm_command_server(ctx: &Ctx) -> Result<()> {
+    private_dir(&ctx.server_runtime())?;
+    let probe = Cmd::new(ctx.zenml())
+        .args(["stack", "--help"])
+        .env("VIRTUAL_ENV", &ctx.env)
+        .env("ZENML_LAUNCHER_SERVER", "1")
+        .env("ZENML_LAUNCHER_RUNTIME_DIR", ctx.server_runtime())
+        .env("ZENML_DEBUG_PYTHON", "1");
+    let deadline = Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let out = base_command(&probe, &ctx.scratch)
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot run the launcher")?;
+        if String::from_utf8_lossy(&out.stderr).contains("route: server") {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the command server did not come up in 180 s; its log is in {}",
+                ctx.server_runtime().display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+/// Waits (up to 3 minutes) for the server the cold case started, then stops it.
+fn settle_cold_server(dir: &Path) -> Result<()> {
+    use zenml_launcher::python::server;
+    let deadline = Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let servers = server::list(dir);
+        if let Some(files) = servers.first() {
+            if server::info_pid(files).is_some() {
+                server::stop(files, std::time::Duration::from_secs(10));
+                return Ok(());
+            }
+        }
+        let failed = std::fs::read_dir(dir)?
+            .flatten()
+            .find(|e| e.path().extension().is_some_and(|x| x == "starting"))
+            .and_then(|e| std::fs::read_to_string(e.path()).ok())
+            .filter(|t| t.starts_with("failed: "));
+        if let Some(why) = failed {
+            bail!("the cold server did not start: {why}");
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the cold server did not come up in 180 s ({})",
+                dir.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The warm server's resident memory and its workers' times (fork to exit, from its log).
+fn report_command_servers(ctx: &Ctx) {
+    use zenml_launcher::python::server;
+    for files in server::list(&ctx.server_runtime()) {
+        let pid = server::info_pid(&files).unwrap_or(0);
+        let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))?
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .map_or_else(|| "?".to_string(), |k| format!("{:.1} MiB", k / 1024.0));
+        let log = std::fs::read_to_string(&files.log).unwrap_or_default();
+        let mut times: Vec<f64> = log
+            .lines()
+            .filter_map(|l| {
+                l.split(": worker ")
+                    .nth(1)?
+                    .split(" ms")
+                    .next()?
+                    .split(' ')
+                    .nth(1)?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        let n = times.len();
+        let (med, max) = if n == 0 {
+            (0.0, 0.0)
+        } else {
+            let max = times.iter().cloned().fold(0.0, f64::max);
+            (median(&mut times), max)
+        };
+        println!(
+            "command server {} (pid {pid}): RSS {rss}; {n} workers, fork to exit median {med:.1} ms, max {max:.1} ms",
+            files.name
+        );
+    }
+}
+
+fn stop_command_servers(ctx: &Ctx) {
+    use zenml_launcher::python::server;
+    for dir in [ctx.server_runtime(), ctx.cold_runtime()] {
+        for files in server::list(&dir) {
+            server::stop(&files, std::time::Duration::from_secs(5));
+        }
+    }
+}
+
 /// `zenml <args>` against the benchmark's HTTPS server with authentication, both sides in the
 /// server venv.
 fn tls_case(ctx: &Ctx, name: &'static str, args: &[&str]) -> Case {
     let config = ctx.tls_config();
     Case {
         prepare: Some(start_tls_server),
+        settle: None,
         ..cli_case(
             ctx,
             name,
@@ -527,6 +765,7 @@ fn cli_case(
         reference: side(env.join("bin/zenml")),
         goal: Some(goal),
         prepare: None,
+        settle: None,
     }
 }
 
@@ -683,6 +922,7 @@ fn base_command(cmd: &Cmd, scratch: &Path) -> Command {
         .env("ZENML_CONFIG_PATH", scratch.join("zenml-config"))
         .env("ZENML_LAUNCHER_CACHE_DIR", scratch.join("launcher-cache"))
         .env("ZENML_ANALYTICS_OPT_IN", "false")
+        .env("ZENML_LAUNCHER_SERVER", "0")
         .current_dir(scratch);
     for (k, v) in &cmd.env {
         c.env(k, v);
@@ -818,7 +1058,6 @@ fn run(args: &Args) -> Result<bool> {
         profile_dir,
         scratch,
     };
-    let scratch = &ctx.scratch;
 
     let selected: Vec<Case> = cases(&ctx)
         .into_iter()
@@ -861,12 +1100,14 @@ fn run(args: &Args) -> Result<bool> {
         println!("- {}", case.name);
         println!("    launcher:  {}", case.launcher.display());
         println!("    reference: {}", case.reference.display());
-        let measured = measure(case, args, scratch);
+        let measured = measure(case, args, &ctx);
         if let Err(err) = &measured {
             println!("    failed: {err:#}");
         }
         rows.push((case, measured));
     }
+    report_command_servers(&ctx);
+    stop_command_servers(&ctx);
     stop_server(&ctx);
 
     println!();
@@ -928,9 +1169,13 @@ struct Measured {
 }
 
 /// Warm-up, then interleaved timed rounds.
-fn measure(case: &Case, args: &Args, scratch: &Path) -> Result<Measured> {
+fn measure(case: &Case, args: &Args, ctx: &Ctx) -> Result<Measured> {
+    let scratch = &ctx.scratch;
     for _ in 0..args.warmup {
         warm_up(&case.launcher, scratch)?;
+        if let Some(settle) = case.settle {
+            settle(ctx)?;
+        }
         warm_up(&case.reference, scratch)?;
     }
     let (mut ours, mut theirs, mut ours_rss, mut theirs_rss) =
@@ -939,6 +1184,9 @@ fn measure(case: &Case, args: &Args, scratch: &Path) -> Result<Measured> {
         let (ms, kib) = time_once(&case.launcher, scratch)?;
         ours.push(ms);
         ours_rss.push(kib as f64 / 1024.0);
+        if let Some(settle) = case.settle {
+            settle(ctx)?;
+        }
         let (ms, kib) = time_once(&case.reference, scratch)?;
         theirs.push(ms);
         theirs_rss.push(kib as f64 / 1024.0);

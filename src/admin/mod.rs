@@ -1,10 +1,12 @@
 //! The `zenml-launcher` admin binary: `doctor` (the env it serves, the embedding library it loads
 //! and why, and what that interpreter computes), `cache clear`, and `self install|uninstall`
-//! (what `scripts/install.sh` runs once it has built the binaries). A name space of its own:
+//! (what `scripts/install.sh` runs once it has built the binaries), and `server status|stop` (the
+//! warm command servers). A name space of its own:
 //! nothing is added to ZenML's CLI.
 
 pub mod doctor;
 pub mod install;
+pub mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +48,19 @@ enum Command {
         #[command(subcommand)]
         command: SelfCommand,
     },
+    /// The warm command servers of this user (one per env and configuration).
+    Server {
+        #[command(subcommand)]
+        command: ServerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServerCommand {
+    /// Lists the running servers: pid, env, ZenML version, uptime, idle timeout, memory, socket.
+    Status,
+    /// Stops every server (calls in progress finish first).
+    Stop,
 }
 
 #[derive(Subcommand)]
@@ -95,6 +110,12 @@ pub fn main() -> ExitCode {
         Command::Own {
             command: SelfCommand::Uninstall { env },
         } => install::uninstall(&env),
+        Command::Server {
+            command: ServerCommand::Status,
+        } => server::status(),
+        Command::Server {
+            command: ServerCommand::Stop,
+        } => server::stop(),
     };
     match result {
         Ok(code) => ExitCode::from(code),
