@@ -25,6 +25,8 @@ mkdir -p "$STATE"
 export ZENML_CONFIG_PATH="$STATE/zenml-config"
 export ZENML_LAUNCHER_CACHE_DIR="$STATE/launcher-cache"
 export ZENML_ANALYTICS_OPT_IN=false
+# The demo's command servers: a private socket dir, stopped at the end.
+export ZENML_LAUNCHER_RUNTIME_DIR="$STATE/server-run"
 # As if the env were activated.
 export VIRTUAL_ENV="$DEMO"
 export PATH="$DEMO/bin:$PATH"
@@ -52,6 +54,21 @@ run zenml stack list -o json
 echo "(a filter: ZenML's own command code in the embedded interpreter, in-process; tier 2)"
 run zenml stack list --name contains:def
 echo "n" | { echo; echo "\$ echo n | zenml clean"; time zenml clean; }
+echo
+echo "== every other command: the warm command server"
+echo "(the first call finds no server: it starts one in the background and runs in the Python CLI)"
+run zenml stack describe
+echo "(waiting for the server to warm up: it imports ZenML once)"
+for _ in $(seq 1 240); do
+  ZENML_DEBUG_PYTHON=1 zenml stack --help 2>&1 >/dev/null </dev/null | grep -q "route: server" && break
+  sleep 0.5
+done
+run zenml stack describe
+run zenml pipeline list
+run zenml stack --help
+run env _ZENML_COMPLETE=bash_complete COMP_WORDS="zenml stack de" COMP_CWORD=2 zenml
+run zenml-launcher server status
+run zenml-launcher server stop
 echo
 echo "== the same --version through the Python CLI, and what the launcher decided"
 run env ZENML_USE_PYTHON_CLI=1 zenml --version

@@ -72,11 +72,11 @@ pub const SERVER_KEY_VARS: &[&str] = &[
 /// Never part of a server's key: the launcher's own variables, and per-call ones (Click's
 /// completion request, the shell's bookkeeping).
 pub const SERVER_KEY_EXCLUDED: &[&str] = &[
-    "ZENML_DEBUG_PYTHON",
+    ZENML_DEBUG_PYTHON,
     "ZENML_LAUNCHER_*",
-    "_ZENML_COMPLETE",
-    "COMP_WORDS",
-    "COMP_CWORD",
+    ZENML_COMPLETE,
+    COMP_WORDS,
+    COMP_CWORD,
     "PWD",
     "OLDPWD",
     "_",
@@ -109,6 +109,9 @@ pub const ZENML_LOGGING_FORMAT: &str = "ZENML_LOGGING_FORMAT";
 
 /// Click's shell-completion request: with it set, `zenml …` prints completions, whatever argv says.
 pub const ZENML_COMPLETE: &str = "_ZENML_COMPLETE";
+/// The words and cursor of a completion request (Click's bash/zsh protocol).
+pub const COMP_WORDS: &str = "COMP_WORDS";
+pub const COMP_CWORD: &str = "COMP_CWORD";
 
 /// Variables whose presence makes the launcher hand even pure-Rust commands to Python, because
 /// ZenML's import-time code reacts to them in ways not reproduced here.

@@ -265,6 +265,32 @@ fn install_cycle(name: &str, tag: &str) {
     );
     assert_eq!(tier_taken(&debug), Some(Tier::Delegated), "{debug:#?}");
 
+    // The command server of this env's Python (the installed library), in a private socket dir:
+    // the first call starts it and is delegated; every call prints the CLI's bytes, and one is
+    // served once it is up.
+    let run_dir = scratch(&format!("install-{name}-run"));
+    std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let mut cmd = clean_command(env.join("bin/zenml"), &home);
+        cmd.args(["stack", "describe"])
+            .env_remove("ZENML_LAUNCHER_SERVER")
+            .env("ZENML_LAUNCHER_RUNTIME_DIR", &run_dir)
+            .env("ZENML_DEBUG_PYTHON", "1");
+        let debug = assert_same("stack describe (server)", &ref_describe, &output(&mut cmd));
+        if tier_taken(&debug) == Some(Tier::Server) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no server for {name} within 180 s: {debug:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    for files in zenml_launcher::python::server::list(&run_dir) {
+        zenml_launcher::python::server::stop(&files, std::time::Duration::from_secs(10));
+    }
+
     uninstall(&env);
     assert_eq!(std::fs::read(env.join("bin/zenml")).unwrap(), pip_script);
     assert_eq!(

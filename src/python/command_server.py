@@ -299,7 +299,9 @@ def _zl_serve(socket_path, key_id, idle, call_argv0, preload, describe, marker, 
                         watched(close=True)
                         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
                             signal.signal(sig, signal.SIG_DFL)
-                        prepare_worker(os, sys, request, call_argv0, consoles, env_set, env_unset)
+                        prepare_worker(
+                            os, sys, request, call_argv0, consoles, env_set, env_unset, env_before
+                        )
                         if request["debug"] and describe:
                             exec(describe, {})
                         return ("worker", None)
@@ -421,7 +423,7 @@ def watch_sources(os, sys):
     return by_inotify
 
 
-def prepare_worker(os, sys, request, call_argv0, consoles, env_set, env_unset):
+def prepare_worker(os, sys, request, call_argv0, consoles, env_set, env_unset, env_start):
     """Makes this forked worker the client's process, as far as the CLI can tell."""
     import signal
 
@@ -441,6 +443,10 @@ def prepare_worker(os, sys, request, call_argv0, consoles, env_set, env_unset):
         name, sep, value = entry.partition(b"=")
         if sep:
             env[name] = value
+    # What Python's own start-up set (C locale coercion sets LC_CTYPE; the locale variables are
+    # in the key, so the client's start-up would have done the same).
+    if b"LC_CTYPE" in env_start and b"LC_CTYPE" not in env:
+        env[b"LC_CTYPE"] = env_start[b"LC_CTYPE"]
     for name in env_unset:
         env.pop(name, None)
     env.update(env_set)
