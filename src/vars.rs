@@ -28,6 +28,8 @@ pub const ZENML_LAUNCHER_SERVER: &str = "ZENML_LAUNCHER_SERVER";
 pub const ZENML_LAUNCHER_SERVER_IDLE_S: &str = "ZENML_LAUNCHER_SERVER_IDLE_S";
 /// The directory of the servers' sockets (default: `$XDG_RUNTIME_DIR/zenml-launcher` when that
 /// is ours and 0700, else `$TMPDIR/zenml-launcher-<uid>`).
+/// At most this many servers per user (default 8): starting one more stops the least recently used.
+pub const ZENML_LAUNCHER_SERVER_MAX: &str = "ZENML_LAUNCHER_SERVER_MAX";
 pub const ZENML_LAUNCHER_RUNTIME_DIR: &str = "ZENML_LAUNCHER_RUNTIME_DIR";
 pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
 pub const TMPDIR: &str = "TMPDIR";

@@ -999,6 +999,15 @@ fn the_admin_binary_lists_and_stops_servers() {
         text.contains(&pid.to_string()) && text.contains("RSS"),
         "{text}"
     );
+    // A bound of one server: starting another (another key) stops the least recently used.
+    let other = [("NO_COLOR", "1"), ("ZENML_LAUNCHER_SERVER_MAX", "1")];
+    s.warm(&other);
+    assert!(
+        gone_within(pid, Duration::from_secs(10)),
+        "server {pid} outlived the bound of 1: {}",
+        s.logs()
+    );
+    let pid = s.server_pid();
     let stop = run(&["server", "stop"]);
     assert!(stop.status.success(), "{}", show(&stop.stderr));
     assert!(

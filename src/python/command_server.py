@@ -115,9 +115,9 @@ def _zl_serve(socket_path, key_id, idle, call_argv0, preload, describe, marker, 
         listener.close()
         return fail_start(f"cannot listen on {os.fsdecode(socket_path)}: {err}")
     info_path = socket_path[: -len(b".sock")] + b".json"
-    try:
-        import json
+    import json
 
+    try:
         zenml = sys.modules.get("zenml")
         info = {
             "pid": os.getpid(),
@@ -344,11 +344,16 @@ def _zl_serve(socket_path, key_id, idle, call_argv0, preload, describe, marker, 
             log("idle, stopping")
             break
     if still_ours():
-        for path in (socket_path, info_path):
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+        try:
+            os.unlink(socket_path)
+        except OSError:
+            pass
+    try:
+        with open(info_path) as f:
+            if json.load(f).get("pid") == os.getpid():
+                os.unlink(info_path)
+    except (OSError, ValueError):
+        pass
     return ("master", None)
 
 

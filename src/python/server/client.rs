@@ -213,9 +213,12 @@ fn start_server(key: &Key, files: &ServerFiles, env: &PythonEnv) -> String {
     }
     let dir = files.socket.parent().unwrap_or(Path::new("/"));
     let running = super::list(dir);
-    if running.len() >= super::MAX_SERVERS {
-        // The least recently used server stops within a second of losing its socket.
-        let _ = std::fs::remove_file(&running[0].socket);
+    let max = super::max_servers();
+    if running.len() >= max {
+        // The least recently used servers stop within a second of losing their socket.
+        for files in &running[..=running.len() - max] {
+            let _ = std::fs::remove_file(&files.socket);
+        }
     }
     match spawn(key, files) {
         Ok(pid) => format!("started server {pid} in the background"),

@@ -22,8 +22,17 @@ use crate::vars;
 
 /// A server with no call for this long exits (`ZENML_LAUNCHER_SERVER_IDLE_S` changes it).
 pub const DEFAULT_IDLE_S: u64 = 3600;
-/// At most this many servers per user: starting one more stops the least recently used.
+/// At most this many servers per user: starting one more stops the least recently used
+/// (`ZENML_LAUNCHER_SERVER_MAX` changes it).
 pub const MAX_SERVERS: usize = 8;
+
+/// The bound on servers per user in force.
+pub fn max_servers() -> usize {
+    vars::text(vars::ZENML_LAUNCHER_SERVER_MAX)
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(MAX_SERVERS)
+}
 /// A start-up marker younger than this means a server is warming up: no second one is started.
 pub const STARTING_GRACE_S: u64 = 60;
 /// After a failed start, the key's calls are delegated for this long without another attempt.
