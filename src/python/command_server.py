@@ -6,8 +6,8 @@
 # store and starts no thread. Then it listens on a Unix socket and forks one worker per call.
 # The worker takes over the client's stdin, stdout and stderr (passed as fds), its cwd (an fd),
 # umask, environment and argv, re-derives what ZenML's libraries fixed at import from them (the
-# rich consoles, stdout's buffering), and returns from here: `Py_RunMain` then runs the console
-# script exactly as `python bin/zenml` does (exit code, tracebacks, KeyboardInterrupt, atexit).
+# rich consoles, stdout's buffering), and runs the console script as `python bin/zenml` does
+# (`run_program`: sys.path[0], exit code, tracebacks, KeyboardInterrupt, atexit, flushes).
 # The master reports the worker's end (exit code or signal) to the client.
 #
 # Frames, server -> client: one type byte, a big-endian u32 length, the payload.
@@ -24,9 +24,11 @@
 #   _zl_preload   modules to import              _zl_describe the debug diagnosis source (str)
 #   _zl_marker    the start-up marker file (bytes), removed once the socket is in place
 #   _zl_drop      variables that belong to the launcher, removed from the environment
+#   _zl_program   what a call runs, as the `python` program would: (b"file", script path) or
+#                 (b"command", source) for `python -c`
 
 
-def _zl_serve(socket_path, key_id, idle, call_argv0, preload, describe, marker, drop):
+def _zl_serve(socket_path, key_id, idle, call_argv0, preload, describe, marker, drop, program):
     import errno
     import gc
     import importlib
@@ -99,6 +101,9 @@ def _zl_serve(socket_path, key_id, idle, call_argv0, preload, describe, marker, 
 
     # Source files whose change makes this server stale: inotify on their directories.
     watched = watch_sources(os, sys)
+    import ctypes
+
+    fflush = ctypes.CDLL(None).fflush
     gc.collect()
     gc.freeze()
 
@@ -304,7 +309,7 @@ def _zl_serve(socket_path, key_id, idle, call_argv0, preload, describe, marker, 
                         )
                         if request["debug"] and describe:
                             exec(describe, {})
-                        return ("worker", None)
+                        run_program(os, sys, program, fflush)
                     if not got:
                         break
             elif key.data == "wake":
@@ -470,8 +475,97 @@ def prepare_worker(os, sys, request, call_argv0, consoles, env_set, env_unset, e
     sys.orig_argv = [sys.executable] + argv
 
 
+def run_program(os, sys, program, fflush):
+    """Runs the call's program in this worker as the `python` program runs a script or `-c`
+    (`Py_RunMain`: sys.path[0], `__main__`, the exit code of a SystemExit, an uncaught exception
+    printed by sys.excepthook, KeyboardInterrupt ending by SIGINT), then ends the process as
+    `Py_FinalizeEx` would be seen from outside: threads joined, atexit callbacks run, stdout and
+    stderr flushed. The rest of finalization (tearing down every module of a warm interpreter,
+    about 50-100 ms) is skipped with `os._exit`, unless a flush failed: then SystemExit reaches
+    `Py_Exit`, whose finalization prints Python's own message and exits 120.
+    """
+    import signal
+
+    kind, value = program
+    main = sys.modules["__main__"].__dict__
+    if kind == b"file":
+        name = os.fsdecode(value)
+        sys.path.insert(0, os.path.dirname(os.path.realpath(name)))
+        with open(value, "rb") as f:
+            source = f.read()
+        main["__file__"] = name
+        main["__cached__"] = None
+    else:
+        name = "<string>"
+        source = value
+        sys.path.insert(0, "")
+    exitcode = 0
+    interrupted = False
+    try:
+        exec(compile(source, name, "exec", dont_inherit=True), main)
+    except SystemExit as exc:
+        exitcode = system_exit_code(sys, exc)
+    except BaseException as exc:  # noqa: BLE001 - printed as Python prints it
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+        try:
+            sys.excepthook(type(exc), exc, tb)
+        except BaseException:  # noqa: BLE001
+            sys.__excepthook__(type(exc), exc, tb)
+        exitcode = 1
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        try:
+            threading._shutdown()
+        except BaseException:  # noqa: BLE001
+            pass
+    import atexit
+
+    atexit._run_exitfuncs()
+    flushed = True
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BaseException:  # noqa: BLE001
+            flushed = False
+    if interrupted:
+        fflush(None)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    if flushed:
+        fflush(None)
+        os._exit(exitcode & 0xFF)
+    raise SystemExit(exitcode)
+
+
+def system_exit_code(sys, exc):
+    """The exit code Python gives a SystemExit (printing a non-integer code on stderr)."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    try:
+        sys.stderr.write(str(code) + "\n")
+    except BaseException:  # noqa: BLE001
+        pass
+    return 1
+
+
 try:
-    _zl_serve(_zl_socket, _zl_key, _zl_idle, _zl_argv, _zl_preload, _zl_describe, _zl_marker, _zl_drop)
+    _zl_serve(
+        _zl_socket,
+        _zl_key,
+        _zl_idle,
+        _zl_argv,
+        _zl_preload,
+        _zl_describe,
+        _zl_marker,
+        _zl_drop,
+        _zl_program,
+    )
 finally:
     del _zl_serve, _zl_socket, _zl_key, _zl_idle, _zl_argv, _zl_preload, _zl_describe
-    del _zl_marker, _zl_drop, watch_sources, prepare_worker
+    del _zl_marker, _zl_drop, _zl_program, watch_sources, prepare_worker, run_program
+    del system_exit_code

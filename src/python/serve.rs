@@ -1,14 +1,14 @@
 //! The command server's master, in the embedding library (library side of
 //! [`crate::python::server`]): the interpreter starts exactly as for tier 2, configured to run the
-//! env's console script; `command_server.py` warms it up and serves. In a forked worker that
-//! script returns with the call's argv, environment and fds in place, and `Py_RunMain` runs the
-//! console script as `python bin/zenml` would. In the master it returns only when the server
-//! stops, and the interpreter is finalized.
+//! env's console script; `command_server.py` warms it up and serves. A forked worker takes over
+//! the call's argv, environment and fds and runs the console script as `python bin/zenml` would,
+//! then ends the process itself (`run_program` there). In the master the script returns only
+//! when the server stops, and the interpreter is finalized.
 
 use std::ffi::{CString, OsString};
 
 use crate::python::in_process::{ABI, console_script_config};
-use crate::python::{ffi, startup};
+use crate::python::{delegate, ffi, startup};
 use crate::zenml::package;
 use crate::{debug, vars};
 
@@ -76,9 +76,20 @@ fn serve(
     let mut preload = vec![install.entry_point.module.clone()];
     preload.extend(PRELOAD.iter().map(|s| s.to_string()));
     let describe = startup::describe_source(&env, false, true, None);
+    // What `Py_RunMain` would run: the console script, or delegation's stub as `python -c`.
+    let program = match delegate::console_script(&env) {
+        Some(script) => format!(
+            "(b'file', {})",
+            startup::bytes_literal(script.as_os_str().as_bytes())
+        ),
+        None => format!(
+            "(b'command', {})",
+            startup::bytes_literal(delegate::bootstrap(&install.entry_point).as_bytes())
+        ),
+    };
     let source = format!(
         "_zl_socket = {}\n_zl_key = {}\n_zl_idle = {idle:?}\n_zl_argv = {}\n_zl_preload = {}\n\
-         _zl_describe = {}\n_zl_marker = {}\n_zl_drop = {}\n{SERVER}",
+         _zl_describe = {}\n_zl_marker = {}\n_zl_drop = {}\n_zl_program = {program}\n{SERVER}",
         startup::bytes_literal(socket.as_bytes()),
         startup::bytes_literal(key.as_bytes()),
         list(&mut argv0.iter().map(|a| startup::bytes_literal(a.as_bytes()))),
