@@ -164,7 +164,7 @@ fn check(
 /// A client config logged in to `server` with its API key; `login_extra`: more `zenml login`
 /// options, `env`: variables for the login.
 fn logged_in(server: &TlsServer, name: &str, login_extra: &[&str], env: &[(&str, &str)]) -> World {
-    let w = World::bare(name, SERVER_ENV);
+    let w = World::bare(name, SERVER_ENV).sharing_cache();
     let mut args = vec!["login", server.url.as_str(), "--api-key"];
     args.extend_from_slice(login_extra);
     server.login(w.command(&w.env.join("bin/zenml"), &args, env));
@@ -200,173 +200,202 @@ fn reject_token(w: &World, url: &str) {
     ));
 }
 
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a [&'a str], Tier);
+/// A run that fails slowly (ZenML's retries): arguments, variables, the tier that must answer.
+type Slow<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], Tier);
+
+/// Every Python CLI run rewrites its config dir's `config.yaml` (not atomically), so no two runs
+/// share a config dir at once (beyond the slow failures' two sides, as before). The clients never
+/// touch each other's config: `w` (the CA given at login, expiry and rejection of its token),
+/// `v` (the CA through `REQUESTS_CA_BUNDLE`, the proxy, the rejected certificates) and `n` (no
+/// verification) run side by side, each its cases one after the other. The server's stacks are
+/// all registered before any client compares anything.
 #[test]
 fn status_and_stack_list_on_an_authenticated_https_server() {
     let dir = scratch("tls-server");
     let mut server = TlsServer::start(&zenml_env(SERVER_ENV), &dir);
     let ca = server.ca.to_str().unwrap().to_string();
     let other_ca = server.other_ca.to_str().unwrap().to_string();
-    let mut results = Vec::new();
-
-    // The CA given at login (`--ssl-ca-cert`: stored as `verify_ssl: <path>`).
-    let w = logged_in(&server, "tls-a", &["--ssl-ca-cert", &ca], &[]);
-    let config = std::fs::read_to_string(w.home.join("zenml-config/config.yaml")).unwrap();
-    assert!(
-        config.contains("verify_ssl: /"),
-        "verify_ssl is not a path: {config}"
-    );
-    w.zenml(&["artifact-store", "register", "as2", "-f", "local"]);
-    w.zenml(&["stack", "register", "s1", "-a", "as2", "-o", "default"]);
-    w.zenml(&[
-        "stack",
-        "register",
-        "third stack",
-        "-a",
-        "as2",
-        "-o",
-        "default",
-    ]);
-    w.zenml(&["stack", "set", "s1"]);
-    for (args, extra) in [
-        (&["stack", "list"][..], &[][..]),
-        (&["stack", "list"], &[("COLUMNS", "200")]),
-        (&["stack", "list"], &[("NO_COLOR", "1")]),
-        (&["stack", "list", "-o", "json"], &[]),
-        (&["stack", "list", "-o", "yaml"], &[]),
-        (&["stack", "list", "-o", "csv"], &[]),
-        (&["stack", "list", "-o", "tsv"], &[]),
-        (&["stack", "list", "-c", "all", "-o", "json"], &[]),
-        (&["stack", "list", "-c", "name,active"], &[]),
-        (&["stack", "list", "-c", "foo"], &[]),
-        (&["status"], &[]),
-        (&["status"], &[("COLUMNS", "60")]),
-    ] {
-        results.push(check(&w, args, extra, PIPE, Tier::Rust));
-    }
-    let term = &[("TERM", "xterm")][..];
-    results.push(check(&w, &["stack", "list"], term, &["stdout"], Tier::Rust));
-    results.push(check(
-        &w,
-        &["stack", "list"],
-        term,
-        &["stdout", "stderr"],
-        Tier::InProcess,
-    ));
-    results.push(check(
-        &w,
-        &["stack", "list", "-o", "json"],
-        term,
-        &["stdout"],
-        Tier::InProcess,
-    ));
-    results.push(check(
-        &w,
-        &["stack", "list", "--name", "contains:s"],
-        &[],
-        PIPE,
-        Tier::InProcess,
-    ));
-    // On a terminal ZenML prints hyperlinks with random ids: delegated (compared modulo ids).
-    results.push(check(
-        &w,
-        &["status"],
-        term,
-        &["stdout", "stderr"],
-        Tier::Delegated,
-    ));
-
-    // An expired token: ZenML exchanges the API key for a new one and writes it back.
-    for (args, tier) in [
-        (&["stack", "list"][..], Tier::InProcess),
-        (&["status"], Tier::Delegated),
-    ] {
-        let run = Run {
-            w: &w,
-            args,
-            extra: &[],
-            ttys: PIPE,
-        };
-        results.push(run.check(tier, &|| expire_token(&w, &server.url), false));
-    }
-    results.push(check(&w, &["stack", "list"], &[], PIPE, Tier::Rust));
-    // A token the server rejects (401): passed on, ZenML logs in again with the API key.
-    let run = Run {
-        w: &w,
-        args: &["stack", "list", "-o", "json"],
-        extra: &[],
-        ttys: PIPE,
-    };
-    results.push(run.check(Tier::InProcess, &|| reject_token(&w, &server.url), false));
-    let run = Run {
-        w: &w,
-        args: &["status"],
-        extra: &[],
-        ttys: PIPE,
-    };
-    results.push(run.check(Tier::Delegated, &|| reject_token(&w, &server.url), false));
-    results.push(check(&w, &["status"], &[], PIPE, Tier::Rust));
-
-    // The CA trusted through REQUESTS_CA_BUNDLE (`verify_ssl: true`).
     let bundle = &[("REQUESTS_CA_BUNDLE", ca.as_str())][..];
-    let v = logged_in(&server, "tls-b", &[], bundle);
-    for args in [
-        &["stack", "list"][..],
-        &["stack", "list", "-o", "yaml"],
-        &["status"],
-    ] {
-        results.push(check(&v, args, bundle, PIPE, Tier::Rust));
-    }
-    // `--no-verify-ssl` (`verify_ssl: false`): nothing verified, even with another CA named.
-    let n = logged_in(&server, "tls-c", &["--no-verify-ssl"], &[]);
+
+    // Set-up: `w` logs in and registers the stacks while `v` and `n` log in.
+    let (w, v, n) = std::thread::scope(|s| {
+        let others = s.spawn(|| {
+            let v = logged_in(&server, "tls-b", &[], bundle);
+            // `--no-verify-ssl` (`verify_ssl: false`): nothing verified, even with another CA named.
+            let n = logged_in(&server, "tls-c", &["--no-verify-ssl"], &[]);
+            (v, n)
+        });
+        // The CA given at login (`--ssl-ca-cert`: stored as `verify_ssl: <path>`).
+        let w = logged_in(&server, "tls-a", &["--ssl-ca-cert", &ca], &[]);
+        let config = std::fs::read_to_string(w.home.join("zenml-config/config.yaml")).unwrap();
+        assert!(
+            config.contains("verify_ssl: /"),
+            "verify_ssl is not a path: {config}"
+        );
+        w.zenml(&["artifact-store", "register", "as2", "-f", "local"]);
+        w.zenml(&["stack", "register", "s1", "-a", "as2", "-o", "default"]);
+        w.zenml(&[
+            "stack",
+            "register",
+            "third stack",
+            "-a",
+            "as2",
+            "-o",
+            "default",
+        ]);
+        w.zenml(&["stack", "set", "s1"]);
+        let (v, n) = others.join().unwrap();
+        (w, v, n)
+    });
     let config = std::fs::read_to_string(n.home.join("zenml-config/config.yaml")).unwrap();
     assert!(
         config.contains("verify_ssl: false"),
         "verify_ssl is not false: {config}"
     );
+
     let other = &[("REQUESTS_CA_BUNDLE", other_ca.as_str())][..];
-    for args in [&["stack", "list", "-o", "json"][..], &["status"]] {
-        results.push(check(&n, args, other, PIPE, Tier::Rust));
-    }
-    // A proxy: requests would use it; left to Python (no proxy runs: it fails the same way).
-    results.push(check(
-        &v,
-        &["stack", "list", "-o", "json"],
-        &[
-            ("REQUESTS_CA_BUNDLE", ca.as_str()),
-            ("HTTPS_PROXY", "http://127.0.0.1:9"),
-            ("NO_PROXY", "127.0.0.1"),
-        ],
-        PIPE,
-        Tier::InProcess,
-    ));
-    // Certificates ZenML rejects: another CA, or SSL_CERT_FILE (requests ignores it and uses
-    // certifi's bundle). Python retries, then prints its error.
-    let slow = [
-        (
-            &["stack", "list"][..],
-            vec![("REQUESTS_CA_BUNDLE", other_ca.as_str())],
-            Tier::InProcess,
-        ),
-        (
-            &["status"],
-            vec![("REQUESTS_CA_BUNDLE", other_ca.as_str())],
-            Tier::Delegated,
-        ),
-        (
-            &["stack", "list"],
-            vec![("SSL_CERT_FILE", ca.as_str())],
-            Tier::InProcess,
-        ),
-    ];
-    for (args, extra, tier) in &slow {
+    let mut results = std::thread::scope(|s| {
+        let unverified = s.spawn(|| {
+            let cases: Vec<Case> = vec![
+                (&["stack", "list", "-o", "json"], other, PIPE, Tier::Rust),
+                (&["status"], other, PIPE, Tier::Rust),
+            ];
+            cases
+                .iter()
+                .map(|(args, extra, ttys, tier)| check(&n, args, extra, ttys, *tier))
+                .collect::<Vec<_>>()
+        });
+        let bundled = s.spawn(|| {
+            let proxy = &[
+                ("REQUESTS_CA_BUNDLE", ca.as_str()),
+                ("HTTPS_PROXY", "http://127.0.0.1:9"),
+                ("NO_PROXY", "127.0.0.1"),
+            ][..];
+            let cases: Vec<Case> = vec![
+                // The CA trusted through REQUESTS_CA_BUNDLE (`verify_ssl: true`).
+                (&["stack", "list"], bundle, PIPE, Tier::Rust),
+                (&["stack", "list", "-o", "yaml"], bundle, PIPE, Tier::Rust),
+                (&["status"], bundle, PIPE, Tier::Rust),
+                // A proxy: requests would use it; left to Python (no proxy runs: it fails the
+                // same way).
+                (
+                    &["stack", "list", "-o", "json"],
+                    proxy,
+                    PIPE,
+                    Tier::InProcess,
+                ),
+            ];
+            let mut results: Vec<_> = cases
+                .iter()
+                .map(|(args, extra, ttys, tier)| check(&v, args, extra, ttys, *tier))
+                .collect();
+            // Certificates ZenML rejects: another CA, or SSL_CERT_FILE (requests ignores it and
+            // uses certifi's bundle). Python retries, then prints its error.
+            let cert_file = &[("SSL_CERT_FILE", ca.as_str())][..];
+            let slow: [Slow; 3] = [
+                (&["stack", "list"], other, Tier::InProcess),
+                (&["status"], other, Tier::Delegated),
+                (&["stack", "list"], cert_file, Tier::InProcess),
+            ];
+            for (args, extra, tier) in &slow {
+                let run = Run {
+                    w: &v,
+                    args,
+                    extra,
+                    ttys: PIPE,
+                };
+                results.push(run.check(*tier, &|| {}, true));
+            }
+            results
+        });
+
+        let term = &[("TERM", "xterm")][..];
+        let cases: Vec<Case> = vec![
+            (&["stack", "list"], &[], PIPE, Tier::Rust),
+            (&["stack", "list"], &[("COLUMNS", "200")], PIPE, Tier::Rust),
+            (&["stack", "list"], &[("NO_COLOR", "1")], PIPE, Tier::Rust),
+            (&["stack", "list", "-o", "json"], &[], PIPE, Tier::Rust),
+            (&["stack", "list", "-o", "yaml"], &[], PIPE, Tier::Rust),
+            (&["stack", "list", "-o", "csv"], &[], PIPE, Tier::Rust),
+            (&["stack", "list", "-o", "tsv"], &[], PIPE, Tier::Rust),
+            (
+                &["stack", "list", "-c", "all", "-o", "json"],
+                &[],
+                PIPE,
+                Tier::Rust,
+            ),
+            (
+                &["stack", "list", "-c", "name,active"],
+                &[],
+                PIPE,
+                Tier::Rust,
+            ),
+            (&["stack", "list", "-c", "foo"], &[], PIPE, Tier::Rust),
+            (&["status"], &[], PIPE, Tier::Rust),
+            (&["status"], &[("COLUMNS", "60")], PIPE, Tier::Rust),
+            (&["stack", "list"], term, &["stdout"], Tier::Rust),
+            (
+                &["stack", "list"],
+                term,
+                &["stdout", "stderr"],
+                Tier::InProcess,
+            ),
+            (
+                &["stack", "list", "-o", "json"],
+                term,
+                &["stdout"],
+                Tier::InProcess,
+            ),
+            (
+                &["stack", "list", "--name", "contains:s"],
+                &[],
+                PIPE,
+                Tier::InProcess,
+            ),
+            // On a terminal ZenML prints hyperlinks with random ids: delegated (compared modulo
+            // ids).
+            (&["status"], term, &["stdout", "stderr"], Tier::Delegated),
+        ];
+        let mut results: Vec<_> = cases
+            .iter()
+            .map(|(args, extra, ttys, tier)| check(&w, args, extra, ttys, *tier))
+            .collect();
+
+        // An expired token: ZenML exchanges the API key for a new one and writes it back.
+        for (args, tier) in [
+            (&["stack", "list"][..], Tier::InProcess),
+            (&["status"], Tier::Delegated),
+        ] {
+            let run = Run {
+                w: &w,
+                args,
+                extra: &[],
+                ttys: PIPE,
+            };
+            results.push(run.check(tier, &|| expire_token(&w, &server.url), false));
+        }
+        results.push(check(&w, &["stack", "list"], &[], PIPE, Tier::Rust));
+        // A token the server rejects (401): passed on, ZenML logs in again with the API key.
         let run = Run {
-            w: &v,
-            args,
-            extra,
+            w: &w,
+            args: &["stack", "list", "-o", "json"],
+            extra: &[],
             ttys: PIPE,
         };
-        results.push(run.check(*tier, &|| {}, true));
-    }
+        results.push(run.check(Tier::InProcess, &|| reject_token(&w, &server.url), false));
+        let run = Run {
+            w: &w,
+            args: &["status"],
+            extra: &[],
+            ttys: PIPE,
+        };
+        results.push(run.check(Tier::Delegated, &|| reject_token(&w, &server.url), false));
+        results.push(check(&w, &["status"], &[], PIPE, Tier::Rust));
+        results.extend(bundled.join().unwrap());
+        results.extend(unverified.join().unwrap());
+        results
+    });
 
     // The server stopped: ZenML retries, then prints its error; the launcher passes the call on.
     server.stop();

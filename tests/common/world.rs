@@ -10,9 +10,40 @@ use super::*;
 /// No terminal: every stream a pipe.
 pub const PIPE: &[&str] = &[];
 
+/// One `stack list` comparison: arguments after `stack list`, variables, terminal streams, and
+/// the tier that must answer.
+pub type Case = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+    Tier,
+);
+
+const TERM: &[(&str, &str)] = &[("TERM", "xterm")];
+
+/// The terminal cases of `stack list`: a table on a terminal (the Rust route), ZenML's
+/// spinner on a terminal on stderr, highlighted JSON on a terminal (both tier 2).
+pub const TERMINAL_CASES: &[Case] = &[
+    (&[], TERM, &["stdout"], Tier::Rust),
+    (&[], TERM, &["stdout", "stderr"], Tier::InProcess),
+    (&["-o", "json"], TERM, &["stdout"], Tier::InProcess),
+];
+
 pub struct World {
     pub home: PathBuf,
     pub env: PathBuf,
+    /// The launcher's cache dir (`<home>/cache` unless shared).
+    pub cache: PathBuf,
+}
+
+/// A launcher cache shared by the worlds of this process that ask for it (`World::sharing_cache`):
+/// it depends only on the installed ZenML and is written atomically, so it is generated once, by
+/// whichever run needs it first, instead of once per world.
+fn shared_cache() -> PathBuf {
+    static CACHE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(|| scratch("shared-launcher-cache"))
+        .clone()
 }
 
 impl World {
@@ -25,15 +56,26 @@ impl World {
 
     /// A private config dir for `zenml-<env_version>`, nothing initialised.
     pub fn bare(name: &str, env_version: &str) -> World {
+        let home = scratch(name);
         World {
-            home: scratch(name),
+            cache: home.join("cache"),
+            home,
             env: zenml_env(env_version),
+        }
+    }
+
+    /// The same world with the process's shared launcher cache (see `shared_cache`); a world
+    /// that keeps its own starts every launcher run of its first check on a cold cache.
+    pub fn sharing_cache(self) -> World {
+        World {
+            cache: shared_cache(),
+            ..self
         }
     }
 
     pub fn command(&self, program: &Path, args: &[&str], extra: &[(&str, &str)]) -> Command {
         let mut cmd = clean_command(program, &self.home);
-        cmd.env("ZENML_LAUNCHER_CACHE_DIR", self.home.join("cache"))
+        cmd.env("ZENML_LAUNCHER_CACHE_DIR", &self.cache)
             .env("VIRTUAL_ENV", &self.env)
             .args(args);
         for (k, v) in extra {
@@ -68,22 +110,33 @@ impl World {
     /// Creates `count` stacks through ZenML's client, named `stack-NN-` plus 2·NN `x`s (long
     /// names), with the default orchestrator and artifact store, newest last.
     pub fn create_stacks(&self, count: usize) {
+        self.create_stacks_then(count, "");
+    }
+
+    /// `create_stacks`, then more client code on `c` in the same script (e.g.
+    /// `c.activate_stack(…)`, what `zenml stack set` runs), saving a Python start-up.
+    pub fn create_stacks_then(&self, count: usize, then: &str) {
         self.python(&format!(
             "from zenml.client import Client\n\
              c = Client()\n\
-             for i in range({count}):\n    c.create_stack(name=f'stack-{{i:02d}}-' + 'x' * (i * 2), components={{'orchestrator': 'default', 'artifact_store': 'default'}})\n"
+             for i in range({count}):\n    c.create_stack(name=f'stack-{{i:02d}}-' + 'x' * (i * 2), components={{'orchestrator': 'default', 'artifact_store': 'default'}})\n\
+             {then}"
         ));
     }
 
-    /// The terminal cases of `stack list`: a table on a terminal (the Rust route), ZenML's
-    /// spinner on a terminal on stderr, highlighted JSON on a terminal (both tier 2).
+    /// The terminal cases of `stack list` (`TERMINAL_CASES`).
     pub fn check_terminals(&self) -> Vec<Result<(), String>> {
-        let term = &[("TERM", "xterm")][..];
-        vec![
-            self.check(&[], term, &["stdout"], Tier::Rust),
-            self.check(&[], term, &["stdout", "stderr"], Tier::InProcess),
-            self.check(&["-o", "json"], term, &["stdout"], Tier::InProcess),
-        ]
+        self.check_all(TERMINAL_CASES)
+    }
+
+    /// `check` for each case, one after the other: never two at once in one config dir (every
+    /// Python CLI run rewrites `config.yaml`, not atomically, so a run beside it can read a
+    /// truncated file and start a new config).
+    pub fn check_all(&self, cases: &[Case]) -> Vec<Result<(), String>> {
+        cases
+            .iter()
+            .map(|(args, extra, ttys, tier)| self.check(args, extra, ttys, *tier))
+            .collect()
     }
 
     /// Compares one invocation; `tier` must have answered it.

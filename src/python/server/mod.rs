@@ -34,7 +34,7 @@ pub fn max_servers() -> usize {
         .unwrap_or(MAX_SERVERS)
 }
 /// A start-up marker younger than this means a server is warming up: no second one is started.
-pub const STARTING_GRACE_S: u64 = 60;
+pub const STARTING_GRACE_S: u64 = 120;
 /// After a failed start, the key's calls are delegated for this long without another attempt.
 pub const FAILED_GRACE_S: u64 = 600;
 /// The C entry point of the embedding library that runs a server.
