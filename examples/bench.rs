@@ -650,17 +650,10 @@ fn report_command_servers(ctx: &Ctx) {
     use zenml_launcher::python::server;
     for files in server::list(&ctx.server_runtime()) {
         let pid = server::info_pid(&files).unwrap_or(0);
-        let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))?
-                    .split_whitespace()
-                    .nth(1)?
-                    .parse::<f64>()
-                    .ok()
-            })
-            .map_or_else(|| "?".to_string(), |k| format!("{:.1} MiB", k / 1024.0));
+        let rss = server::rss_kib(pid).map_or_else(
+            || "?".to_string(),
+            |k| format!("{:.1} MiB", k as f64 / 1024.0),
+        );
         let log = std::fs::read_to_string(&files.log).unwrap_or_default();
         let mut times: Vec<f64> = log
             .lines()

@@ -19,13 +19,6 @@ fn dir() -> Result<std::path::PathBuf> {
     })
 }
 
-/// The resident memory of `pid`, from `/proc/<pid>/status`.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 fn describe(files: &ServerFiles) -> String {
     let Some(info) = server::info(files) else {
         return format!(
@@ -43,7 +36,7 @@ fn describe(files: &ServerFiles) -> String {
             format!("{:.0} s", (now - t).max(0.0))
         })
         .unwrap_or_else(|| "?".into());
-    let rss = rss_kib(pid).map_or_else(
+    let rss = server::rss_kib(pid).map_or_else(
         || "not running".to_string(),
         |k| format!("{:.1} MiB", k as f64 / 1024.0),
     );

@@ -36,7 +36,7 @@ const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// missing, so that later calls find it). `fingerprint`: the installed ZenML's (the cache key).
 pub fn call(env: &PythonEnv, fingerprint: &str, args: &[OsString]) -> Outcome {
     match prepare(env, fingerprint, args) {
-        Ok((key, files)) => connect_and_run(&key, &files, env, args),
+        Ok((key, files)) => connect_and_run(&key, &files, args),
         Err(why) => Outcome::NotServed(why),
     }
 }
@@ -64,7 +64,7 @@ fn prepare(
     Ok((key, files))
 }
 
-fn connect_and_run(key: &Key, files: &ServerFiles, env: &PythonEnv, args: &[OsString]) -> Outcome {
+fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Outcome {
     let stream = match UnixStream::connect(&files.socket) {
         Ok(stream) => stream,
         Err(e) => {
@@ -72,7 +72,7 @@ fn connect_and_run(key: &Key, files: &ServerFiles, env: &PythonEnv, args: &[OsSt
                 // A socket nobody listens on: its server is gone.
                 let _ = std::fs::remove_file(&files.socket);
             }
-            let started = start_server(key, files, env);
+            let started = start_server(key, files);
             return Outcome::NotServed(format!("no server ({e}); {started}"));
         }
     };
@@ -173,8 +173,7 @@ fn read_frame(stream: &mut UnixStream) -> std::io::Result<(u8, Vec<u8>)> {
 
 /// Starts the server for `key` in the background, unless one is warming up or failed lately.
 /// Returns what happened, for the debug line.
-fn start_server(key: &Key, files: &ServerFiles, env: &PythonEnv) -> String {
-    let _ = env;
+fn start_server(key: &Key, files: &ServerFiles) -> String {
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -252,6 +252,13 @@ pub fn stop(files: &ServerFiles, wait: std::time::Duration) -> Option<u32> {
     Some(pid)
 }
 
+/// The resident memory of `pid` in KiB, from `/proc/<pid>/status` (`server status`, the bench).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// The pid a server wrote in its info file.
 pub fn info_pid(files: &ServerFiles) -> Option<u32> {
     let info = info(files)?;
