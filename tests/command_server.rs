@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::world::{World, without_spinner};
+use common::world::{World, comparable};
 use common::*;
 
 /// A ZenML world whose launcher calls go to a server with a private socket dir.
@@ -51,6 +51,12 @@ impl Served {
     fn python(&self, args: &[&str], extra: &[(&str, &str)]) -> Command {
         self.world
             .command(&self.world.env.join("bin/zenml"), args, extra)
+    }
+
+    /// Registers stack `name` (default orchestrator and artifact store) through the Python CLI.
+    fn register_stack(&self, name: &str) {
+        self.world
+            .zenml(&["stack", "register", name, "-o", "default", "-a", "default"]);
     }
 
     /// Makes sure the server for `extra`'s key is up: calls until one says `route: server`.
@@ -122,15 +128,7 @@ impl Served {
         let before = tree(&self.world.home);
         let reference = run_streams(&self.python(args, extra), 100, ttys, input);
         let reference_touched = changed(&before, &tree(&self.world.home));
-        let (stderr, debug) = split_debug(&mine.stderr);
-        let mine = Captured {
-            stderr: without_spinner(&stderr),
-            ..mine
-        };
-        let reference = Captured {
-            stderr: without_spinner(&reference.stderr),
-            ..reference
-        };
+        let (mine, reference, debug) = comparable(mine, reference);
         if mine != reference {
             return Err(format!(
                 "zenml {args:?} {extra:?} ttys {ttys:?}\nlauncher {mine}\npython   {reference}"
@@ -218,15 +216,7 @@ fn with_a_pipeline_run() -> Served {
         run.current_dir(&src);
         let out = output(&mut run);
         assert!(out.status.success(), "pipeline run: {}", show(&out.stderr));
-        s.world.zenml(&[
-            "stack",
-            "register",
-            "zl_second",
-            "-o",
-            "default",
-            "-a",
-            "default",
-        ]);
+        s.register_stack("zl_second");
         s.warm(&[]);
         s
     }
@@ -299,15 +289,7 @@ fn thirty_commands_across_the_cli_match_in_pipes() {
 #[test]
 fn terminals_variables_cwd_and_outside_changes() {
     let s = &Served::new("server-terminals");
-    s.world.zenml(&[
-        "stack",
-        "register",
-        "zl_second",
-        "-o",
-        "default",
-        "-a",
-        "default",
-    ]);
+    s.register_stack("zl_second");
     s.warm(&[]);
     let failures = std::cell::RefCell::new(Vec::new());
     let check = |r: Result<(), String>| {
@@ -386,9 +368,7 @@ fn terminals_variables_cwd_and_outside_changes() {
         }
     }
     // State changed by the Python CLI between two calls is seen.
-    s.world.zenml(&[
-        "stack", "register", "zl_third", "-o", "default", "-a", "default",
-    ]);
+    s.register_stack("zl_third");
     check(s.compare(&["stack", "describe", "zl_third"], &[], &[], None, true));
     let failures = failures.into_inner();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -622,15 +602,7 @@ const PROMPT: &str = "zl_victim";
 #[test]
 fn signals_killed_clients_and_a_killed_server() {
     let s = Served::new("server-signals");
-    s.world.zenml(&[
-        "stack",
-        "register",
-        "zl_victim",
-        "-o",
-        "default",
-        "-a",
-        "default",
-    ]);
+    s.register_stack("zl_victim");
     s.warm(&[]);
     let delete = ["stack", "delete", "zl_victim"];
     let mut failures = Vec::new();

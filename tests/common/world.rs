@@ -158,15 +158,7 @@ impl World {
             ttys,
             None,
         );
-        let (stderr, debug) = split_debug(&mine.stderr);
-        let mine = Captured {
-            stderr: without_spinner(&stderr),
-            ..mine
-        };
-        let reference = Captured {
-            stderr: without_spinner(&reference.stderr),
-            ..reference
-        };
+        let (mine, reference, debug) = comparable(mine, reference);
         if mine != reference {
             return Err(format!(
                 "stack list {args:?} {extra:?} ttys {ttys:?}\nlauncher rc {} out {:?} err {:?}\npython   rc {} out {:?} err {:?}",
@@ -186,6 +178,21 @@ impl World {
         }
         Ok(())
     }
+}
+
+/// A launcher run and the Python CLI's, ready to compare: the launcher's debug lines split off
+/// (returned), ZenML's spinner frames replaced on both sides (`without_spinner`).
+pub fn comparable(mine: Captured, reference: Captured) -> (Captured, Captured, Vec<String>) {
+    let (stderr, debug) = split_debug(&mine.stderr);
+    let mine = Captured {
+        stderr: without_spinner(&stderr),
+        ..mine
+    };
+    let reference = Captured {
+        stderr: without_spinner(&reference.stderr),
+        ..reference
+    };
+    (mine, reference, debug)
 }
 
 /// ZenML's spinner on a terminal (`console.status`) draws as many frames as time allows: the
