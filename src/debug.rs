@@ -11,9 +11,11 @@ pub fn enabled() -> bool {
     vars::is_one(vars::ZENML_DEBUG_PYTHON)
 }
 
-/// Prints one diagnosis line when enabled.
+/// Prints one diagnosis line when enabled, in one `write` (a pipe keeps it whole): a served
+/// command's worker writes to the same stderr at the same time.
 pub fn line(text: impl AsRef<str>) {
     if enabled() {
-        let _ = writeln!(std::io::stderr(), "{PREFIX} {}", text.as_ref());
+        let line = format!("{PREFIX} {}\n", text.as_ref());
+        let _ = std::io::stderr().write_all(line.as_bytes());
     }
 }
