@@ -18,7 +18,12 @@ if ! command -v strace >/dev/null 2>&1; then
   fi
 fi
 echo "PYO3_PYTHON=$PYO3_PYTHON" >&2
-cargo test --no-fail-fast --all-targets "$@"
+if [ $# -eq 0 ]; then
+  # Every test binary, two side by side (ZENML_LAUNCHER_TEST_JOBS): see scripts/run_tests.py.
+  "$ZENML_LAUNCHER_BASE_PYTHON" scripts/run_tests.py
+else
+  cargo test --no-fail-fast --all-targets "$@"
+fi
 # Doc tests only when the library has some (fenced code blocks in doc comments).
 if grep -rqE '^\s*//[/!].*```' src; then
   cargo test --doc "$@"

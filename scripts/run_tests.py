@@ -1,0 +1,143 @@
+"""Runs every test binary of the workspace, JOBS of them at a time (scripts/test.sh calls it).
+
+`cargo test` runs one test binary after the other, and most of this suite waits on Python
+processes, servers and sockets: on two cores, two binaries side by side keep both busy. Each
+binary's output is printed whole when it ends (cargo's `Running …` header first), the slowest
+known binaries start first (durations from the last run, in target/test-durations.json), and the
+exit code is non-zero when any binary failed, with the failing ones named at the end.
+
+    python3 scripts/run_tests.py [--jobs N]    (default: ZENML_LAUNCHER_TEST_JOBS, else 2)
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DURATIONS = REPO / "target" / "test-durations.json"
+# Before any run has recorded durations: the binaries that took longest on this suite.
+SLOW_FIRST = [
+    "command_server",
+    "status_parity",
+    "install",
+    "stack_list_parity",
+    "cli_parity",
+    "remote_server_parity",
+    "server_parity",
+    "clean_parity",
+]
+
+
+def cargo(*args, capture=False):
+    cmd = [os.environ.get("CARGO", "cargo"), *args]
+    if capture:
+        return subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.PIPE).stdout
+    subprocess.run(cmd, cwd=REPO, check=True)
+    return b""
+
+
+def test_binaries():
+    """(label, executable) of every test target, as `cargo test --all-targets` builds them."""
+    out = cargo(
+        "test", "--no-fail-fast", "--all-targets", "--no-run",
+        "--message-format=json-render-diagnostics", capture=True,
+    )
+    found = []
+    for line in out.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") != "compiler-artifact" or not msg.get("executable"):
+            continue
+        if not msg["profile"]["test"]:
+            continue
+        target = msg["target"]
+        src = Path(target["src_path"])
+        try:
+            src = src.relative_to(REPO)
+        except ValueError:
+            pass
+        kind = "unittests " if target["kind"] != ["test"] else ""
+        found.append((target["name"], f"{kind}{src}", msg["executable"]))
+    return found
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int,
+                        default=int(os.environ.get("ZENML_LAUNCHER_TEST_JOBS", "2")))
+    jobs = max(1, parser.parse_args().jobs)
+
+    binaries = test_binaries()
+    # What the tests build themselves, built now, so that no binary rewrites a file another one is
+    # running: the examples and the embedding library (tests/common's build_companions), and the
+    # binaries as scripts/install.sh builds them (`cargo build --bin …` unifies features apart from
+    # `cargo test`, and so relinks target/debug/zenml; after this it is fresh for both).
+    cargo("build", "--quiet", "--workspace", "--lib", "--examples")
+    cargo("build", "--quiet", "--locked", "--bin", "zenml", "--bin", "zenml-launcher")
+
+    try:
+        known = json.loads(DURATIONS.read_text())
+    except (OSError, ValueError):
+        known = {}
+
+    def weight(entry):
+        name, label = entry[0], entry[1]
+        if label in known:
+            return -known[label]
+        if name in SLOW_FIRST:
+            return -1e6 + SLOW_FIRST.index(name)
+        return 0
+
+    queue = sorted(binaries, key=weight)
+    # As `cargo test` runs them: the cwd is the package root, CARGO names cargo.
+    env = dict(os.environ, CARGO=os.environ.get("CARGO") or shutil.which("cargo") or "cargo")
+    lock = threading.Lock()
+    failed, durations = [], dict(known)
+    started = time.monotonic()
+
+    def worker():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                name, label, exe = queue.pop(0)
+            t0 = time.monotonic()
+            proc = subprocess.run(
+                [exe], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+            took = time.monotonic() - t0
+            with lock:
+                durations[label] = round(took, 1)
+                sys.stdout.write(f"     Running {label} ({os.path.relpath(exe, REPO)})\n")
+                sys.stdout.buffer.write(proc.stdout)
+                sys.stdout.write(f"     ({label}: exit {proc.returncode} after {took:.0f} s)\n\n")
+                sys.stdout.flush()
+                if proc.returncode != 0:
+                    failed.append(label)
+
+    threads = [threading.Thread(target=worker) for _ in range(min(jobs, len(queue)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    DURATIONS.parent.mkdir(parents=True, exist_ok=True)
+    DURATIONS.write_text(json.dumps(durations, indent=1, sort_keys=True) + "\n")
+    total = time.monotonic() - started
+    print(f"{len(binaries)} test binaries, {jobs} at a time: {total:.0f} s")
+    if failed:
+        print(f"error: {len(failed)} target{'s' if len(failed) > 1 else ''} failed:")
+        for label in failed:
+            print(f"    {label}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
