@@ -162,6 +162,25 @@ const SAMPLES: &[(&str, bool)] = &[
         true,
     ),
     ("stack 'x[bold]y[/bold]'", false),
+    // Hyperlinks (`zenml status` on a remote server): OSC 8 on a terminal, ids as rich counts.
+    (
+        "Connected to a remote ZenML server: `[link=https://127.0.0.1:8237]https://127.0.0.1:8237[/link]`",
+        true,
+    ),
+    (
+        "  API: [link=https://zenml.example.com:8080/docs]https://zenml.example.com:8080[/link]",
+        true,
+    ),
+    (
+        "[link=https://a.io/x]two[/link] links, [link=https://b.io]https://b.io/a/very/long/url/that/wraps/at/forty/columns/and/more[/link] end",
+        true,
+    ),
+    (
+        "see [link=https://x.io]a 'quoted' text, /a/path and 42[/link]!",
+        true,
+    ),
+    ("[link=https://x.io]unclosed", false),
+    ("[link=https://x.io][/link]empty", false),
     (
         "Using configuration from: '/home/josé/日本/zenml' 42 True 1619aab9-cf33-4f2f-b291-22f5050654c7 https://例え.jp/パス",
         true,
@@ -292,6 +311,13 @@ fn expected(
         .collect()
 }
 
+/// rich's hyperlink ids from 1000, for a print with or without a style.
+fn ids(styled: bool) -> text::LinkIds {
+    let mut ids = text::LinkIds::starting_at(1000);
+    ids.set_print_style(styled);
+    ids
+}
+
 fn deliberately_unsupported(why: &Unsupported) -> bool {
     let reason = why.0;
     ["markup", "emoji", "tab", "control, wide or non-Latin"]
@@ -362,6 +388,8 @@ fn highlighted_text_matches_rich() {
                             table.codes(),
                             &rich_mode(mode, width),
                             highlighter.cells(),
+                            // The Python side restarts rich's id counter at 1000 per print.
+                            &mut ids(base.is_some()),
                             &mut out,
                         );
                         let want = &expected[m][t][b][w];

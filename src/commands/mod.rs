@@ -79,6 +79,7 @@ pub struct ZenConsole {
     styles: crate::render::highlight::StyleTable,
     mode: crate::render::terminal::RichMode,
     fd: usize,
+    link_ids: crate::render::text::LinkIds,
 }
 
 impl ZenConsole {
@@ -91,6 +92,7 @@ impl ZenConsole {
             styles: crate::render::highlight::StyleTable::new(),
             mode: ctx.terminal.rich(fd)?,
             fd,
+            link_ids: crate::render::text::LinkIds::random(),
         })
     }
 
@@ -105,6 +107,7 @@ impl ZenConsole {
             self.styles.codes(),
             &self.mode,
             self.highlighter.cells(),
+            &mut self.link_ids,
             out.fd(self.fd),
         );
         Ok(())

@@ -2,8 +2,10 @@
 //! "remote server" branch, with the server facts from `credentials.yaml` and the active user,
 //! project and stack read over the REST API with the stored token (`zenml/rest_store.rs`).
 //!
-//! Not answered here (nothing printed; the call is delegated): a console rich treats as a
-//! terminal (ZenML prints OSC-8 hyperlinks there, whose ids are random), ZenML Pro servers
+//! On a terminal the server URLs are OSC 8 hyperlinks (`[link=…]` markup), with ids as rich
+//! numbers them (`render::text::LinkIds`: a random start, as in every Python process).
+//!
+//! Not answered here (nothing printed; the call is delegated): ZenML Pro servers
 //! (ZenML refreshes their info from the Pro API), a token whose expiry ZenML prints (the text
 //! depends on the clock and the local time zone), a non-default project (ZenML logs a warning),
 //! a server of another release (ZenML warns), a local server deployment, and every condition
@@ -35,15 +37,28 @@ fn auth_status(c: &ServerCredentials, local_host: bool) -> Result<&'static str, 
     }
 }
 
+/// `[link=target]text[/link]`, as ZenML writes its hyperlinks.
+fn hyperlink(target: &str, text: &str) -> String {
+    format!("[link={target}]{text}[/link]")
+}
+
 /// The connection lines of the "remote server" branch.
 fn connection_items(server: &Server) -> Result<Vec<Item>, Unmodelled> {
     let url = &server.url;
+    if url.contains(['[', ']']) || url.contains(char::is_whitespace) {
+        return Err(Unmodelled(
+            "a server URL that rich markup would not keep".into(),
+        ));
+    }
     let Some(c) = &server.credentials else {
-        // `[link=url]url[/link]`: the URL alone when not on a terminal.
         return Ok(vec![Item::Declare(format!(
-            "Connected to a remote ZenML server: {url}"
+            "Connected to a remote ZenML server: {}",
+            hyperlink(url, url)
         ))]);
     };
+    if c.field("url").is_some_and(|u| u != url) {
+        return Err(Unmodelled("credentials for another URL".into()));
+    }
     let pro = c.field("deployment_type") == Some("cloud")
         || c.field("organization_id").is_some()
         || c.field("workspace_id").is_some();
@@ -59,10 +74,12 @@ fn connection_items(server: &Server) -> Result<Vec<Item>, Unmodelled> {
         .unwrap_or("");
     let local_host = ["localhost", "127.0.0.1", "host.docker.internal"].contains(&host);
     let status = c.field("status").unwrap_or("None");
+    // ServerCredentials.dashboard_hyperlink and .api_hyperlink (`url + "/docs"`).
+    let dashboard = hyperlink(url, url);
     Ok(vec![
-        Item::Declare(format!("Connected to a remote ZenML server: `{url}`")),
-        Item::Declare(format!("  Dashboard: {url}")),
-        Item::Declare(format!("  API: {url}")),
+        Item::Declare(format!("Connected to a remote ZenML server: `{dashboard}`")),
+        Item::Declare(format!("  Dashboard: {dashboard}")),
+        Item::Declare(format!("  API: {}", hyperlink(&format!("{url}/docs"), url))),
         Item::Declare(format!("  Server status: '{status}'")),
         Item::Declare(format!(
             "  Server authentication: {}",
@@ -143,9 +160,6 @@ pub fn run(ctx: &Context, input: &PathInput) -> Result<Option<Output>, Unsupport
     let StoreKind::Rest(server) = &local.store else {
         return Ok(None);
     };
-    if ctx.terminal.rich_is_terminal(ctx.cache.meta.out_fd()) {
-        return Err(Unsupported("ZenML prints hyperlinks with random ids"));
-    }
     let items = items(&local, server).map_err(&unmodelled)?;
     let mut console = ZenConsole::new(ctx)?;
     let mut out = Output::default();

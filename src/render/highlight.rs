@@ -92,8 +92,22 @@ impl StyleTable {
         style: &Style,
         palettes: Option<&Palettes>,
     ) -> Result<i32, Unsupported> {
-        let codes = style.codes(palettes)?;
-        if codes.standard.is_empty()
+        self.intern_linked(style, None, palettes)
+    }
+
+    /// [`StyleTable::intern`] for `style` with hyperlink `link`.
+    pub fn intern_linked(
+        &mut self,
+        style: &Style,
+        link: Option<&str>,
+        palettes: Option<&Palettes>,
+    ) -> Result<i32, Unsupported> {
+        let codes = StyleCodes {
+            link: link.map(str::to_string),
+            ..style.codes(palettes)?
+        };
+        if codes.link.is_none()
+            && codes.standard.is_empty()
             && codes.eight_bit.is_empty()
             && codes.truecolor.is_empty()
             && codes.no_color.is_empty()
@@ -381,7 +395,7 @@ impl Highlighter {
         base: Option<&Style>,
         table: &mut StyleTable,
     ) -> Result<Vec<Line>, Unsupported> {
-        let text = &self.plain_text(text)?;
+        let (text, links) = &self.plain_text(text)?;
         let owned;
         let variant: &Variant = match alphabet([text.as_str()]) {
             a if a.is_empty() => &self.base,
@@ -400,7 +414,8 @@ impl Highlighter {
             let end = start + line_text.chars().count();
             // Text.split / Text.divide: spans clipped to the line; a segment per boundary.
             let mut cuts = vec![start, end];
-            for &(s, e, _) in &spans {
+            let bounds = spans.iter().map(|&(s, e, _)| (s, e));
+            for (s, e) in bounds.chain(links.iter().map(|l| (l.start, l.end))) {
                 let (s, e) = (s.max(start), e.min(end));
                 if e > s {
                     cuts.extend([s, e]);
@@ -415,7 +430,10 @@ impl Highlighter {
                     .iter()
                     .filter(|&&(s, e, _)| s <= p && e >= q)
                     .fold(base, |acc, (_, _, span_style)| acc + *span_style);
-                let index = table.intern(&style, self.palettes.as_ref())?;
+                // A link adds no SGR codes; rich adds its span after the highlighter's.
+                let link = links.iter().find(|l| l.start <= p && l.end >= q);
+                let link = link.map(|l| l.url.as_str());
+                let index = table.intern_linked(&style, link, self.palettes.as_ref())?;
                 line.push(Piece(chars[p..q].iter().collect(), index));
             }
             lines.push(line);
@@ -425,8 +443,12 @@ impl Highlighter {
     }
 
     /// The text rich highlights for `text`: its characters checked, markup applied (literal
-    /// brackets only), and no emoji code that rich would replace.
-    fn plain_text(&self, text: &str) -> Result<String, Unsupported> {
+    /// brackets and hyperlinks only), and no emoji code that rich would replace; and the
+    /// hyperlinks.
+    fn plain_text(
+        &self,
+        text: &str,
+    ) -> Result<(String, Vec<crate::render::markup::Link>), Unsupported> {
         if self.cells.is_narrow() {
             check_chars(text)?;
         } else {
@@ -441,14 +463,14 @@ impl Highlighter {
                 }
             }
         }
-        let pieces = if self.markup {
+        let (pieces, links) = if self.markup {
             if self.cells.is_narrow() && text.contains('[') {
                 return Err(Unsupported("console markup ('[') in dynamic text"));
             }
-            crate::render::markup::plain_pieces(text)
+            crate::render::markup::pieces_and_links(text)
                 .map_err(|_| Unsupported("console markup ('[') in dynamic text"))?
         } else {
-            vec![text.to_string()]
+            (vec![text.to_string()], Vec::new())
         };
         for piece in &pieces {
             let variant = match alphabet([piece.as_str()]) {
@@ -457,7 +479,7 @@ impl Highlighter {
             };
             self.check_emoji(variant.as_deref().unwrap_or(&self.base), piece)?;
         }
-        Ok(pieces.concat())
+        Ok((pieces.concat(), links))
     }
 
     /// The compiled form of `alternative`, with its group styles from the theme.
@@ -927,6 +949,7 @@ mod tests {
             eight_bit: "1".into(),
             truecolor: "1".into(),
             no_color: "1".into(),
+            link: None,
         }]);
         let bold = Style::new().with(Attribute::Bold, true);
         let red = Style::new().with_color(Some(Color::Standard(1)));

@@ -1,16 +1,38 @@
 //! rich's console markup (`rich/markup.py::render`) for text that holds no style tags: square
 //! brackets that do not form a tag (`[1]`, `[A]`, `[ x]`, a lone `[`), escaped tags (`\[b]`) and
-//! literal backslashes, exactly as rich turns them into plain text. Any real tag (`[b]`,
-//! `[/]`, `[link=…]`, `[@click]`) is [`Unsupported`]: styles from names are not modelled.
+//! literal backslashes, exactly as rich turns them into plain text. Hyperlinks (`[link=URL]…
+//! [/link]`) are returned as spans by [`pieces_and_links`]; any other real tag (`[b]`, `[/]`,
+//! `[@click]`) is [`Unsupported`]: styles from names are not modelled.
 
 use crate::render::terminal::Unsupported;
+
+/// A `[link=URL]…[/link]` of the markup: the characters it covers in the plain text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub start: usize,
+    pub end: usize,
+    pub url: String,
+}
 
 /// The plain pieces rich appends to its `Text` for `markup` (each is then emoji-replaced on
 /// its own): one piece, the text itself, when it has no `[`.
 pub fn plain_pieces(markup: &str) -> Result<Vec<String>, Unsupported> {
+    parse(markup, false).map(|(pieces, _)| pieces)
+}
+
+/// [`plain_pieces`], and the hyperlinks the markup opens and closes (in the order rich adds
+/// their spans: as each closes).
+pub fn pieces_and_links(markup: &str) -> Result<(Vec<String>, Vec<Link>), Unsupported> {
+    parse(markup, true)
+}
+
+fn parse(markup: &str, links: bool) -> Result<(Vec<String>, Vec<Link>), Unsupported> {
     if !markup.contains('[') {
-        return Ok(vec![markup.to_string()]);
+        return Ok((vec![markup.to_string()], Vec::new()));
     }
+    let mut found = Vec::new();
+    let mut open: Option<(usize, String)> = None;
+    let plain_len = |pieces: &[String]| pieces.iter().map(|p| p.chars().count()).sum::<usize>();
     let chars: Vec<char> = markup.chars().collect();
     let n = chars.len();
     let mut pieces = Vec::new();
@@ -52,7 +74,31 @@ pub fn plain_pieces(markup: &str) -> Result<Vec<String>, Unsupported> {
             pieces.push("\\".repeat(backslashes));
         }
         if !escaped {
-            return Err(Unsupported("console markup tag in a name"));
+            let tag: String = chars[i + 1..close].iter().collect();
+            let here = plain_len(&pieces);
+            match (tag.strip_prefix("link="), open.take()) {
+                (Some(url), None)
+                    if links && !url.is_empty() && !url.contains(char::is_whitespace) =>
+                {
+                    open = Some((here, url.to_string()));
+                }
+                (None, Some((start, url)))
+                    if tag == "/link"
+                        && here > start
+                        && found.last().is_none_or(|l: &Link| l.end != start)
+                        && !pieces.concat().chars().skip(start).any(|c| c == '\n') =>
+                {
+                    found.push(Link {
+                        start,
+                        end: here,
+                        url,
+                    });
+                }
+                _ => return Err(Unsupported("console markup tag in a name")),
+            }
+            position = close + 1;
+            i = close + 1;
+            continue;
         }
         pieces.push(plain(&chars[i..=close]));
         position = close + 1;
@@ -61,7 +107,10 @@ pub fn plain_pieces(markup: &str) -> Result<Vec<String>, Unsupported> {
     if position < n {
         pieces.push(plain(&chars[position..]));
     }
-    Ok(pieces)
+    if open.is_some() {
+        return Err(Unsupported("an unclosed [link] in console markup"));
+    }
+    Ok((pieces, found))
 }
 
 #[cfg(test)]
@@ -85,9 +134,37 @@ mod tests {
         assert!(text("[/]").is_err());
         assert!(text("[a[b]").is_err());
         assert_eq!(text("[a").unwrap(), "[a");
+        assert!(text("[link=https://x]x[/link]").is_err());
         assert_eq!(
             plain_pieces("a:x:[1]\\[b]c").unwrap(),
             vec!["a:x:[1]".to_string(), "[b]".into(), "c".into()]
         );
+    }
+
+    #[test]
+    fn hyperlinks() {
+        let (pieces, links) =
+            pieces_and_links("at: `[link=https://h:1]https://h:1[/link]` \\[x]").unwrap();
+        assert_eq!(pieces.concat(), "at: `https://h:1` [x]");
+        assert_eq!(
+            links,
+            vec![Link {
+                start: 5,
+                end: 16,
+                url: "https://h:1".into()
+            }]
+        );
+        for bad in [
+            "[link=a]x",
+            "[link=a][/link]",
+            "[link=]x[/link]",
+            "x[/link]",
+            "[link=a][link=b]x[/link][/link]",
+            "[link=a]x[/b]",
+            "[link=a]x[/link][link=a]y[/link]",
+            "[link=a]x\ny[/link]",
+        ] {
+            assert!(pieces_and_links(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -450,6 +450,7 @@ impl Style {
             eight_bit: self.sgr(ColorSystem::EightBit, palettes)?,
             truecolor: self.sgr(ColorSystem::TrueColor, palettes)?,
             no_color: self.without_color().sgr(ColorSystem::TrueColor, palettes)?,
+            link: None,
         })
     }
 }

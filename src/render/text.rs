@@ -7,13 +7,16 @@ use serde::Deserialize;
 use crate::render::cells::CellTable;
 use crate::render::terminal::{ColorSystem, RichMode};
 
-/// The SGR parameters of one rich `Style` in each colour system.
+/// The SGR parameters of one rich `Style` in each colour system, and its hyperlink.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct StyleCodes {
     pub standard: String,
     pub eight_bit: String,
     pub truecolor: String,
     pub no_color: String,
+    /// The URL of a `[link=…]` (an OSC 8 hyperlink on a terminal); never in the cache.
+    #[serde(skip)]
+    pub link: Option<String>,
 }
 
 /// A run of text and its style index (`-1`: unstyled). Every character is one cell wide.
@@ -26,7 +29,135 @@ pub type Line = Vec<Piece>;
 /// Renders `lines` for `mode` and appends the bytes to `out`, every character one cell wide
 /// (text the installed rich printed itself: the cached banners and help).
 pub fn render(lines: &[Line], styles: &[StyleCodes], mode: &RichMode, out: &mut Vec<u8>) {
-    render_with(lines, styles, mode, &CellTable::narrow(), out);
+    let mut ids = LinkIds::random();
+    render_with(lines, styles, mode, &CellTable::narrow(), &mut ids, out);
+}
+
+/// rich's hyperlink ids: `rich.style._id_generator`, a counter from a random 24-bit start that
+/// every linked `Style` rich creates advances, for one console's prints. In one
+/// `console.print`, rich creates: for each `[link]` span, a parsed style the first time the
+/// process sees its URL (`Style.parse` is cached) and a copy (`Console.get_style`); per line of
+/// output, one combined style for each combination of spans with a link not combined before in
+/// this print (`Text.render`'s cache; the link span comes after the highlighter's, so one
+/// addition yields it); then, per linked segment of the line, the copy `Segment.apply_style`
+/// makes, whose id is the one printed.
+#[derive(Debug, Clone, Default)]
+pub struct LinkIds {
+    next: u64,
+    parsed: Vec<String>,
+    unstyled: bool,
+}
+
+impl LinkIds {
+    /// A counter from `start` (a process's `getrandbits(24)`).
+    pub fn starting_at(start: u64) -> LinkIds {
+        LinkIds {
+            next: start,
+            ..LinkIds::default()
+        }
+    }
+
+    /// A counter from a random 24-bit start (the hasher keys std seeds from the OS).
+    pub fn random() -> LinkIds {
+        use std::hash::BuildHasher;
+        let random = std::collections::hash_map::RandomState::new().hash_one(0u8);
+        LinkIds::starting_at(random & 0xff_ffff)
+    }
+
+    fn advance(&mut self, by: u64) {
+        self.next += by;
+    }
+
+    fn take(&mut self) -> u64 {
+        self.next += 1;
+        self.next - 1
+    }
+
+    /// Whether the print has a style of its own (`console.print(…, style=…)`, as ZenML's
+    /// `declare` does): then `Segment.apply_style` copies every linked segment's style.
+    pub fn set_print_style(&mut self, styled: bool) {
+        self.unstyled = !styled;
+    }
+
+    /// The id of each linked segment (a run of one piece) of each output line of one print:
+    /// `Text.render`'s `style_map` first (after wrapping, a link span is one span per output
+    /// line it reaches: its run of consecutive pieces with the URL; `markup` refuses adjacent
+    /// links), then line by line the combinations new in this print (its `style_cache`), then
+    /// the copies `apply_style` makes (without a print style, the combination's id is printed).
+    /// Under NO_COLOR, `_render_buffer`'s `Segment.remove_color` then copies each distinct
+    /// linked style once more, and those ids are printed.
+    fn number(
+        &mut self,
+        wrapped: &[Vec<(char, i32, usize)>],
+        styles: &[StyleCodes],
+        remove_color: bool,
+    ) -> Vec<Vec<(usize, u64)>> {
+        let linked = |sub: &[(char, i32, usize)]| -> Vec<(usize, i32, &str)> {
+            runs(sub)
+                .filter_map(|r| Some((r[0].2, r[0].1, link_of(r[0].1, styles)?)))
+                .collect()
+        };
+        for sub in wrapped {
+            let mut previous = None;
+            for run in runs(sub) {
+                let link = link_of(run[0].1, styles);
+                if let Some(url) = link.filter(|_| link != previous) {
+                    if !self.parsed.iter().any(|u| u == url) {
+                        self.parsed.push(url.to_string());
+                        self.advance(1);
+                    }
+                    self.advance(1);
+                }
+                previous = link;
+            }
+        }
+        let mut combined: Vec<(i32, u64)> = Vec::new();
+        let mut numbered = Vec::new();
+        for sub in wrapped {
+            let runs = linked(sub);
+            for &(_, style, _) in &runs {
+                if !combined.iter().any(|&(s, _)| s == style) {
+                    let id = self.take();
+                    combined.push((style, id));
+                }
+            }
+            let mut line = Vec::new();
+            for &(piece, style, _) in &runs {
+                let id = if self.unstyled {
+                    combined
+                        .iter()
+                        .find(|&&(s, _)| s == style)
+                        .map_or(0, |c| c.1)
+                } else {
+                    self.take()
+                };
+                line.push((piece, id));
+            }
+            numbered.push(line);
+        }
+        if remove_color {
+            let mut colorless: Vec<(i32, u64)> = Vec::new();
+            for (sub, line) in wrapped.iter().zip(&mut numbered) {
+                for ((_, style, _), (_, id)) in linked(sub).into_iter().zip(line.iter_mut()) {
+                    *id = match colorless.iter().find(|&&(s, _)| s == style) {
+                        Some(&(_, known)) => known,
+                        None => {
+                            let new = self.take();
+                            colorless.push((style, new));
+                            new
+                        }
+                    };
+                }
+            }
+        }
+        numbered
+    }
+}
+
+fn link_of(style: i32, styles: &[StyleCodes]) -> Option<&str> {
+    usize::try_from(style)
+        .ok()
+        .and_then(|i| styles.get(i)?.link.as_deref())
 }
 
 /// Renders `lines` for `mode`, measuring with rich's cell widths (`cells`): the characters of
@@ -39,9 +170,11 @@ pub fn render_with(
     styles: &[StyleCodes],
     mode: &RichMode,
     cells: &CellTable,
+    ids: &mut LinkIds,
     out: &mut Vec<u8>,
 ) {
     let width = mode.width.max(1);
+    let mut wrapped: Vec<Vec<(char, i32, usize)>> = Vec::new();
     for line in lines {
         // Characters with the style of the piece they come from.
         let chars: Vec<(char, i32, usize)> = line
@@ -71,9 +204,19 @@ pub fn render_with(
                     sub.push((' ', style, piece));
                 }
             }
-            emit(&crop_segments(&sub, width, cells), styles, mode, out);
-            out.push(b'\n');
+            wrapped.push(sub);
         }
+    }
+    let line_ids = ids.number(&wrapped, styles, mode.no_color && mode.color.is_some());
+    for (sub, line_ids) in wrapped.iter().zip(&line_ids) {
+        emit(
+            &crop_segments(sub, width, cells),
+            styles,
+            mode,
+            line_ids,
+            out,
+        );
+        out.push(b'\n');
     }
 }
 
@@ -119,25 +262,37 @@ fn crop_segments(
     out
 }
 
-/// Writes one rendered line: consecutive characters of the same piece form one segment.
-fn emit(chars: &[(char, i32, usize)], styles: &[StyleCodes], mode: &RichMode, out: &mut Vec<u8>) {
-    let mut i = 0;
-    while i < chars.len() {
-        let piece = chars[i].2;
-        let style = chars[i].1;
-        let mut j = i;
-        let mut text = String::new();
-        while j < chars.len() && chars[j].2 == piece {
-            text.push(chars[j].0);
-            j += 1;
-        }
+/// The segments of a rendered line: runs of characters of one piece.
+fn runs(chars: &[(char, i32, usize)]) -> impl Iterator<Item = &[(char, i32, usize)]> {
+    chars.chunk_by(|a, b| a.2 == b.2)
+}
+
+/// Writes one rendered line (`Style.render` per segment); `ids`: the hyperlink id of each
+/// linked piece on this line.
+fn emit(
+    chars: &[(char, i32, usize)],
+    styles: &[StyleCodes],
+    mode: &RichMode,
+    ids: &[(usize, u64)],
+    out: &mut Vec<u8>,
+) {
+    for run in runs(chars) {
+        let (piece, style) = (run[0].2, run[0].1);
+        let text: String = run.iter().map(|c| c.0).collect();
         let codes = sgr(style, styles, mode);
+        let link = link_of(style, styles).filter(|_| mode.color.is_some());
+        let id = ids.iter().find(|(p, _)| *p == piece).map(|(_, id)| id);
+        if let (Some(url), Some(id)) = (link, id) {
+            out.extend_from_slice(format!("\x1b]8;id={id};{url}\x1b\\").as_bytes());
+        }
         if codes.is_empty() {
             out.extend_from_slice(text.as_bytes());
         } else {
             out.extend_from_slice(format!("\x1b[{codes}m{text}\x1b[0m").as_bytes());
         }
-        i = j;
+        if link.is_some() && id.is_some() {
+            out.extend_from_slice(b"\x1b]8;;\x1b\\");
+        }
     }
 }
 
@@ -281,6 +436,7 @@ mod tests {
             eight_bit: "2;37".into(),
             truecolor: "2;37".into(),
             no_color: "2".into(),
+            link: None,
         }];
         let lines = vec![vec![Piece("ab".into(), 0), Piece("cd".into(), -1)], vec![]];
         let mut out = Vec::new();
@@ -302,5 +458,56 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, b"\x1b[2mab\x1b[0mcd\n\n");
+    }
+
+    #[test]
+    fn hyperlinks_are_numbered_as_rich_numbers_them() {
+        // rich 15, `console.print(markup, style="dim white")` at width 40, its id counter at
+        // 1000: "Connected to a remote ZenML server: `[link=U]U[/link]`" then
+        // "  Dashboard: [link=U]U[/link]" (repr.url highlights the URL and the closing `).
+        let url = "https://127.0.0.1:43215";
+        let codes = |sgr: &str, link: Option<&str>| StyleCodes {
+            standard: sgr.into(),
+            eight_bit: sgr.into(),
+            truecolor: sgr.into(),
+            no_color: sgr.into(),
+            link: link.map(str::to_string),
+        };
+        let styles = vec![
+            codes("2;37", None),
+            codes("2;4;94", Some(url)),
+            codes("2;4;94", None),
+        ];
+        let first = vec![vec![
+            Piece("Connected to a remote ZenML server: `".into(), 0),
+            Piece(url.into(), 1),
+            Piece("`".into(), 2),
+        ]];
+        let second = vec![vec![Piece("  Dashboard: ".into(), 0), Piece(url.into(), 1)]];
+        let mode = RichMode {
+            color: Some(ColorSystem::TrueColor),
+            no_color: false,
+            width: 40,
+        };
+        let mut ids = LinkIds::starting_at(1000);
+        let mut out = Vec::new();
+        let cells = CellTable::narrow();
+        render_with(&first, &styles, &mode, &cells, &mut ids, &mut out);
+        render_with(&second, &styles, &mode, &cells, &mut ids, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\x1b[2;37mConnected to a remote ZenML server: \x1b[0m\n\x1b[2;37m`\x1b[0m\x1b]8;id=1003;https://127.0.0.1:43215\x1b\\\x1b[2;4;94mhttps://127.0.0.1:43215\x1b[0m\x1b]8;;\x1b\\\x1b[2;4;94m`\x1b[0m\n\x1b[2;37m  Dashboard: \x1b[0m\x1b]8;id=1006;https://127.0.0.1:43215\x1b\\\x1b[2;4;94mhttps://127.0.0.1:43215\x1b[0m\x1b]8;;\x1b\\\n"
+        );
+        // Not a terminal (no colour system): the text alone.
+        let mut out = Vec::new();
+        let pipe = RichMode {
+            color: None,
+            ..mode
+        };
+        render_with(&second, &styles, &pipe, &cells, &mut ids, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("  Dashboard: {url}\n")
+        );
     }
 }

@@ -9,12 +9,14 @@
 # One mode per process: rich caches a style's SGR codes for the first colour system it renders
 # with, so a process must only ever use one (as the real CLI does).
 import io
+import itertools
 import json
 import sys
 
 from rich.cells import cell_len
 from rich.console import Console
 from rich.highlighter import ReprHighlighter
+import rich.style as rich_style
 from rich.style import Style
 
 import zenml.console as zconsole
@@ -59,6 +61,10 @@ for text in request["texts"]:
         for width in request["widths"]:
             console = consoles[width]
             console.file = io.StringIO()
+            # Hyperlink ids: a fresh counter and parse cache per print (the Rust side starts
+            # each print at 1000).
+            rich_style._id_generator = itertools.count(1000)
+            Style.parse.cache_clear()
             style = base_style(base)
             if style is None:
                 console.print(text)
