@@ -42,6 +42,7 @@ THEME_KEYS = (
     "console_markup",
     "console_emoji",
     "emoji_name_chars",
+    "emoji_digit_names",
     "palettes",
     "text_data",
 )
@@ -519,6 +520,8 @@ def gen_theme():
         from rich._emoji_codes import EMOJI
 
         meta["emoji_name_chars"] = "".join(sorted({ch for name in EMOJI for ch in name}))
+        # The names made of ASCII digits only (`:100:`): every other `:12:` stays as it is.
+        meta["emoji_digit_names"] = sorted(n for n in EMOJI if n.isascii() and n.isdigit())
     except Exception:  # noqa: BLE001
         pass  # without it every emoji-code-like match is treated as an emoji
     try:
@@ -534,7 +537,8 @@ def gen_theme():
 
 def gen_theme_guarded():
     keys = ("theme", "repr_highlights", "repr_base_style", "repr_alternatives", "emoji_pattern",
-            "emoji_alternatives", "console_markup", "console_emoji", "emoji_name_chars", "palettes")
+            "emoji_alternatives", "console_markup", "console_emoji", "emoji_name_chars",
+            "emoji_digit_names", "palettes")
     try:
         gen_theme()
     except BaseException:

@@ -486,3 +486,48 @@ pub fn terminate(pid: i32) {
         }
     }
 }
+
+/// A moment in the local time zone, as `time.localtime` gives it (`TZ`, else /etc/localtime).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    /// The zone's abbreviation (`tm_zone`: what `%Z` prints for `datetime.astimezone()`).
+    pub zone: String,
+}
+
+unsafe extern "C" {
+    /// POSIX `tzset` (not in the libc crate).
+    fn tzset();
+}
+
+/// `localtime_r(unix)`, after `tzset` (so `TZ` is read as Python reads it at start-up).
+pub fn local_time(unix: i64) -> Option<LocalTime> {
+    let t = libc::time_t::try_from(unix).ok()?;
+    // SAFETY: an all-zero `tm` is a valid value of a plain C struct.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: tzset only reads TZ and the zone files; localtime_r writes only into `tm`.
+    let ok = unsafe {
+        tzset();
+        !libc::localtime_r(&t, &mut tm).is_null()
+    };
+    if !ok || tm.tm_zone.is_null() {
+        return None;
+    }
+    // SAFETY: glibc points tm_zone at a NUL-terminated abbreviation that lives as long as the
+    // process's time-zone data (copied out at once).
+    let zone = unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) };
+    Some(LocalTime {
+        year: i64::from(tm.tm_year) + 1900,
+        month: u32::try_from(tm.tm_mon + 1).ok()?,
+        day: u32::try_from(tm.tm_mday).ok()?,
+        hour: u32::try_from(tm.tm_hour).ok()?,
+        minute: u32::try_from(tm.tm_min).ok()?,
+        second: u32::try_from(tm.tm_sec).ok()?,
+        zone: zone.to_str().ok()?.to_string(),
+    })
+}

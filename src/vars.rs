@@ -155,10 +155,12 @@ pub const STORE_DELEGATE_VARS: &[&str] = &[
     "ZENML_ENABLE_REPO_INIT_WARNINGS",
 ];
 
-/// Proxy variables `requests` honours for an `http://` server URL.
-pub const PROXY_VARS: &[&str] = &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
-/// Proxy variables `requests` honours for an `https://` server URL.
-pub const HTTPS_PROXY_VARS: &[&str] = &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
+/// The hosts `requests` reaches without a proxy (`no_proxy` first). The proxies themselves are
+/// every `<scheme>_proxy` variable, in any case (`zenml/proxy.rs`).
+pub const NO_PROXY_LOWER: &str = "no_proxy";
+pub const NO_PROXY: &str = "NO_PROXY";
+/// Set by a CGI server: urllib then ignores `HTTP_PROXY`.
+pub const REQUEST_METHOD: &str = "REQUEST_METHOD";
 /// The CA bundles `requests` verifies with when the store says `verify_ssl: true`, in its order.
 pub const REQUESTS_CA_BUNDLE: &str = "REQUESTS_CA_BUNDLE";
 pub const CURL_CA_BUNDLE: &str = "CURL_CA_BUNDLE";

@@ -141,7 +141,12 @@ const SAMPLES: &[(&str, bool)] = &[
     ("a list [1, 2]", true),
     ("emoji :thumbs_up: here", false),
     ("emoji-like :no-such_name-text: here", false),
-    ("time 10:30:45", false),
+    ("time 10:30:45 and :12: done", true),
+    ("time 10:30:45 and :100: here", false),
+    (
+        "  Server authentication: valid until 2026-11-30 05:37:42 CET (in 23h59m58s)",
+        true,
+    ),
     ("tab\there", false),
     ("wide 日本語", true),
     ("bell \x07 and cr \r", false),

@@ -32,8 +32,32 @@ fn secrets(w: &World) -> Vec<String> {
         .collect()
 }
 
+/// The seconds of each `(in 1h2m3s)` ZenML prints for a token's time left.
+fn times_left(bytes: &[u8]) -> Vec<i64> {
+    let text = show(bytes);
+    let mut out = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("(in ") {
+        rest = &rest[i + 4..];
+        let end = rest.find(')').unwrap_or(rest.len());
+        let (mut total, mut n) = (0, 0);
+        for c in rest[..end].chars() {
+            match c {
+                '0'..='9' => n = n * 10 + i64::from(c as u8 - b'0'),
+                'd' => (total, n) = (total + n * 86400, 0),
+                'h' => (total, n) = (total + n * 3600, 0),
+                'm' => (total, n) = (total + n * 60, 0),
+                's' => (total, n) = (total + n, 0),
+                _ => {}
+            }
+        }
+        out.push(total);
+    }
+    out
+}
+
 /// What varies between two runs of the same Python code: object addresses in reprs, ZenML's
-/// spinner frames, and rich's hyperlink ids, which count up from a random start: each becomes
+/// spinner frames, a token's time left (`times_left` compares it), and rich's hyperlink ids, which count up from a random start: each becomes
 /// its distance from the stream's first (`<id+3>`), so how rich numbers them is still compared.
 fn normalized(bytes: &[u8]) -> Vec<u8> {
     let text = show(&without_spinner(bytes));
@@ -49,6 +73,16 @@ fn normalized(bytes: &[u8]) -> Vec<u8> {
         rest = &rest[n..];
     }
     out.push_str(rest);
+    let mut left = String::new();
+    let mut rest = out.as_str();
+    while let Some(i) = rest.find("(in ") {
+        left.push_str(&rest[..i]);
+        left.push_str("(in <left>)");
+        rest = &rest[i..];
+        rest = &rest[rest.find(')').map_or(rest.len(), |e| e + 1)..];
+    }
+    left.push_str(rest);
+    let out = left;
     let mut text = String::new();
     let mut rest = out.as_str();
     let mut first = None;
@@ -119,6 +153,18 @@ impl Run<'_> {
             }
         }
         let (stderr, debug) = split_debug(&mine.stderr);
+        // A token's time left: the launcher ran first, so it saw as much or a little more.
+        let (left, reference_left) = (times_left(&stderr), times_left(&reference.stderr));
+        if left.len() != reference_left.len()
+            || left
+                .iter()
+                .zip(&reference_left)
+                .any(|(m, p)| !(0..=300).contains(&(m - p)))
+        {
+            return Err(format!(
+                "{what}: time left {left:?}, python {reference_left:?}"
+            ));
+        }
         let mine = Captured {
             stdout: normalized(&mine.stdout),
             stderr: normalized(&stderr),
@@ -196,6 +242,22 @@ fn expire_token(w: &World, url: &str) {
     ));
 }
 
+/// Drops the stored API key and gives the token it got an expiry (2 h from now, with a leeway
+/// and microseconds): the credentials a device-flow login (`zenml login` in a browser) leaves.
+/// The server does not look at the stored expiry; the token stays valid.
+fn as_device_flow_login(w: &World, url: &str) {
+    w.python(&format!(
+        "from datetime import datetime, timedelta, timezone\n\
+         from zenml.login.credentials_store import get_credentials_store\n\
+         s = get_credentials_store()\n\
+         c = s.credentials['{url}']\n\
+         c.api_key = None\n\
+         c.api_token.expires_at = datetime.now(timezone.utc) + timedelta(hours=2, seconds=0.5)\n\
+         c.api_token.leeway = 15\n\
+         s._save_credentials()\n"
+    ));
+}
+
 /// Replaces the stored token by one the server rejects (401), with no expiry.
 fn reject_token(w: &World, url: &str) {
     w.python(&format!(
@@ -269,15 +331,41 @@ fn status_and_stack_list_on_an_authenticated_https_server() {
                 (&["stack", "list", "-o", "json"], other, PIPE, Tier::Rust),
                 (&["status"], other, PIPE, Tier::Rust),
             ];
-            cases
+            let mut results: Vec<_> = cases
                 .iter()
                 .map(|(args, extra, ttys, tier)| check(&n, args, extra, ttys, *tier))
-                .collect::<Vec<_>>()
+                .collect();
+            // A device-flow login: the token's expiry in the local time zone, and its time
+            // left (compared within the seconds between the two runs).
+            as_device_flow_login(&n, &server.url);
+            let berlin = &[("TZ", "Europe/Berlin")][..];
+            let term = &[("TZ", "America/New_York"), ("TERM", "xterm")][..];
+            let cases: Vec<Case> = vec![
+                (&["status"], &[], PIPE, Tier::Rust),
+                (&["status"], berlin, PIPE, Tier::Rust),
+                (&["status"], term, &["stdout", "stderr"], Tier::Rust),
+                (&["stack", "list"], &[], PIPE, Tier::Rust),
+                (&["stack", "list", "-o", "json"], berlin, PIPE, Tier::Rust),
+            ];
+            results.extend(
+                cases
+                    .iter()
+                    .map(|(args, extra, ttys, tier)| check(&n, args, extra, ttys, *tier)),
+            );
+            results
         });
         let bundled = s.spawn(|| {
+            // A proxy (nothing listens on port 9): the server exempt from it through NO_PROXY
+            // (a CIDR network) or not (another host, and `no_proxy` read before `NO_PROXY`).
+            let exempt = &[
+                ("REQUESTS_CA_BUNDLE", ca.as_str()),
+                ("Https_Proxy", "http://127.0.0.1:9"),
+                ("NO_PROXY", "localhost,127.0.0.0/8"),
+            ][..];
             let proxy = &[
                 ("REQUESTS_CA_BUNDLE", ca.as_str()),
                 ("HTTPS_PROXY", "http://127.0.0.1:9"),
+                ("no_proxy", "zenml.example"),
                 ("NO_PROXY", "127.0.0.1"),
             ][..];
             let cases: Vec<Case> = vec![
@@ -285,14 +373,8 @@ fn status_and_stack_list_on_an_authenticated_https_server() {
                 (&["stack", "list"], bundle, PIPE, Tier::Rust),
                 (&["stack", "list", "-o", "yaml"], bundle, PIPE, Tier::Rust),
                 (&["status"], bundle, PIPE, Tier::Rust),
-                // A proxy: requests would use it; left to Python (no proxy runs: it fails the
-                // same way).
-                (
-                    &["stack", "list", "-o", "json"],
-                    proxy,
-                    PIPE,
-                    Tier::InProcess,
-                ),
+                (&["stack", "list", "-o", "json"], exempt, PIPE, Tier::Rust),
+                (&["status"], exempt, PIPE, Tier::Rust),
             ];
             let mut results: Vec<_> = cases
                 .iter()
@@ -301,10 +383,12 @@ fn status_and_stack_list_on_an_authenticated_https_server() {
             // Certificates ZenML rejects: another CA, or SSL_CERT_FILE (requests ignores it and
             // uses certifi's bundle). Python retries, then prints its error.
             let cert_file = &[("SSL_CERT_FILE", ca.as_str())][..];
-            let slow: [Slow; 3] = [
+            let slow: [Slow; 4] = [
                 (&["stack", "list"], other, Tier::InProcess),
                 (&["status"], other, Tier::Delegated),
                 (&["stack", "list"], cert_file, Tier::InProcess),
+                // requests would use the proxy: left to Python, which fails to connect.
+                (&["stack", "list", "-o", "json"], proxy, Tier::InProcess),
             ];
             for (args, extra, tier) in &slow {
                 let run = Run {

@@ -19,21 +19,59 @@ use crate::zenml::paths::{self, PathInput, Unmodelled};
 use crate::zenml::rest_store::Server;
 use crate::zenml::state::{Local, StoreKind};
 
-/// `ServerCredentials.auth_status` for the cases whose text does not depend on the clock.
-fn auth_status(c: &ServerCredentials, local_host: bool) -> Result<&'static str, Unmodelled> {
+/// `ServerCredentials.auth_status`; for a token that expires (a device-flow login), its expiry
+/// in the local time zone and the time left, at this moment.
+fn auth_status(c: &ServerCredentials, local_host: bool) -> Result<String, Unmodelled> {
     if c.api_key.is_some() {
-        return Ok("API key");
+        return Ok("API key".into());
     }
     if c.has_password {
-        return Ok("password");
+        return Ok("password".into());
     }
-    match &c.api_token {
-        None if local_host => Ok("no authentication required"),
-        None => Ok("N/A"),
-        Some(t) if t.expires_with_leeway.is_none() => Ok("never expires"),
-        Some(_) => Err(Unmodelled(
-            "the token's expiry is printed (clock and time zone)".into(),
-        )),
+    let token = match &c.api_token {
+        None if local_host => return Ok("no authentication required".into()),
+        None => return Ok("N/A".into()),
+        Some(t) => t,
+    };
+    let Some(expires) = token.expires_with_leeway_us else {
+        return Ok("never expires".into());
+    };
+    let now = std::time::SystemTime::now();
+    if !token.usable_at(now) {
+        return Err(Unmodelled("the token (nearly) expired".into()));
+    }
+    let left = expires - crate::zenml::credentials::unix_micros_of(now);
+    Ok(format!(
+        "valid until {} (in {})",
+        local_expiry(expires).ok_or_else(|| Unmodelled("the local time of the expiry".into()))?,
+        human_readable_time(left)
+    ))
+}
+
+/// `to_local_tz(expires_at).strftime("%Y-%m-%d %H:%M:%S %Z")`.
+fn local_expiry(unix_us: i64) -> Option<String> {
+    let t = crate::os::local_time(unix_us.div_euclid(1_000_000))?;
+    Some(format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {}",
+        t.year, t.month, t.day, t.hour, t.minute, t.second, t.zone
+    ))
+}
+
+/// zenml.utils.string_utils.get_human_readable_time for `micros` ≥ 0.
+fn human_readable_time(micros: i64) -> String {
+    let seconds = micros / 1_000_000;
+    let (days, rest) = (seconds / 86400, seconds % 86400);
+    let (hours, rest) = (rest / 3600, rest % 3600);
+    let (minutes, secs) = (rest / 60, rest % 60);
+    if days > 0 {
+        format!("{days}d{hours}h{minutes}m{secs}s")
+    } else if hours > 0 {
+        format!("{hours}h{minutes}m{secs}s")
+    } else if minutes > 0 {
+        format!("{minutes}m{secs}s")
+    } else {
+        // `f"{seconds:.3f}s"` (only under a minute, which `usable_at` never leaves).
+        format!("{:.3}s", micros as f64 / 1e6)
     }
 }
 

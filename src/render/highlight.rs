@@ -197,6 +197,10 @@ pub struct ThemeData {
     pub emoji_alternatives: Option<Vec<RegexAlternative>>,
     #[serde(default)]
     pub emoji_name_chars: Option<String>,
+    /// The emoji names made of ASCII digits only (`100`): with them, a time such as `10:30:45`
+    /// is known to hold no emoji code.
+    #[serde(default)]
+    pub emoji_digit_names: Option<Vec<String>>,
     /// The zenml console's `markup` and `emoji` flags.
     #[serde(default)]
     pub console_markup: Option<bool>,
@@ -260,6 +264,7 @@ pub struct Highlighter {
     base_style: String,
     /// The characters rich's emoji names are made of (`None`: unknown).
     emoji_name_chars: Option<Vec<char>>,
+    emoji_digit_names: Option<Vec<String>>,
     /// The console interprets `[…]` markup.
     markup: bool,
     theme: BTreeMap<String, Result<Style, Unsupported>>,
@@ -320,6 +325,7 @@ impl Highlighter {
             raw_emoji,
             base_style: meta.repr_base_style.clone().ok_or(missing)?,
             emoji_name_chars: meta.emoji_name_chars.as_ref().map(|s| s.chars().collect()),
+            emoji_digit_names: meta.emoji_digit_names.clone(),
             markup: meta.console_markup.unwrap_or(true),
             theme,
             palettes: meta.palettes.clone(),
@@ -597,9 +603,11 @@ impl Highlighter {
         self.find_iter(emoji, text, |_, captures| {
             // `_emoji_replace`'s `do_replace`: groups (code, name, variant).
             let name = captures.get(2).map_or("", |m| m.as_str());
-            possible |= match &self.emoji_name_chars {
-                None => true,
-                Some(chars) => name.to_lowercase().chars().all(|c| chars.contains(&c)),
+            let digits = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit());
+            possible |= match (&self.emoji_name_chars, &self.emoji_digit_names) {
+                (_, Some(names)) if digits => names.iter().any(|n| n == name),
+                (None, _) => true,
+                (Some(chars), _) => name.to_lowercase().chars().all(|c| chars.contains(&c)),
             };
         })?;
         if possible {

@@ -35,8 +35,8 @@ impl std::fmt::Debug for Secret {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
     pub access_token: Secret,
-    /// `expires_at - leeway` in Unix seconds; `None`: never expires.
-    pub expires_with_leeway: Option<i64>,
+    /// `expires_at - leeway` in Unix microseconds; `None`: never expires.
+    pub expires_with_leeway_us: Option<i64>,
 }
 
 /// The `ServerCredentials` of one server URL, as far as the Rust routes use them.
@@ -57,14 +57,17 @@ pub const EXPIRY_MARGIN: Duration = Duration::from_secs(120);
 impl ApiToken {
     /// Whether ZenML would use this token as it is (`not token.expired`), with a margin.
     pub fn usable_at(&self, now: SystemTime) -> bool {
-        let Some(limit) = self.expires_with_leeway else {
+        let Some(limit) = self.expires_with_leeway_us else {
             return true;
         };
-        let now = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        now + (EXPIRY_MARGIN.as_secs() as i64) < limit
+        unix_micros_of(now) + (EXPIRY_MARGIN.as_micros() as i64) < limit
     }
+}
+
+/// `now` in Unix microseconds (as Python's `datetime.now`).
+pub fn unix_micros_of(now: SystemTime) -> i64 {
+    now.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 impl ServerCredentials {
@@ -237,23 +240,29 @@ fn api_token(token: &BTreeMap<String, String>) -> Result<ApiToken, String> {
             .parse::<i64>()
             .map_err(|_| "api_token.leeway not an int")?,
     };
-    let expires_with_leeway = match token.get("expires_at") {
+    let expires_with_leeway_us = match token.get("expires_at") {
         None => None,
         Some(v) if v == "null" => None,
         Some(v) => Some(
-            unix_seconds(v).ok_or_else(|| "api_token.expires_at not modelled".to_string())?
-                - leeway,
+            unix_micros(v).ok_or_else(|| "api_token.expires_at not modelled".to_string())?
+                - leeway * 1_000_000,
         ),
     };
     Ok(ApiToken {
         access_token,
-        expires_with_leeway,
+        expires_with_leeway_us,
     })
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.ffffff][Z|+00:00]` (UTC, as pydantic writes ZenML's UTC datetimes; a
-/// naive one is UTC too) → Unix seconds, rounded down. Other offsets: `None`.
+/// [`unix_micros`] in whole seconds, rounded down.
 pub fn unix_seconds(text: &str) -> Option<i64> {
+    unix_micros(text).map(|us| us.div_euclid(1_000_000))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.ffffff][Z|+00:00]` (UTC, as pydantic writes ZenML's UTC datetimes; a
+/// naive one is UTC too) → Unix microseconds. Other offsets, or more than 6 fraction digits:
+/// `None`.
+pub fn unix_micros(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') {
         return None;
@@ -270,11 +279,13 @@ pub fn unix_seconds(text: &str) -> Option<i64> {
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
     let mut rest = &text[19..];
+    let mut micros = 0;
     if let Some(frac) = rest.strip_prefix('.') {
         let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
+        if digits == 0 || digits > 6 {
             return None;
         }
+        micros = format!("{:0<6}", &frac[..digits]).parse::<i64>().ok()?;
         rest = &frac[digits..];
     }
     if !matches!(rest, "" | "Z" | "+00:00") {
@@ -291,7 +302,7 @@ pub fn unix_seconds(text: &str) -> Option<i64> {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146097 + doe - 719468;
-    Some(days * 86400 + h * 3600 + mi * 60 + s)
+    Some((days * 86400 + h * 3600 + mi * 60 + s) * 1_000_000 + micros)
 }
 
 #[cfg(test)]
@@ -323,13 +334,13 @@ https://127.0.0.1:18443:
         assert_eq!(c.api_key.as_ref().unwrap().expose(), "ZENKEY_abc==");
         let token = c.api_token.as_ref().unwrap();
         assert_eq!(token.access_token.expose(), "eyJ.tok.en");
-        let at = unix_seconds("2026-11-29T10:00:00Z").unwrap();
-        assert_eq!(token.expires_with_leeway, Some(at - 30));
+        let at = unix_micros("2026-11-29T10:00:00.123456Z").unwrap();
+        assert_eq!(token.expires_with_leeway_us, Some(at - 30_000_000));
         assert_eq!(c.field("status"), Some("available"));
         assert!(!c.has_password);
         assert_eq!(parse(FILE, "https://127.0.0.1:1").unwrap(), None);
         let other = parse(FILE, "http://other:8080").unwrap().unwrap();
-        assert_eq!(other.api_token.unwrap().expires_with_leeway, None);
+        assert_eq!(other.api_token.unwrap().expires_with_leeway_us, None);
     }
 
     #[test]
@@ -347,7 +358,7 @@ https://127.0.0.1:18443:
         let at = unix_seconds("2026-11-29T10:00:00Z").unwrap();
         let t = ApiToken {
             access_token: Secret("x".into()),
-            expires_with_leeway: Some(at),
+            expires_with_leeway_us: Some(at * 1_000_000),
         };
         let before = |s: u64| UNIX_EPOCH + Duration::from_secs((at as u64) - s);
         assert!(t.usable_at(before(3600)));
@@ -364,6 +375,11 @@ https://127.0.0.1:18443:
             Some(1795905072)
         );
         assert_eq!(unix_seconds("2026-11-28T22:31:12+01:00"), None);
+        assert_eq!(
+            unix_micros("2026-11-28T22:31:12.05Z"),
+            Some(1795905072_050_000)
+        );
+        assert_eq!(unix_micros("2026-11-28T22:31:12.1234567Z"), None);
         assert_eq!(unix_seconds("garbage"), None);
     }
 

@@ -83,13 +83,14 @@ impl Server {
         }
         let url = global.get("store.url").ok_or("no store url")?.to_string();
         let https = check_url(&url).ok_or_else(|| format!("server URL {url} not modelled"))?;
-        let proxies = if https {
-            vars::HTTPS_PROXY_VARS
-        } else {
-            vars::PROXY_VARS
+        let authority = url.split_once("://").map_or("", |(_, rest)| rest);
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (host, port.parse::<u16>().ok()),
+            None => (authority, None),
         };
-        if let Some(name) = proxies.iter().find(|v| vars::non_empty(v)) {
-            return Err(format!("{name} is set"));
+        let env: Vec<_> = std::env::vars_os().collect();
+        if let Some(name) = super::proxy::proxy_used(https, host, port, &env)? {
+            return Err(format!("requests would use the proxy in {name}"));
         }
         if vars::os(vars::NETRC).is_some() || paths::netrc_files(home).iter().any(|f| f.exists()) {
             return Err("a netrc file requests would read".into());
