@@ -32,26 +32,35 @@ fn secrets(w: &World) -> Vec<String> {
         .collect()
 }
 
-/// The seconds of each `(in 1h2m3s)` ZenML prints for a token's time left.
-fn times_left(bytes: &[u8]) -> Vec<i64> {
-    let text = show(bytes);
+/// Each `in 1h2m3s` ZenML prints for a token's time left (on a terminal, the parentheses
+/// around it are styled apart): its byte range and its seconds.
+fn times_left(text: &str) -> Vec<(std::ops::Range<usize>, i64)> {
     let mut out = Vec::new();
-    let mut rest = text.as_str();
-    while let Some(i) = rest.find("(in ") {
-        rest = &rest[i + 4..];
-        let end = rest.find(')').unwrap_or(rest.len());
+    let mut from = 0;
+    while let Some(i) = text[from..].find("in ").map(|i| from + i) {
+        let start = i + 3;
+        let len = text[start..]
+            .find(|c: char| !(c.is_ascii_digit() || "dhms.".contains(c)))
+            .unwrap_or(text.len() - start);
+        let token = &text[start..start + len];
+        from = start;
+        let starts_with_digit = token.starts_with(|c: char| c.is_ascii_digit());
+        if !starts_with_digit || !token.ends_with('s') {
+            continue;
+        }
         let (mut total, mut n) = (0, 0);
-        for c in rest[..end].chars() {
+        for c in token.chars() {
             match c {
                 '0'..='9' => n = n * 10 + i64::from(c as u8 - b'0'),
                 'd' => (total, n) = (total + n * 86400, 0),
                 'h' => (total, n) = (total + n * 3600, 0),
                 'm' => (total, n) = (total + n * 60, 0),
                 's' => (total, n) = (total + n, 0),
-                _ => {}
+                _ => n = 0, // `12.345s`: under a minute, whole seconds are enough here
             }
         }
-        out.push(total);
+        out.push((start..start + len, total));
+        from = start + len;
     }
     out
 }
@@ -73,16 +82,9 @@ fn normalized(bytes: &[u8]) -> Vec<u8> {
         rest = &rest[n..];
     }
     out.push_str(rest);
-    let mut left = String::new();
-    let mut rest = out.as_str();
-    while let Some(i) = rest.find("(in ") {
-        left.push_str(&rest[..i]);
-        left.push_str("(in <left>)");
-        rest = &rest[i..];
-        rest = &rest[rest.find(')').map_or(rest.len(), |e| e + 1)..];
+    for (range, _) in times_left(&out).into_iter().rev() {
+        out.replace_range(range, "<left>");
     }
-    left.push_str(rest);
-    let out = left;
     let mut text = String::new();
     let mut rest = out.as_str();
     let mut first = None;
@@ -154,7 +156,13 @@ impl Run<'_> {
         }
         let (stderr, debug) = split_debug(&mine.stderr);
         // A token's time left: the launcher ran first, so it saw as much or a little more.
-        let (left, reference_left) = (times_left(&stderr), times_left(&reference.stderr));
+        let seconds = |bytes: &[u8]| -> Vec<i64> {
+            times_left(&show(bytes))
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect()
+        };
+        let (left, reference_left) = (seconds(&stderr), seconds(&reference.stderr));
         if left.len() != reference_left.len()
             || left
                 .iter()

@@ -377,7 +377,7 @@ https://127.0.0.1:18443:
         assert_eq!(unix_seconds("2026-11-28T22:31:12+01:00"), None);
         assert_eq!(
             unix_micros("2026-11-28T22:31:12.05Z"),
-            Some(1795905072_050_000)
+            Some(1_795_905_072_050_000)
         );
         assert_eq!(unix_micros("2026-11-28T22:31:12.1234567Z"), None);
         assert_eq!(unix_seconds("garbage"), None);
