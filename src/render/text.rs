@@ -92,9 +92,11 @@ impl LinkIds {
         styles: &[StyleCodes],
         remove_color: bool,
     ) -> Vec<Vec<(usize, u64)>> {
-        let linked = |sub: &[(char, i32, usize)]| -> Vec<(usize, i32, &str)> {
+        // (piece, style) of each linked segment of an output line.
+        let linked = |sub: &[(char, i32, usize)]| -> Vec<(usize, i32)> {
             runs(sub)
-                .filter_map(|r| Some((r[0].2, r[0].1, link_of(r[0].1, styles)?)))
+                .map(|r| (r[0].2, r[0].1))
+                .filter(|&(_, style)| link_of(style, styles).is_some())
                 .collect()
         };
         for sub in wrapped {
@@ -115,14 +117,14 @@ impl LinkIds {
         let mut numbered = Vec::new();
         for sub in wrapped {
             let runs = linked(sub);
-            for &(_, style, _) in &runs {
+            for &(_, style) in &runs {
                 if !combined.iter().any(|&(s, _)| s == style) {
                     let id = self.take();
                     combined.push((style, id));
                 }
             }
             let mut line = Vec::new();
-            for &(piece, style, _) in &runs {
+            for &(piece, style) in &runs {
                 let id = if self.unstyled {
                     combined
                         .iter()
@@ -138,7 +140,7 @@ impl LinkIds {
         if remove_color {
             let mut colorless: Vec<(i32, u64)> = Vec::new();
             for (sub, line) in wrapped.iter().zip(&mut numbered) {
-                for ((_, style, _), (_, id)) in linked(sub).into_iter().zip(line.iter_mut()) {
+                for ((_, style), (_, id)) in linked(sub).into_iter().zip(line.iter_mut()) {
                     *id = match colorless.iter().find(|&&(s, _)| s == style) {
                         Some(&(_, known)) => known,
                         None => {
