@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -67,6 +68,11 @@ def test_binaries():
 
 
 def main():
+    # A shell starts a background job with SIGINT and SIGQUIT ignored, and an ignored signal
+    # stays ignored across exec: the tests that interrupt the CLI need them at their defaults,
+    # as in a terminal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int,
                         default=int(os.environ.get("ZENML_LAUNCHER_TEST_JOBS", "2")))

@@ -245,54 +245,36 @@ fn sigint_while_importing_ends_the_run_as_in_the_cli() {
         );
         (exe, child.wait_with_output().unwrap())
     };
-    // Where the signal lands depends on the machine's load: a library that swallows
-    // KeyboardInterrupt around an optional import lets the run go on, in the CLI as in the
-    // launcher. So up to three rounds, until one where the Python CLI died by SIGINT.
-    let mut rounds = Vec::new();
-    for _ in 0..3 {
-        let (their_exe, theirs) = interrupt(&w.env.join("bin/zenml"));
-        assert!(
-            their_exe
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("python"),
-            "{their_exe:?}"
-        );
-        if theirs.status.signal() != Some(libc::SIGINT) {
-            rounds.push(format!(
-                "python: {:?} {}",
-                theirs.status,
-                show(&theirs.stderr)
-            ));
-            continue;
-        }
-        let (my_exe, mine) = interrupt(&launcher());
-        assert_eq!(
-            my_exe.canonicalize().unwrap(),
-            launcher().canonicalize().unwrap(),
-            "tier 2 runs inside the launcher's own process"
-        );
-        let ended_alike = |out: &std::process::Output| {
-            out.status.signal() == Some(libc::SIGINT)
-                && out.stdout.is_empty()
-                && show(&out.stderr).contains("KeyboardInterrupt")
-        };
-        assert!(ended_alike(&theirs), "python: {}", show(&theirs.stderr));
-        if ended_alike(&mine) {
-            return;
-        }
-        rounds.push(format!(
-            "launcher: {:?} stdout {} stderr {}",
-            mine.status,
-            show(&mine.stdout),
-            show(&mine.stderr)
-        ));
-    }
-    panic!(
-        "no round ended by SIGINT on both sides:\n{}",
-        rounds.join("\n")
+    let (their_exe, theirs) = interrupt(&w.env.join("bin/zenml"));
+    let (my_exe, mine) = interrupt(&launcher());
+    assert!(
+        their_exe
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("python"),
+        "{their_exe:?}"
     );
+    assert_eq!(
+        my_exe.canonicalize().unwrap(),
+        launcher().canonicalize().unwrap(),
+        "tier 2 runs inside the launcher's own process"
+    );
+    for (who, out) in [("python", &theirs), ("launcher", &mine)] {
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGINT),
+            "{who}: {:?} {}",
+            out.status,
+            show(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{who}: {}", show(&out.stdout));
+        assert!(
+            show(&out.stderr).contains("KeyboardInterrupt"),
+            "{who}: {}",
+            show(&out.stderr)
+        );
+    }
 }
 
 #[test]
