@@ -29,6 +29,7 @@ pub type Line = Vec<Piece>;
 /// Renders `lines` for `mode` and appends the bytes to `out`, every character one cell wide
 /// (text the installed rich printed itself: the cached banners and help).
 pub fn render(lines: &[Line], styles: &[StyleCodes], mode: &RichMode, out: &mut Vec<u8>) {
+    // The cache's pieces carry no links: no id is ever drawn.
     let mut ids = LinkIds::random();
     render_with(lines, styles, mode, &CellTable::narrow(), &mut ids, out);
 }
@@ -43,7 +44,8 @@ pub fn render(lines: &[Line], styles: &[StyleCodes], mode: &RichMode, out: &mut 
 /// makes, whose id is the one printed.
 #[derive(Debug, Clone, Default)]
 pub struct LinkIds {
-    next: u64,
+    /// `None` until the first print with a link draws the random start.
+    next: Option<u64>,
     parsed: Vec<String>,
     unstyled: bool,
 }
@@ -52,25 +54,32 @@ impl LinkIds {
     /// A counter from `start` (a process's `getrandbits(24)`).
     pub fn starting_at(start: u64) -> LinkIds {
         LinkIds {
-            next: start,
+            next: Some(start),
             ..LinkIds::default()
         }
     }
 
-    /// A counter from a random 24-bit start (the hasher keys std seeds from the OS).
+    /// A counter from a random 24-bit start, drawn (from the hasher keys std seeds from the
+    /// OS) only when a print has a link: the routes that print none make no extra syscall.
     pub fn random() -> LinkIds {
-        use std::hash::BuildHasher;
-        let random = std::collections::hash_map::RandomState::new().hash_one(0u8);
-        LinkIds::starting_at(random & 0xff_ffff)
+        LinkIds::default()
+    }
+
+    fn next(&mut self) -> &mut u64 {
+        self.next.get_or_insert_with(|| {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0u8) & 0xff_ffff
+        })
     }
 
     fn advance(&mut self, by: u64) {
-        self.next += by;
+        *self.next() += by;
     }
 
     fn take(&mut self) -> u64 {
-        self.next += 1;
-        self.next - 1
+        let next = self.next();
+        *next += 1;
+        *next - 1
     }
 
     /// Whether the print has a style of its own (`console.print(…, style=…)`, as ZenML's
@@ -500,6 +509,21 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "\x1b[2;37mConnected to a remote ZenML server: \x1b[0m\n\x1b[2;37m`\x1b[0m\x1b]8;id=1003;https://127.0.0.1:43215\x1b\\\x1b[2;4;94mhttps://127.0.0.1:43215\x1b[0m\x1b]8;;\x1b\\\x1b[2;4;94m`\x1b[0m\n\x1b[2;37m  Dashboard: \x1b[0m\x1b]8;id=1006;https://127.0.0.1:43215\x1b\\\x1b[2;4;94mhttps://127.0.0.1:43215\x1b[0m\x1b]8;;\x1b\\\n"
         );
+        // A random start: below 2^24, then counted up the same way.
+        let mut random = LinkIds::random();
+        let mut out = Vec::new();
+        render_with(&second, &styles, &mode, &cells, &mut random, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let id: u64 = text
+            .split("id=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((3..(1 << 24) + 3).contains(&id), "{id}");
         // Not a terminal (no colour system): the text alone.
         let mut out = Vec::new();
         let pipe = RichMode {
