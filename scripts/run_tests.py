@@ -44,7 +44,7 @@ def cargo(*args, capture=False):
 
 
 def test_binaries():
-    """(label, executable) of every test target, as `cargo test --all-targets` builds them."""
+    """(name, label, executable) of every test target, as `cargo test --all-targets` builds them."""
     out = cargo(
         "test", "--no-fail-fast", "--all-targets", "--no-run",
         "--message-format=json-render-diagnostics", capture=True,

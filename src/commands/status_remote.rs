@@ -5,9 +5,12 @@
 //! On a terminal the server URLs are OSC 8 hyperlinks (`[link=…]` markup), with ids as rich
 //! numbers them (`render::text::LinkIds`: a random start, as in every Python process).
 //!
+//! After a device-flow login, the token's expiry is printed in the local time zone
+//! (`os::local_time`) with the time left at this moment, as ZenML prints them.
+//!
 //! Not answered here (nothing printed; the call is delegated): ZenML Pro servers
-//! (ZenML refreshes their info from the Pro API), a token whose expiry ZenML prints (the text
-//! depends on the clock and the local time zone), a non-default project (ZenML logs a warning),
+//! (ZenML refreshes their info from the Pro API), a token within two minutes of its expiry,
+//! a non-default project (ZenML logs a warning),
 //! a server of another release (ZenML warns), a local server deployment, and every condition
 //! `Local::open` and `rest_store` do not model.
 
@@ -94,9 +97,6 @@ fn connection_items(server: &Server) -> Result<Vec<Item>, Unmodelled> {
             hyperlink(url, url)
         ))]);
     };
-    if c.field("url").is_some_and(|u| u != url) {
-        return Err(Unmodelled("credentials for another URL".into()));
-    }
     let pro = c.field("deployment_type") == Some("cloud")
         || c.field("organization_id").is_some()
         || c.field("workspace_id").is_some();
@@ -106,10 +106,7 @@ fn connection_items(server: &Server) -> Result<Vec<Item>, Unmodelled> {
     if c.field("pro_dashboard_url").is_some() && c.field("workspace_name").is_some() {
         return Err(Unmodelled("a Pro dashboard URL".into()));
     }
-    let host = url
-        .split_once("://")
-        .map(|(_, rest)| rest.rsplit_once(':').map_or(rest, |(h, _)| h))
-        .unwrap_or("");
+    let (host, _) = crate::zenml::rest_store::host_and_port(url);
     let local_host = ["localhost", "127.0.0.1", "host.docker.internal"].contains(&host);
     let status = c.field("status").unwrap_or("None");
     // ServerCredentials.dashboard_hyperlink and .api_hyperlink (`url + "/docs"`).

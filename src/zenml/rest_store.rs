@@ -45,6 +45,15 @@ pub struct Server {
     client: OnceLock<Result<Client, String>>,
 }
 
+/// The host and port of a URL [`check_url`] accepts (`http://h:8080` → `("h", Some(8080))`).
+pub fn host_and_port(url: &str) -> (&str, Option<u16>) {
+    let authority = url.split_once("://").map_or("", |(_, rest)| rest);
+    match authority.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().ok()),
+        None => (authority, None),
+    }
+}
+
 /// `scheme://host[:port]` with no path, query or user info: the only store URLs modelled.
 pub fn check_url(url: &str) -> Option<bool> {
     let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
@@ -83,11 +92,7 @@ impl Server {
         }
         let url = global.get("store.url").ok_or("no store url")?.to_string();
         let https = check_url(&url).ok_or_else(|| format!("server URL {url} not modelled"))?;
-        let authority = url.split_once("://").map_or("", |(_, rest)| rest);
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) => (host, port.parse::<u16>().ok()),
-            None => (authority, None),
-        };
+        let (host, port) = host_and_port(&url);
         let env: Vec<_> = std::env::vars_os().collect();
         if let Some(name) = super::proxy::proxy_used(https, host, port, &env)? {
             return Err(format!("requests would use the proxy in {name}"));
@@ -166,6 +171,14 @@ mod tests {
         assert_eq!(check_url("http://127.0.0.1:8237"), Some(false));
         assert_eq!(check_url("https://zenml.example.com"), Some(true));
         assert_eq!(check_url("https://127.0.0.1:8443"), Some(true));
+        assert_eq!(
+            host_and_port("https://127.0.0.1:8443"),
+            ("127.0.0.1", Some(8443))
+        );
+        assert_eq!(
+            host_and_port("https://zenml.example.com"),
+            ("zenml.example.com", None)
+        );
         for url in [
             "http://127.0.0.1:8237/",
             "http://127.0.0.1:8237/api",
