@@ -183,7 +183,7 @@ fn run_rust(
                     }
                 },
                 Err(why) => {
-                    debug::line(format!("delegating: {}", why.0));
+                    debug::line(format!("delegating: {}", why.reason()));
                     Ran::Delegate
                 }
             };
@@ -193,7 +193,7 @@ fn run_rust(
     match result {
         Ok(output) => Ran::Exit(output.write()),
         Err(why) => {
-            debug::line(format!("not answered in Rust: {}", why.0));
+            debug::line(format!("not answered in Rust: {}", why.reason()));
             Ran::Delegate
         }
     }

@@ -16,6 +16,7 @@ use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
+use crate::declined::Declined;
 use crate::env::PythonEnv;
 use crate::render::highlight::ThemeData;
 use crate::render::text::{Line, StyleCodes};
@@ -145,8 +146,8 @@ pub struct Cache {
 impl Cache {
     /// The zenml console's theme and rich's highlighter patterns (`theme.json`), for the commands
     /// that highlight; read only by them.
-    pub fn theme(&self) -> Result<ThemeData, crate::render::terminal::Unsupported> {
-        let missing = crate::render::terminal::Unsupported("console theme not generated");
+    pub fn theme(&self) -> Result<ThemeData, Declined> {
+        let missing = Declined::new("console theme not generated");
         if !self.meta.supports("theme") {
             return Err(missing);
         }
@@ -323,7 +324,7 @@ pub fn generator_command(
 
 /// Loads the cache entry of this install, generating it (≈ the cost of one Python CLI run) when
 /// missing. `None` when it cannot be had: the caller delegates.
-pub fn load_or_generate(env: &PythonEnv, install: &ZenmlInstall) -> Result<Cache, String> {
+pub fn load_or_generate(env: &PythonEnv, install: &ZenmlInstall) -> Result<Cache, Declined> {
     let root = root_dir().ok_or("no cache directory (HOME unset)")?;
     let key = fingerprint(env, install);
     let dir = root.join(&key);
@@ -331,24 +332,31 @@ pub fn load_or_generate(env: &PythonEnv, install: &ZenmlInstall) -> Result<Cache
         return check(Cache { dir, meta });
     }
     // An unwritable cache would cost a generation on every call: check before generating.
-    std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    std::fs::create_dir_all(&root)
+        .map_err(|e| Declined::new(format!("cannot create {}: {e}", root.display())))?;
     let probe = root.join(format!(".write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| format!("cannot write in {}: {e}", root.display()))?;
+    std::fs::write(&probe, b"")
+        .map_err(|e| Declined::new(format!("cannot write in {}: {e}", root.display())))?;
     let _ = std::fs::remove_file(&probe);
     let status = generator_command(env, install, &dir, &key)
         .status()
-        .map_err(|e| format!("cannot run {}: {e}", env.executable.display()))?;
+        .map_err(|e| Declined::new(format!("cannot run {}: {e}", env.executable.display())))?;
     let meta = read_json::<Meta>(&dir.join("meta.json"))
-        .ok_or_else(|| format!("cache generation failed ({status})"))?;
+        .ok_or_else(|| Declined::new(format!("cache generation failed ({status})")))?;
     check(Cache { dir, meta })
 }
 
-fn check(cache: Cache) -> Result<Cache, String> {
+fn check(cache: Cache) -> Result<Cache, Declined> {
     if cache.meta.schema != SCHEMA {
-        return Err(format!("cache schema {} != {SCHEMA}", cache.meta.schema));
+        return Err(Declined::new(format!(
+            "cache schema {} != {SCHEMA}",
+            cache.meta.schema
+        )));
     }
     if let Some(why) = cache.meta.unsupported.get("all") {
-        return Err(format!("installed CLI not reproducible: {why}"));
+        return Err(Declined::new(format!(
+            "installed CLI not reproducible: {why}"
+        )));
     }
     Ok(cache)
 }

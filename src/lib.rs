@@ -13,6 +13,7 @@
 
 // What the embedding library (embedlib/) needs: env discovery, pre-flight, the embedded start-up.
 pub mod debug;
+pub mod declined;
 pub mod env;
 pub mod error;
 pub mod os;

@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use common::{ZENML_VERSION, clean_command, output, repo, scratch, show, zenml_env};
+use zenml_launcher::declined::Declined;
 use zenml_launcher::render::highlight::ThemeData;
 use zenml_launcher::render::highlight::{Highlighter, StyleTable};
 use zenml_launcher::render::style::{Color, ColorSpec, Style};
-use zenml_launcher::render::terminal::{ColorSystem, RichMode, Unsupported};
+use zenml_launcher::render::terminal::{ColorSystem, RichMode};
 use zenml_launcher::render::text;
 
 /// (text, supported): `false` marks the deliberately unsupported cases.
@@ -323,8 +324,8 @@ fn ids(styled: bool) -> text::LinkIds {
     ids
 }
 
-fn deliberately_unsupported(why: &Unsupported) -> bool {
-    let reason = why.0;
+fn deliberately_unsupported(why: &Declined) -> bool {
+    let reason = why.reason();
     ["markup", "emoji", "tab", "control, wide or non-Latin"]
         .iter()
         .any(|k| reason.contains(k))
@@ -366,13 +367,13 @@ fn highlighted_text_matches_rich() {
                     Err(why) => {
                         assert!(
                             deliberately_unsupported(&why),
-                            "{text:?}: unexpected Unsupported({:?})",
-                            why.0
+                            "{text:?}: unexpected Declined({:?})",
+                            why.reason()
                         );
                         assert!(
                             *supported != Some(true),
                             "{text:?} should be supported: {:?}",
-                            why.0
+                            why.reason()
                         );
                         if b == 0 && split {
                             if supported.is_some() {

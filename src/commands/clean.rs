@@ -9,8 +9,9 @@ use std::io::Write;
 
 use super::Context;
 use crate::cache::CleanSpec;
+use crate::declined::Declined;
 use crate::os::{self, LineRead};
-use crate::render::terminal::{RichMode, Unsupported};
+use crate::render::terminal::RichMode;
 use crate::render::text;
 
 /// How the prompt ended.
@@ -59,14 +60,14 @@ fn emit(
 }
 
 /// Checks that the prompt can be reproduced, before anything is printed.
-pub fn prepare(ctx: &Context) -> Result<(CleanSpec, RichMode), Unsupported> {
+pub fn prepare(ctx: &Context) -> Result<(CleanSpec, RichMode), Declined> {
     let meta = &ctx.cache.meta;
     let spec = meta.clean.as_ref().filter(|_| meta.supports("clean"));
     let spec = spec
         .and_then(|s| s.get())
-        .ok_or(Unsupported("clean prompt not generated"))?;
+        .ok_or(Declined::new("clean prompt not generated"))?;
     if spec.choices.len() != 2 {
-        return Err(Unsupported("unexpected confirm choices"));
+        return Err(Declined::new("unexpected confirm choices"));
     }
     Ok((spec, ctx.terminal.rich(meta.out_fd())?))
 }

@@ -4,26 +4,26 @@
 
 use super::{CommandResult, Context, Output};
 use crate::cache::HelpWiring;
-use crate::render::terminal::Unsupported;
+use crate::declined::Declined;
 use crate::render::text;
 
 pub fn root(ctx: &Context, no_args: bool) -> CommandResult {
     let meta = &ctx.cache.meta;
     if !meta.supports("help") {
-        return Err(Unsupported("help not generated"));
+        return Err(Declined::new("help not generated"));
     }
     let wiring: &HelpWiring = if no_args {
         meta.no_args.as_ref()
     } else {
         meta.help_flag.as_ref()
     }
-    .ok_or(Unsupported("help wiring not generated"))?;
+    .ok_or(Declined::new("help wiring not generated"))?;
     let text = ctx
         .cache
         .help(ctx.terminal.click_width()?)
-        .ok_or(Unsupported("help width not generated"))?;
+        .ok_or(Declined::new("help width not generated"))?;
     if !text.echo.is_empty() {
-        return Err(Unsupported("help printed by Click itself"));
+        return Err(Declined::new("help printed by Click itself"));
     }
     let fd = meta.out_fd();
     let mode = ctx.terminal.rich(fd)?;

@@ -11,7 +11,8 @@ pub mod version;
 use std::io::Write;
 
 use crate::cache::Cache;
-use crate::render::terminal::{Terminal, Unsupported};
+use crate::declined::Declined;
+use crate::render::terminal::Terminal;
 
 /// Bytes for fd 1 and fd 2 and the exit code. Written stdout first, then stderr: every command
 /// here prints on one stream, or its stdout part comes first (Click's help on old releases).
@@ -56,18 +57,7 @@ pub struct Context<'a> {
     pub site_packages: Option<&'a std::path::Path>,
 }
 
-pub type CommandResult = Result<Output, Unsupported>;
-
-/// Turns a local-state condition the command does not model into a delegation, saying why under
-/// `ZENML_DEBUG_PYTHON=1`.
-pub fn delegate_unmodelled(
-    command: &'static str,
-) -> impl Fn(crate::zenml::paths::Unmodelled) -> Unsupported {
-    move |e| {
-        crate::debug::line(format!("{command}: {}", e.0));
-        Unsupported("local state outside what the command models")
-    }
-}
+pub type CommandResult = Result<Output, Declined>;
 
 /// ZenML's rich console (`zenml.console.console`) as the Rust commands print through it:
 /// `declare(text)` is style `info`, `warning(text)` style `warning`; markup checks, highlighting
@@ -83,7 +73,7 @@ pub struct ZenConsole {
 }
 
 impl ZenConsole {
-    pub fn new(ctx: &Context) -> Result<Self, Unsupported> {
+    pub fn new(ctx: &Context) -> Result<Self, Declined> {
         let fd = ctx.cache.meta.out_fd();
         let theme = ctx.cache.theme()?;
         Ok(ZenConsole {
@@ -97,7 +87,7 @@ impl ZenConsole {
     }
 
     /// `console.print(text, style=<style>)` into `out`.
-    pub fn print(&mut self, style: &str, text: &str, out: &mut Output) -> Result<(), Unsupported> {
+    pub fn print(&mut self, style: &str, text: &str, out: &mut Output) -> Result<(), Declined> {
         let base = self.highlighter.theme_style(style)?;
         let lines = self
             .highlighter

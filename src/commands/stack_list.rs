@@ -7,12 +7,11 @@
 use std::ffi::OsString;
 
 use super::{CommandResult, Context, Output, ZenConsole};
+use crate::declined::Declined;
 use crate::render::pyformat::{self, Py};
 use crate::render::table;
-use crate::render::terminal::Unsupported;
 use crate::zenml::config::uuid_hex;
 use crate::zenml::paths::PathInput;
-use crate::zenml::paths::Unmodelled;
 use crate::zenml::rest_store::Server;
 use crate::zenml::sql_store::Snapshot;
 use crate::zenml::state::{Local, StoreKind};
@@ -152,7 +151,7 @@ pub fn python_datetime(stored: &str) -> Option<String> {
 }
 
 /// Reads the page of stacks `zenml stack list` shows without filters.
-pub fn read_listing(local: &Local, show_active: bool) -> Result<Listing, Unmodelled> {
+pub fn read_listing(local: &Local, show_active: bool) -> Result<Listing, Declined> {
     let active = local.active_stack()?;
     local.read(|s| {
         let total = s.count("SELECT count(*) FROM stack")?;
@@ -197,45 +196,44 @@ pub fn read_server_listing(
     local: &Local,
     server: &Server,
     show_active: bool,
-) -> Result<Listing, Unmodelled> {
-    let um = Unmodelled;
+) -> Result<Listing, Declined> {
     let project = local.active_project()?;
     let active = local.active_stack()?;
-    let info = server.get_json("/api/v1/info").map_err(um)?;
+    let info = server.get_json("/api/v1/info")?;
     if info["version"].as_str() != Some(local.zenml_version.as_str()) {
-        return Err(um(format!("server version {}", info["version"])));
+        return Err(Declined::new(format!("server version {}", info["version"])));
     }
     if info["auth_scheme"].as_str() != Some("NO_AUTH") && !server.authenticated() {
-        return Err(um(format!("server auth scheme {}", info["auth_scheme"])));
+        return Err(Declined::new(format!(
+            "server auth scheme {}",
+            info["auth_scheme"]
+        )));
     }
-    server
-        .get_json(&format!(
-            "/api/v1/projects/{}?hydrate=True",
-            uuid_text(&project.hex)
-        ))
-        .map_err(um)?;
+    server.get_json(&format!(
+        "/api/v1/projects/{}?hydrate=True",
+        uuid_text(&project.hex)
+    ))?;
     let stack = |hex: &str| {
-        let json = server
-            .get_json(&format!("/api/v1/stacks/{}?hydrate=True", uuid_text(hex)))
-            .map_err(um)?;
-        server_stack(&json).ok_or_else(|| um(format!("stack {hex}: response not modelled")))
+        let json = server.get_json(&format!("/api/v1/stacks/{}?hydrate=True", uuid_text(hex)))?;
+        server_stack(&json)
+            .ok_or_else(|| Declined::new(format!("stack {hex}: response not modelled")))
     };
     let active_stack = stack(&active.hex)?;
     let page = server
         .get_json(&format!(
             "/api/v1/stacks?hydrate=False&sort_by=desc%3Acreated&logical_operator=and&page=1&size={PAGE_SIZE}"
         ))
-        .map_err(um)?;
+        ?;
     let total = page["total"]
         .as_u64()
-        .ok_or_else(|| um("page without total".into()))? as usize;
+        .ok_or_else(|| Declined::new("page without total"))? as usize;
     let mut ids: Vec<String> = page["items"]
         .as_array()
-        .ok_or_else(|| um("page without items".into()))?
+        .ok_or_else(|| Declined::new("page without items"))?
         .iter()
         .map(|item| item["id"].as_str().and_then(uuid_hex))
         .collect::<Option<_>>()
-        .ok_or_else(|| um("a stack id not modelled".into()))?;
+        .ok_or_else(|| Declined::new("a stack id not modelled"))?;
     let active_hex = put_active_first(&mut ids, &active.hex, show_active);
     let stacks = ids
         .iter()
@@ -293,7 +291,7 @@ fn server_stack(json: &serde_json::Value) -> Option<StackRecord> {
     })
 }
 
-fn read_stack(s: &Snapshot, id: &str) -> Result<StackRecord, String> {
+fn read_stack(s: &Snapshot, id: &str) -> Result<StackRecord, Declined> {
     let (name, created, updated, user_id) = s.stack_row(id)?.ok_or("stack vanished")?;
     let user = match &user_id {
         Some(uid) => Some(s.user_name_by_id(uid)?.ok_or("stack user not found")?),
@@ -548,7 +546,7 @@ pub fn render_data(
     columns: &str,
     pagination: &[(&str, i64)],
     yaml: Option<&pyformat::YamlResolvers>,
-) -> Result<Rendered, String> {
+) -> Result<Rendered, Declined> {
     let (selected, messages) = selection(rows, columns);
     let filtered: Vec<Vec<(String, Value)>> = rows
         .iter()
@@ -583,8 +581,7 @@ pub fn render_data(
                 match yaml {
                     Some(resolvers) => pyformat::yaml_with(&doc, resolvers),
                     None => pyformat::yaml(&doc),
-                }
-                .map_err(|e| e.0)?
+                }?
             }
         }
         "csv" | "tsv" => {
@@ -611,7 +608,7 @@ pub fn render_data(
                 pyformat::delimited(&header, &body, if format == "csv" { ',' } else { '\t' })
             }
         }
-        other => return Err(format!("format {other} not rendered here")),
+        other => return Err(Declined::new(format!("format {other} not rendered here"))),
     };
     // zenml_cli.clean_output: the text, plus a newline unless it ends with one; nothing if empty.
     let mut stdout = text.into_bytes();
@@ -623,12 +620,12 @@ pub fn render_data(
 
 /// `_get_terminal_width()` clamped as `_render_table` does: `ZENML_CLI_COLUMN_WIDTH` when a
 /// positive int, else `shutil.get_terminal_size().columns`; then `max(80, min(T, 200))`.
-fn table_width(ctx: &Context) -> Result<usize, Unsupported> {
+fn table_width(ctx: &Context) -> Result<usize, Declined> {
     let forced = vars::text(vars::ZENML_CLI_COLUMN_WIDTH).map(|v| v.trim().parse::<i64>());
     let width = match forced {
         Some(Ok(w)) if w > 0 => w as usize,
         Some(Err(_)) if vars::os(vars::ZENML_CLI_COLUMN_WIDTH).is_some_and(|v| !v.is_empty()) => {
-            return Err(Unsupported("ZENML_CLI_COLUMN_WIDTH not an int"));
+            return Err(Declined::new("ZENML_CLI_COLUMN_WIDTH not an int"));
         }
         _ => ctx.terminal.shutil_columns()?,
     };
@@ -643,7 +640,7 @@ fn render_table_output(
     total: i64,
     total_pages: i64,
     cell_table: &crate::render::cells::CellTable,
-) -> Result<Rendered, Unsupported> {
+) -> Result<Rendered, Declined> {
     let (selected, mut messages) = selection(rows, columns);
     // str(v) of each selected value; a key a row lacks is "".
     let cells: Vec<Vec<String>> = rows
@@ -702,41 +699,39 @@ pub fn run(ctx: &Context, args: &ListArgs) -> CommandResult {
     let meta = &ctx.cache.meta;
     let fd = meta.out_fd();
     if ctx.terminal.rich_is_terminal(fd) {
-        return Err(Unsupported("ZenML draws a spinner on a terminal"));
+        return Err(Declined::new("ZenML draws a spinner on a terminal"));
     }
     if vars::os(vars::ZENML_PAGINATION_DEFAULT_LIMIT).is_some() {
-        return Err(Unsupported("custom page size"));
+        return Err(Declined::new("custom page size"));
     }
     let types = meta
         .stack_component_types
         .as_ref()
-        .ok_or(Unsupported("component types not generated"))?;
+        .ok_or(Declined::new("component types not generated"))?;
     let format = args.output.clone().unwrap_or_else(default_format);
     let no_color = vars::os(vars::NO_COLOR).is_some_and(|v| !v.is_empty());
     if (format == "json" || format == "yaml") && ctx.terminal.isatty[1] && !no_color {
-        return Err(Unsupported("highlighted JSON/YAML on a terminal"));
+        return Err(Declined::new("highlighted JSON/YAML on a terminal"));
     }
     let columns = args
         .columns
         .clone()
         .unwrap_or_else(|| DEFAULT_COLUMNS.to_string());
-    let unmodelled = super::delegate_unmodelled("stack list");
-    let input = PathInput::from_process().map_err(&unmodelled)?;
-    let local = Local::open(&input, ctx.version, ctx.site_packages).map_err(&unmodelled)?;
+    let input = PathInput::from_process()?;
+    let local = Local::open(&input, ctx.version, ctx.site_packages)?;
     let listing = match &local.store {
         StoreKind::Sql(_) => read_listing(&local, true),
         StoreKind::Rest(server) => read_server_listing(&local, server, true),
-    }
-    .map_err(&unmodelled)?;
+    }?;
     let table = format == "table";
     let rows: Vec<Row> = listing
         .stacks
         .iter()
         .map(|s| row(s, listing.active_hex.as_deref(), table, types))
         .collect::<Option<_>>()
-        .ok_or(Unsupported("a stack row not modelled"))?;
+        .ok_or(Declined::new("a stack row not modelled"))?;
     if listing.stacks.len() > PAGE_SIZE && columns.trim().eq_ignore_ascii_case("all") {
-        return Err(Unsupported("hydrated active stack with all columns"));
+        return Err(Declined::new("hydrated active stack with all columns"));
     }
     let total = listing.total as i64;
     let pagination = [
@@ -764,7 +759,7 @@ pub fn run(ctx: &Context, args: &ListArgs) -> CommandResult {
             .flatten();
         render_data(&format, &rows, &columns, &pagination, yaml.as_ref()).map_err(|e| {
             debug::line(format!("stack list: {e}"));
-            Unsupported("value not rendered here")
+            Declined::new("value not rendered here")
         })?
     };
     let mut out = Output {

@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use super::{CommandResult, Context, Output, ZenConsole};
+use crate::declined::Declined;
 use crate::vars;
-use crate::zenml::paths::{PathInput, Unmodelled};
+use crate::zenml::paths::PathInput;
 use crate::zenml::state::Local;
 
 /// One thing `status` prints, in order.
@@ -33,13 +34,13 @@ pub struct State {
     pub local_stores: PathBuf,
 }
 
-fn text(path: &Path) -> Result<&str, Unmodelled> {
+fn text(path: &Path) -> Result<&str, Declined> {
     path.to_str()
-        .ok_or_else(|| Unmodelled(format!("non-UTF-8 path {}", path.display())))
+        .ok_or_else(|| Declined::new(format!("non-UTF-8 path {}", path.display())))
 }
 
 /// Reads the state, or says why the launcher must delegate.
-pub fn read_state(input: &PathInput, zenml_version: &str) -> Result<State, Unmodelled> {
+pub fn read_state(input: &PathInput, zenml_version: &str) -> Result<State, Declined> {
     // A server store is `status_remote`'s (no CA bundle needed for the local store).
     let local = Local::open(input, zenml_version, None)?;
     let project_id = local.active_project()?;
@@ -82,7 +83,7 @@ fn project_warning(project: &str) -> String {
 }
 
 /// The lines of `zenml status` for a state (cli/server.py::status).
-pub fn items(state: &State) -> Result<Vec<Item>, Unmodelled> {
+pub fn items(state: &State) -> Result<Vec<Item>, Declined> {
     let scope = if state.repository_root.is_some() {
         "repository"
     } else {
@@ -102,8 +103,8 @@ pub fn items(state: &State) -> Result<Vec<Item>, Unmodelled> {
             .iter()
             .any(|s| state.project.contains(s))
         {
-            return Err(Unmodelled(
-                "project name the log formatter would restyle".into(),
+            return Err(Declined::new(
+                "project name the log formatter would restyle",
             ));
         }
         items.push(Item::Log(project_warning(&state.project)));
@@ -130,7 +131,7 @@ pub fn local_items(
     repository_root: Option<&Path>,
     config_dir: &Path,
     local_stores: &Path,
-) -> Result<Vec<Item>, Unmodelled> {
+) -> Result<Vec<Item>, Declined> {
     let mut items = Vec::new();
     if let Some(root) = repository_root {
         items.push(Item::Declare(format!(
@@ -156,9 +157,9 @@ pub fn local_items(
 }
 
 /// Whether ZenML's logging shows a WARNING with colours as modelled here.
-fn project_warning_shown() -> Result<bool, Unmodelled> {
+fn project_warning_shown() -> Result<bool, Declined> {
     if vars::os(vars::ZENML_LOGGING_COLORS_DISABLED).is_some() {
-        return Err(Unmodelled(format!(
+        return Err(Declined::new(format!(
             "{} is set",
             vars::ZENML_LOGGING_COLORS_DISABLED
         )));
@@ -167,18 +168,17 @@ fn project_warning_shown() -> Result<bool, Unmodelled> {
     match level.as_deref() {
         None | Some("INFO") | Some("WARN") | Some("WARNING") => Ok(true),
         Some("ERROR") | Some("CRITICAL") | Some("NOTSET") => Ok(false),
-        Some(other) => Err(Unmodelled(format!("logging verbosity {other}"))),
+        Some(other) => Err(Declined::new(format!("logging verbosity {other}"))),
     }
 }
 
 pub fn run(ctx: &Context) -> CommandResult {
-    let unmodelled = super::delegate_unmodelled("status");
-    let input = PathInput::from_process().map_err(&unmodelled)?;
+    let input = PathInput::from_process()?;
     if let Some(out) = super::status_remote::run(ctx, &input)? {
         return Ok(out);
     }
-    let state = read_state(&input, ctx.version).map_err(&unmodelled)?;
-    let items = items(&state).map_err(&unmodelled)?;
+    let state = read_state(&input, ctx.version)?;
+    let items = items(&state)?;
     let mut console = ZenConsole::new(ctx)?;
     let texts: Vec<&str> = items
         .iter()

@@ -16,15 +16,15 @@
 
 use super::status::Item;
 use super::{Context, Output, ZenConsole};
-use crate::render::terminal::Unsupported;
+use crate::declined::Declined;
 use crate::zenml::credentials::ServerCredentials;
-use crate::zenml::paths::{self, PathInput, Unmodelled};
+use crate::zenml::paths::{self, PathInput};
 use crate::zenml::rest_store::Server;
 use crate::zenml::state::{Local, StoreKind};
 
 /// `ServerCredentials.auth_status`; for a token that expires (a device-flow login), its expiry
 /// in the local time zone and the time left, at this moment.
-fn auth_status(c: &ServerCredentials, local_host: bool) -> Result<String, Unmodelled> {
+fn auth_status(c: &ServerCredentials, local_host: bool) -> Result<String, Declined> {
     if c.api_key.is_some() {
         return Ok("API key".into());
     }
@@ -41,12 +41,12 @@ fn auth_status(c: &ServerCredentials, local_host: bool) -> Result<String, Unmode
     };
     let now = std::time::SystemTime::now();
     if !token.usable_at(now) {
-        return Err(Unmodelled("the token (nearly) expired".into()));
+        return Err(Declined::new("the token (nearly) expired"));
     }
     let left = expires - crate::zenml::credentials::unix_micros_of(now);
     Ok(format!(
         "valid until {} (in {})",
-        local_expiry(expires).ok_or_else(|| Unmodelled("the local time of the expiry".into()))?,
+        local_expiry(expires).ok_or_else(|| Declined::new("the local time of the expiry"))?,
         human_readable_time(left)
     ))
 }
@@ -84,11 +84,11 @@ fn hyperlink(target: &str, text: &str) -> String {
 }
 
 /// The connection lines of the "remote server" branch.
-fn connection_items(server: &Server) -> Result<Vec<Item>, Unmodelled> {
+fn connection_items(server: &Server) -> Result<Vec<Item>, Declined> {
     let url = &server.url;
     if url.contains(['[', ']']) || url.contains(char::is_whitespace) {
-        return Err(Unmodelled(
-            "a server URL that rich markup would not keep".into(),
+        return Err(Declined::new(
+            "a server URL that rich markup would not keep",
         ));
     }
     let Some(c) = &server.credentials else {
@@ -101,10 +101,10 @@ fn connection_items(server: &Server) -> Result<Vec<Item>, Unmodelled> {
         || c.field("organization_id").is_some()
         || c.field("workspace_id").is_some();
     if pro {
-        return Err(Unmodelled("a ZenML Pro server".into()));
+        return Err(Declined::new("a ZenML Pro server"));
     }
     if c.field("pro_dashboard_url").is_some() && c.field("workspace_name").is_some() {
-        return Err(Unmodelled("a Pro dashboard URL".into()));
+        return Err(Declined::new("a Pro dashboard URL"));
     }
     let (host, _) = crate::zenml::rest_store::host_and_port(url);
     let local_host = ["localhost", "127.0.0.1", "host.docker.internal"].contains(&host);
@@ -123,53 +123,48 @@ fn connection_items(server: &Server) -> Result<Vec<Item>, Unmodelled> {
     ])
 }
 
-fn name(json: &serde_json::Value, what: &str) -> Result<String, Unmodelled> {
+fn name(json: &serde_json::Value, what: &str) -> Result<String, Declined> {
     json["name"]
         .as_str()
         .map(str::to_string)
-        .ok_or_else(|| Unmodelled(format!("{what}: response not modelled")))
+        .ok_or_else(|| Declined::new(format!("{what}: response not modelled")))
 }
 
 /// Every line, read before any is printed.
-fn items(local: &Local, server: &Server) -> Result<Vec<Item>, Unmodelled> {
-    let um = Unmodelled;
+fn items(local: &Local, server: &Server) -> Result<Vec<Item>, Declined> {
     if paths::local_server_present(&local.config_dir) {
-        return Err(um("a local server deployment exists".into()));
+        return Err(Declined::new("a local server deployment exists"));
     }
     let mut items = vec![Item::Declare("-----ZenML Client Status-----".into())];
     items.extend(connection_items(server)?);
     let project_id = local.active_project()?;
     let stack_id = local.active_stack()?;
-    let info = server.get_json("/api/v1/info").map_err(um)?;
+    let info = server.get_json("/api/v1/info")?;
     if info["version"].as_str() != Some(local.zenml_version.as_str()) {
-        return Err(um(format!("server version {}", info["version"])));
+        return Err(Declined::new(format!("server version {}", info["version"])));
     }
     let user = name(
-        &server
-            .get_json("/api/v1/current-user?hydrate=False")
-            .map_err(um)?,
+        &server.get_json("/api/v1/current-user?hydrate=False")?,
         "user",
     )?;
     let uuid = super::stack_list::uuid_text;
     let project = name(
-        &server
-            .get_json(&format!(
-                "/api/v1/projects/{}?hydrate=True",
-                uuid(&project_id.hex)
-            ))
-            .map_err(um)?,
+        &server.get_json(&format!(
+            "/api/v1/projects/{}?hydrate=True",
+            uuid(&project_id.hex)
+        ))?,
         "project",
     )?;
     if project != "default" {
-        return Err(um("a non-default project (ZenML logs a warning)".into()));
+        return Err(Declined::new(
+            "a non-default project (ZenML logs a warning)",
+        ));
     }
     let stack = name(
-        &server
-            .get_json(&format!(
-                "/api/v1/stacks/{}?hydrate=True",
-                uuid(&stack_id.hex)
-            ))
-            .map_err(um)?,
+        &server.get_json(&format!(
+            "/api/v1/stacks/{}?hydrate=True",
+            uuid(&stack_id.hex)
+        ))?,
         "stack",
     )?;
     let scope = local.scope();
@@ -189,13 +184,12 @@ fn items(local: &Local, server: &Server) -> Result<Vec<Item>, Unmodelled> {
 }
 
 /// `Ok(None)`: the store is not a server (the local-store route answers).
-pub fn run(ctx: &Context, input: &PathInput) -> Result<Option<Output>, Unsupported> {
-    let unmodelled = super::delegate_unmodelled("status");
-    let local = Local::open(input, ctx.version, ctx.site_packages).map_err(&unmodelled)?;
+pub fn run(ctx: &Context, input: &PathInput) -> Result<Option<Output>, Declined> {
+    let local = Local::open(input, ctx.version, ctx.site_packages)?;
     let StoreKind::Rest(server) = &local.store else {
         return Ok(None);
     };
-    let items = items(&local, server).map_err(&unmodelled)?;
+    let items = items(&local, server)?;
     let mut console = ZenConsole::new(ctx)?;
     let mut out = Output::default();
     for item in items {

@@ -2,7 +2,7 @@
 //! installed package, then `version: X`).
 
 use super::{CommandResult, Context, Output};
-use crate::render::terminal::Unsupported;
+use crate::declined::Declined;
 use crate::render::text;
 
 /// `zenml, version X`: Click's message with X read from the installed `zenml/VERSION`.
@@ -12,7 +12,7 @@ pub fn flag(ctx: &Context) -> CommandResult {
         .version_flag
         .as_ref()
         .filter(|_| meta.supports("version_flag"));
-    let flag = flag.ok_or(Unsupported("--version output not generated"))?;
+    let flag = flag.ok_or(Declined::new("--version output not generated"))?;
     let mut out = Output::default();
     let fd = if flag.stream == "stdout" { 1 } else { 2 };
     out.fd(fd)
@@ -26,9 +26,9 @@ pub fn command(ctx: &Context, pick: impl FnOnce(usize) -> usize) -> CommandResul
     let version = meta.version.as_ref().filter(|_| meta.supports("version"));
     let version = version
         .and_then(|v| v.get())
-        .ok_or(Unsupported("version banners not generated"))?;
+        .ok_or(Declined::new("version banners not generated"))?;
     if version.banners.is_empty() {
-        return Err(Unsupported("no banners"));
+        return Err(Declined::new("no banners"));
     }
     let fd = meta.out_fd();
     let mode = ctx.terminal.rich(fd)?;

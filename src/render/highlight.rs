@@ -9,7 +9,7 @@
 //!
 //! 1. Markup and emoji codes are applied first (`console.markup`/`emoji` are on): square
 //!    brackets that form no tag and escaped tags become their plain text as rich makes it
-//!    (`markup.rs`); a real tag is [`Unsupported`], and so is any match of rich's emoji-code
+//!    (`markup.rs`); a real tag is [`Declined`], and so is any match of rich's emoji-code
 //!    regex whose name could be an emoji name (all its lower-cased characters occur in rich's
 //!    emoji names; without that list, any match).
 //! 2. `ReprHighlighter`: each of its regexes in order, `finditer` over the whole text; every
@@ -25,7 +25,7 @@
 //! here. Python's classes are written into each regex as explicit characters: for ASCII and
 //! the Latin letters U+00C0–U+024F once (on them the regex crate's `\b` agrees), and for a
 //! text with other characters, for that text's alphabet (compiled on first need, kept per
-//! alphabet; `\b`/`\B` then become lookarounds on Python's word class). Also [`Unsupported`]:
+//! alphabet; `\b`/`\B` then become lookarounds on Python's word class). Also [`Declined`]:
 //! tabs, control and bidi characters and whatever [`CellTable::covers`] refuses (without the
 //! recorded text data: any character outside printable ASCII and those Latin letters), a regex
 //! that does not compile or exceeds the backtrack limit, and an empty match (Python and Rust
@@ -38,7 +38,7 @@
 //!
 //! ```no_run
 //! # use zenml_launcher::render::{highlight::{Highlighter, StyleTable, ThemeData}, terminal::Terminal, text};
-//! # fn demo(meta: &ThemeData, fd: usize, terminal: &Terminal) -> Result<Vec<u8>, zenml_launcher::render::terminal::Unsupported> {
+//! # fn demo(meta: &ThemeData, fd: usize, terminal: &Terminal) -> Result<Vec<u8>, zenml_launcher::render::terminal::Declined> {
 //! let highlighter = Highlighter::from_theme(meta)?;
 //! let info = highlighter.theme_style("info")?; // cli_utils.declare
 //! let mut table = StyleTable::new();
@@ -55,9 +55,9 @@ use std::collections::BTreeMap;
 use fancy_regex::{Captures, Regex};
 use serde::Deserialize;
 
+use crate::declined::Declined;
 use crate::render::cells::{CellTable, PythonClasses, in_ranges};
 use crate::render::style::{Palettes, Style, StyleSpec};
-use crate::render::terminal::Unsupported;
 use crate::render::text::{Line, Piece, StyleCodes};
 
 /// The style table pieces index into: [`StyleCodes`] per distinct output, `-1` for a style that
@@ -87,11 +87,7 @@ impl StyleTable {
     }
 
     /// The index of `style`'s codes, added when new.
-    pub fn intern(
-        &mut self,
-        style: &Style,
-        palettes: Option<&Palettes>,
-    ) -> Result<i32, Unsupported> {
+    pub fn intern(&mut self, style: &Style, palettes: Option<&Palettes>) -> Result<i32, Declined> {
         self.intern_linked(style, None, palettes)
     }
 
@@ -101,7 +97,7 @@ impl StyleTable {
         style: &Style,
         link: Option<&str>,
         palettes: Option<&Palettes>,
-    ) -> Result<i32, Unsupported> {
+    ) -> Result<i32, Declined> {
         let codes = StyleCodes {
             link: link.map(str::to_string),
             ..style.codes(palettes)?
@@ -121,7 +117,7 @@ impl StyleTable {
                 self.codes.len() - 1
             }
         };
-        i32::try_from(index).map_err(|_| Unsupported("style table overflow"))
+        i32::try_from(index).map_err(|_| Declined::new("style table overflow"))
     }
 }
 
@@ -147,7 +143,7 @@ struct Alternative {
     /// The pattern translated for `fancy-regex`.
     source: String,
     requires: Vec<Vec<String>>,
-    compiled: OnceCell<Result<Compiled, Unsupported>>,
+    compiled: OnceCell<Result<Compiled, Declined>>,
 }
 
 impl Alternative {
@@ -155,7 +151,7 @@ impl Alternative {
         pattern: &str,
         requires: &[Vec<String>],
         classes: &Classes,
-    ) -> Result<Alternative, Unsupported> {
+    ) -> Result<Alternative, Declined> {
         Ok(Alternative {
             source: python_to_fancy(pattern, classes)?,
             requires: requires.to_vec(),
@@ -242,7 +238,7 @@ impl Variant {
         patterns: &[RawRegex],
         emoji: Option<&RawRegex>,
         classes: &Classes,
-    ) -> Result<Variant, Unsupported> {
+    ) -> Result<Variant, Declined> {
         let translate = |r: &RawRegex| alternatives(&r.pattern, r.split.as_deref(), classes);
         Ok(Variant {
             patterns: patterns.iter().map(translate).collect::<Result<_, _>>()?,
@@ -267,7 +263,7 @@ pub struct Highlighter {
     emoji_digit_names: Option<Vec<String>>,
     /// The console interprets `[…]` markup.
     markup: bool,
-    theme: BTreeMap<String, Result<Style, Unsupported>>,
+    theme: BTreeMap<String, Result<Style, Declined>>,
     palettes: Option<Palettes>,
     /// rich's cell widths ([`CellTable::narrow`] without the recorded data: then only
     /// [`check_chars`]' characters are accepted).
@@ -277,10 +273,10 @@ pub struct Highlighter {
 }
 
 impl Highlighter {
-    /// Builds the highlighter from what `gen_cache.py` recorded (step 7); [`Unsupported`] when
+    /// Builds the highlighter from what `gen_cache.py` recorded (step 7); [`Declined`] when
     /// it was not recorded or is not reproducible.
-    pub fn from_theme(meta: &ThemeData) -> Result<Highlighter, Unsupported> {
-        let missing = Unsupported("console theme not generated");
+    pub fn from_theme(meta: &ThemeData) -> Result<Highlighter, Declined> {
+        let missing = Declined::new("console theme not generated");
         if !meta.supports("theme") {
             return Err(missing);
         }
@@ -351,7 +347,7 @@ impl Highlighter {
     }
 
     /// The regexes for a text of these non-Latin characters.
-    fn variant_for(&self, alphabet: &[char]) -> Result<std::rc::Rc<Variant>, Unsupported> {
+    fn variant_for(&self, alphabet: &[char]) -> Result<std::rc::Rc<Variant>, Declined> {
         if let Some((_, v)) = self
             .variants
             .borrow()
@@ -363,7 +359,7 @@ impl Highlighter {
         let classes = self
             .python_classes
             .as_ref()
-            .ok_or(Unsupported(
+            .ok_or(Declined::new(
                 "control, wide or non-Latin character in dynamic text",
             ))
             .map(|p| Classes::for_alphabet(alphabet, p))?;
@@ -380,11 +376,11 @@ impl Highlighter {
 
     /// A style of the console's theme by name (`info`, `warning`, `error`, `success`, `none`,
     /// `repr.*`), as `console.get_style(name)` resolves it.
-    pub fn theme_style(&self, name: &str) -> Result<Style, Unsupported> {
+    pub fn theme_style(&self, name: &str) -> Result<Style, Declined> {
         self.theme
             .get(name)
             .cloned()
-            .unwrap_or(Err(Unsupported("style not in the recorded theme")))
+            .unwrap_or(Err(Declined::new("style not in the recorded theme")))
     }
 
     /// rich's palettes, for [`StyleTable::intern`] of styles built by the caller.
@@ -400,7 +396,7 @@ impl Highlighter {
         text: &str,
         base: Option<&Style>,
         table: &mut StyleTable,
-    ) -> Result<Vec<Line>, Unsupported> {
+    ) -> Result<Vec<Line>, Declined> {
         let (text, links) = &self.plain_text(text)?;
         let owned;
         let variant: &Variant = match alphabet([text.as_str()]) {
@@ -454,16 +450,16 @@ impl Highlighter {
     fn plain_text(
         &self,
         text: &str,
-    ) -> Result<(String, Vec<crate::render::markup::Link>), Unsupported> {
+    ) -> Result<(String, Vec<crate::render::markup::Link>), Declined> {
         if self.cells.is_narrow() {
             check_chars(text)?;
         } else {
             for c in text.chars() {
                 if c == '\t' {
-                    return Err(Unsupported("tab in dynamic text"));
+                    return Err(Declined::new("tab in dynamic text"));
                 }
                 if !self.cells.covers(c) {
-                    return Err(Unsupported(
+                    return Err(Declined::new(
                         "control, wide or non-Latin character in dynamic text",
                     ));
                 }
@@ -471,10 +467,10 @@ impl Highlighter {
         }
         let (pieces, links) = if self.markup {
             if self.cells.is_narrow() && text.contains('[') {
-                return Err(Unsupported("console markup ('[') in dynamic text"));
+                return Err(Declined::new("console markup ('[') in dynamic text"));
             }
             crate::render::markup::pieces_and_links(text)
-                .map_err(|_| Unsupported("console markup ('[') in dynamic text"))?
+                .map_err(|_| Declined::new("console markup ('[') in dynamic text"))?
         } else {
             (vec![text.to_string()], Vec::new())
         };
@@ -489,17 +485,17 @@ impl Highlighter {
     }
 
     /// The compiled form of `alternative`, with its group styles from the theme.
-    fn compiled<'a>(&self, alternative: &'a Alternative) -> Result<&'a Compiled, Unsupported> {
+    fn compiled<'a>(&self, alternative: &'a Alternative) -> Result<&'a Compiled, Declined> {
         alternative
             .compiled
             .get_or_init(|| {
                 let regex = Regex::new(&alternative.source)
-                    .map_err(|_| Unsupported("a rich regex fancy-regex cannot compile"))?;
+                    .map_err(|_| Declined::new("a rich regex fancy-regex cannot compile"))?;
                 let mut groups = Vec::new();
                 for (index, name) in regex.capture_names().enumerate() {
                     if let Some(name) = name {
                         let style = self.theme.get(&format!("{}{name}", self.base_style));
-                        let style = style.cloned().unwrap_or(Err(Unsupported(
+                        let style = style.cloned().unwrap_or(Err(Declined::new(
                             "highlight style missing from the theme",
                         )))?;
                         groups.push((index, style));
@@ -519,13 +515,13 @@ impl Highlighter {
         alternatives: &[Alternative],
         text: &'t str,
         mut found: impl FnMut(&Compiled, &Captures<'t, str>),
-    ) -> Result<(), Unsupported> {
+    ) -> Result<(), Declined> {
         let active = alternatives
             .iter()
             .filter(|a| a.possible(text))
             .map(|a| self.compiled(a))
             .collect::<Result<Vec<_>, _>>()?;
-        let failed = |_| Unsupported("highlight regex hit its backtrack limit");
+        let failed = |_| Declined::new("highlight regex hit its backtrack limit");
         // Each alternative's next match at or after `pos` (`None` inside: no more matches).
         let mut next: Vec<Option<Option<Captures<'t, str>>>> =
             active.iter().map(|_| None).collect();
@@ -559,9 +555,9 @@ impl Highlighter {
             };
             let whole = captures
                 .get(0)
-                .ok_or(Unsupported("match without group 0"))?;
+                .ok_or(Declined::new("match without group 0"))?;
             if whole.start() == whole.end() {
-                return Err(Unsupported("empty highlight regex match"));
+                return Err(Declined::new("empty highlight regex match"));
             }
             pos = whole.end();
             found(active[i], &captures);
@@ -569,11 +565,7 @@ impl Highlighter {
     }
 
     /// `ReprHighlighter.highlight`: (start, end, style) in character offsets, in span order.
-    fn spans(
-        &self,
-        variant: &Variant,
-        text: &str,
-    ) -> Result<Vec<(usize, usize, Style)>, Unsupported> {
+    fn spans(&self, variant: &Variant, text: &str) -> Result<Vec<(usize, usize, Style)>, Declined> {
         let mut char_at = vec![0usize; text.len() + 1];
         let mut count = 0;
         for (i, (byte, _)) in text.char_indices().enumerate() {
@@ -595,7 +587,7 @@ impl Highlighter {
     }
 
     /// `_emoji_replace` would leave the text unchanged: no match names a possible emoji.
-    fn check_emoji(&self, variant: &Variant, text: &str) -> Result<(), Unsupported> {
+    fn check_emoji(&self, variant: &Variant, text: &str) -> Result<(), Declined> {
         let Some(emoji) = &variant.emoji else {
             return Ok(());
         };
@@ -611,7 +603,7 @@ impl Highlighter {
             };
         })?;
         if possible {
-            return Err(Unsupported("emoji code (':name:') in dynamic text"));
+            return Err(Declined::new("emoji code (':name:') in dynamic text"));
         }
         Ok(())
     }
@@ -623,7 +615,7 @@ fn alternatives(
     pattern: &str,
     split: Option<&[RegexAlternative]>,
     classes: &Classes,
-) -> Result<Vec<Alternative>, Unsupported> {
+) -> Result<Vec<Alternative>, Declined> {
     let joined = |alts: &[RegexAlternative]| {
         alts.iter()
             .map(|a| a.pattern.as_str())
@@ -641,14 +633,14 @@ fn alternatives(
 
 /// The characters this module handles: `\n`, printable ASCII, and the Latin letters
 /// U+00C0–U+024F (without × and ÷).
-fn check_chars(text: &str) -> Result<(), Unsupported> {
+fn check_chars(text: &str) -> Result<(), Declined> {
     for c in text.chars() {
         match c {
             '\n' | ' '..='~' => {}
-            '\t' => return Err(Unsupported("tab in dynamic text")),
+            '\t' => return Err(Declined::new("tab in dynamic text")),
             '\u{C0}'..='\u{24F}' if c != '\u{D7}' && c != '\u{F7}' => {}
             _ => {
-                return Err(Unsupported(
+                return Err(Declined::new(
                     "control, wide or non-Latin character in dynamic text",
                 ));
             }
@@ -749,11 +741,11 @@ impl Classes {
 /// [`check_chars`] accepts: `\w`, `\d`, `\s`, their complements and `.` become explicit
 /// classes, and inside a character class, where Python takes `]` right after `[`/`[^`, `[`,
 /// `&` and `~` literally (Rust would read the end of the class, a nested class, `&&` and `~~`
-/// set operations), those are escaped. Not translated ([`Unsupported`]): `$` (which also
+/// set operations), those are escaped. Not translated ([`Declined`]): `$` (which also
 /// matches before a final newline in Python), `--` in a class, escapes other than punctuation,
 /// `\n` `\t` `\r` `\f` `\v` and (outside classes) `\b` `\B` `\A`, and `(?…)` other than
 /// non-capturing and named groups, backreferences by name and lookarounds.
-fn python_to_fancy(pattern: &str, classes: &Classes) -> Result<String, Unsupported> {
+fn python_to_fancy(pattern: &str, classes: &Classes) -> Result<String, Declined> {
     let mut out = String::with_capacity(pattern.len() * 2);
     let mut chars = pattern.chars().peekable();
     let mut in_class = false;
@@ -797,7 +789,7 @@ fn python_to_fancy(pattern: &str, classes: &Classes) -> Result<String, Unsupport
                             out.push('\\');
                             out.push(e);
                         }
-                        _ => return Err(Unsupported("a regex escape not translated")),
+                        _ => return Err(Declined::new("a regex escape not translated")),
                     },
                 }
                 previous = '\0';
@@ -823,16 +815,16 @@ fn python_to_fancy(pattern: &str, classes: &Classes) -> Result<String, Unsupport
                 out.push(c);
             }
             '-' if in_class && previous == '-' => {
-                return Err(Unsupported("'--' in a regex character class"));
+                return Err(Declined::new("'--' in a regex character class"));
             }
-            '$' if !in_class => return Err(Unsupported("'$' in a highlight regex")),
+            '$' if !in_class => return Err(Declined::new("'$' in a highlight regex")),
             '(' if !in_class && chars.peek() == Some(&'?') => {
                 // Groups and lookarounds only: no inline flags (`(?x)` treats classes
                 // differently), comments, conditionals or atomic groups.
                 let ahead: String = chars.clone().take(3).collect();
                 let known = ["?:", "?=", "?!", "?<=", "?<!", "?P<", "?P="];
                 if !known.iter().any(|k| ahead.starts_with(k)) {
-                    return Err(Unsupported("a regex group syntax not translated"));
+                    return Err(Declined::new("a regex group syntax not translated"));
                 }
                 out.push('(');
             }
@@ -856,7 +848,7 @@ pub fn styled_lines(
     base: Option<&str>,
     meta: &ThemeData,
     table: &mut StyleTable,
-) -> Result<Vec<Line>, Unsupported> {
+) -> Result<Vec<Line>, Declined> {
     let highlighter = Highlighter::from_theme(meta)?;
     let base = base.map(|name| highlighter.theme_style(name)).transpose()?;
     highlighter.styled_lines(text, base.as_ref(), table)
@@ -943,7 +935,7 @@ mod tests {
         assert!(check_chars("plain ASCII ~ and\nnewline, café Ñ ǅ ɏ").is_ok());
         assert_eq!(
             check_chars("a\tb").unwrap_err(),
-            Unsupported("tab in dynamic text")
+            Declined::new("tab in dynamic text")
         );
         for bad in ["\r", "\x07", "×", "÷", "日", "ɐ", "\u{301}", "€"] {
             assert!(check_chars(bad).is_err(), "{bad:?}");

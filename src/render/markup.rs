@@ -2,9 +2,9 @@
 //! brackets that do not form a tag (`[1]`, `[A]`, `[ x]`, a lone `[`), escaped tags (`\[b]`) and
 //! literal backslashes, exactly as rich turns them into plain text. Hyperlinks (`[link=URL]…
 //! [/link]`) are returned as spans by [`pieces_and_links`]; any other real tag (`[b]`, `[/]`,
-//! `[@click]`) is [`Unsupported`]: styles from names are not modelled.
+//! `[@click]`) is [`Declined`]: styles from names are not modelled.
 
-use crate::render::terminal::Unsupported;
+use crate::declined::Declined;
 
 /// A `[link=URL]…[/link]` of the markup: the characters it covers in the plain text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,17 +16,17 @@ pub struct Link {
 
 /// The plain pieces rich appends to its `Text` for `markup` (each is then emoji-replaced on
 /// its own): one piece, the text itself, when it has no `[`.
-pub fn plain_pieces(markup: &str) -> Result<Vec<String>, Unsupported> {
+pub fn plain_pieces(markup: &str) -> Result<Vec<String>, Declined> {
     parse(markup, false).map(|(pieces, _)| pieces)
 }
 
 /// [`plain_pieces`], and the hyperlinks the markup opens and closes (in the order rich adds
 /// their spans: as each closes).
-pub fn pieces_and_links(markup: &str) -> Result<(Vec<String>, Vec<Link>), Unsupported> {
+pub fn pieces_and_links(markup: &str) -> Result<(Vec<String>, Vec<Link>), Declined> {
     parse(markup, true)
 }
 
-fn parse(markup: &str, links: bool) -> Result<(Vec<String>, Vec<Link>), Unsupported> {
+fn parse(markup: &str, links: bool) -> Result<(Vec<String>, Vec<Link>), Declined> {
     if !markup.contains('[') {
         return Ok((vec![markup.to_string()], Vec::new()));
     }
@@ -94,7 +94,7 @@ fn parse(markup: &str, links: bool) -> Result<(Vec<String>, Vec<Link>), Unsuppor
                         url,
                     });
                 }
-                _ => return Err(Unsupported("console markup tag in a name")),
+                _ => return Err(Declined::new("console markup tag in a name")),
             }
             position = close + 1;
             i = close + 1;
@@ -108,7 +108,7 @@ fn parse(markup: &str, links: bool) -> Result<(Vec<String>, Vec<Link>), Unsuppor
         pieces.push(plain(&chars[position..]));
     }
     if open.is_some() {
-        return Err(Unsupported("an unclosed [link] in console markup"));
+        return Err(Declined::new("an unclosed [link] in console markup"));
     }
     Ok((pieces, found))
 }
@@ -117,7 +117,7 @@ fn parse(markup: &str, links: bool) -> Result<(Vec<String>, Vec<Link>), Unsuppor
 mod tests {
     use super::*;
 
-    fn text(m: &str) -> Result<String, Unsupported> {
+    fn text(m: &str) -> Result<String, Declined> {
         plain_pieces(m).map(|p| p.concat())
     }
 

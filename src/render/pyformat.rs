@@ -4,6 +4,8 @@
 //! `lineterminator="\n"` (QUOTE_MINIMAL). A value YAML would need an analysis not ported here
 //! for is an error: the caller delegates.
 
+use crate::declined::Declined;
+
 /// A JSON-like value in insertion order (Python dicts keep it).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Py {
@@ -86,33 +88,25 @@ fn json_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// A YAML value PyYAML would emit in a way not modelled here.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct YamlUnsupported(pub String);
-
 /// `yaml.dump(value, default_flow_style=False, sort_keys=False)` for a top-level dict of plain
 /// keys whose values are scalars, dicts of scalars, or lists of such dicts.
-pub fn yaml(value: &Py) -> Result<String, YamlUnsupported> {
+pub fn yaml(value: &Py) -> Result<String, Declined> {
     let Py::Dict(items) = value else {
-        return Err(YamlUnsupported("top level is not a dict".into()));
+        return Err(Declined::new("top level is not a dict"));
     };
     let mut out = String::new();
     yaml_dict(items, 0, &mut out)?;
     Ok(out)
 }
 
-fn yaml_dict(
-    items: &[(String, Py)],
-    indent: usize,
-    out: &mut String,
-) -> Result<(), YamlUnsupported> {
+fn yaml_dict(items: &[(String, Py)], indent: usize, out: &mut String) -> Result<(), Declined> {
     for (i, (key, value)) in items.iter().enumerate() {
         // The first key of a list item follows the "- " on the same line.
         if i > 0 || !out.ends_with("- ") {
             out.push_str(&" ".repeat(indent));
         }
         if !is_plain_key(key) {
-            return Err(YamlUnsupported(format!("key {key:?}")));
+            return Err(Declined::new(format!("key {key:?}")));
         }
         out.push_str(key);
         out.push(':');
@@ -133,7 +127,7 @@ fn yaml_dict(
                             out.push_str("- ");
                             yaml_dict(d, indent + 2, out)?;
                         }
-                        _ => return Err(YamlUnsupported("list of scalars".into())),
+                        _ => return Err(Declined::new("list of scalars")),
                     }
                 }
             }
@@ -160,18 +154,18 @@ const BOOL_NULL_WORDS: &[&str] = &[
     "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N", "null", "Null", "NULL", "~",
 ];
 
-fn yaml_scalar(value: &Py, column: usize) -> Result<String, YamlUnsupported> {
+fn yaml_scalar(value: &Py, column: usize) -> Result<String, Declined> {
     match value {
         Py::Bool(b) => Ok(if *b { "true" } else { "false" }.into()),
         Py::None => Ok("null".into()),
         Py::Int(i) => Ok(i.to_string()),
         Py::Str(s) => yaml_str(s, column),
-        _ => Err(YamlUnsupported("nested value".into())),
+        _ => Err(Declined::new("nested value")),
     }
 }
 
-fn yaml_str(s: &str, column: usize) -> Result<String, YamlUnsupported> {
-    let unsupported = || Err(YamlUnsupported(format!("string {s:?}")));
+fn yaml_str(s: &str, column: usize) -> Result<String, Declined> {
+    let unsupported = || Err(Declined::new(format!("string {s:?}")));
     if s.is_empty() || s == "-" {
         return Ok(format!("'{s}'"));
     }
@@ -219,9 +213,7 @@ pub struct YamlResolvers {
 }
 
 impl YamlResolvers {
-    pub fn from_data(
-        data: &crate::render::cells::TextData,
-    ) -> Result<YamlResolvers, YamlUnsupported> {
+    pub fn from_data(data: &crate::render::cells::TextData) -> Result<YamlResolvers, Declined> {
         let mut by_first: Vec<(String, fancy_regex::Regex)> = Vec::new();
         for r in &data.yaml_resolvers {
             if r.tag == data.yaml_str_tag {
@@ -231,7 +223,7 @@ impl YamlResolvers {
             let regex = match by_first.iter().find(|(_, re)| re.as_str() == r.pattern) {
                 Some((_, re)) => re.clone(),
                 None => fancy_regex::Regex::new(&r.pattern)
-                    .map_err(|_| YamlUnsupported(format!("resolver pattern {}", r.pattern)))?,
+                    .map_err(|_| Declined::new(format!("resolver pattern {}", r.pattern)))?,
             };
             by_first.push((r.first.clone(), regex));
         }
@@ -239,13 +231,13 @@ impl YamlResolvers {
     }
 
     /// `implicit[0]`: the plain scalar `value` resolves to a string.
-    fn plain_is_str(&self, value: &str) -> Result<bool, YamlUnsupported> {
+    fn plain_is_str(&self, value: &str) -> Result<bool, Declined> {
         let first: String = value.chars().next().map(String::from).unwrap_or_default();
         for (f, regex) in &self.by_first {
             if *f == first
                 && regex
                     .is_match(value)
-                    .map_err(|_| YamlUnsupported("resolver regex failed".into()))?
+                    .map_err(|_| Declined::new("resolver regex failed"))?
             {
                 return Ok(false);
             }
@@ -259,9 +251,9 @@ impl YamlResolvers {
 /// lists of such dicts: PyYAML's emitter for every string (`analyze_scalar`,
 /// `choose_scalar_style`, plain / single-quoted / double-quoted writers with their line
 /// folding and escapes), its resolvers deciding which plain scalars need quotes.
-pub fn yaml_with(value: &Py, resolvers: &YamlResolvers) -> Result<String, YamlUnsupported> {
+pub fn yaml_with(value: &Py, resolvers: &YamlResolvers) -> Result<String, Declined> {
     let Py::Dict(items) = value else {
-        return Err(YamlUnsupported("top level is not a dict".into()));
+        return Err(Declined::new("top level is not a dict"));
     };
     let mut out = String::new();
     yaml_dict_full(items, 0, resolvers, &mut out)?;
@@ -273,13 +265,13 @@ fn yaml_dict_full(
     indent: usize,
     resolvers: &YamlResolvers,
     out: &mut String,
-) -> Result<(), YamlUnsupported> {
+) -> Result<(), Declined> {
     for (i, (key, value)) in items.iter().enumerate() {
         if i > 0 || !out.ends_with("- ") {
             out.push_str(&" ".repeat(indent));
         }
         if !is_plain_key(key) || !resolvers.plain_is_str(key)? {
-            return Err(YamlUnsupported(format!("key {key:?}")));
+            return Err(Declined::new(format!("key {key:?}")));
         }
         out.push_str(key);
         out.push(':');
@@ -300,7 +292,7 @@ fn yaml_dict_full(
                             out.push_str("- ");
                             yaml_dict_full(d, indent + 2, resolvers, out)?;
                         }
-                        _ => return Err(YamlUnsupported("list of scalars".into())),
+                        _ => return Err(Declined::new("list of scalars")),
                     }
                 }
             }
@@ -481,7 +473,7 @@ impl Emitter {
         self.write(&data);
     }
 
-    fn scalar(&mut self, value: &str, resolvers: &YamlResolvers) -> Result<(), YamlUnsupported> {
+    fn scalar(&mut self, value: &str, resolvers: &YamlResolvers) -> Result<(), Declined> {
         let text: Vec<char> = value.chars().collect();
         let analysis = analyze_scalar(&text);
         if resolvers.plain_is_str(value)? && analysis.allow_block_plain {

@@ -7,7 +7,8 @@
 
 use serde::Deserialize;
 
-use crate::render::terminal::{ColorSystem, Unsupported};
+use crate::declined::Declined;
+use crate::render::terminal::ColorSystem;
 use crate::render::text::StyleCodes;
 
 /// rich's style attributes, in bit order (`Style.bold` is bit 0 … `overline` bit 12), which is
@@ -161,8 +162,8 @@ impl Palettes {
         }
     }
 
-    fn decode(hex: &str) -> Result<Vec<[u8; 3]>, Unsupported> {
-        let bad = Unsupported("malformed rich palette");
+    fn decode(hex: &str) -> Result<Vec<[u8; 3]>, Declined> {
+        let bad = Declined::new("malformed rich palette");
         if !hex.is_ascii() || hex.len() % 6 != 0 {
             return Err(bad);
         }
@@ -175,50 +176,51 @@ impl Palettes {
 
 impl Color {
     /// The colour a recorded spec describes.
-    pub fn from_spec(spec: &ColorSpec) -> Result<Color, Unsupported> {
+    pub fn from_spec(spec: &ColorSpec) -> Result<Color, Declined> {
         let number = || {
             spec.number
                 .and_then(|n| u8::try_from(n).ok())
-                .ok_or(Unsupported("theme colour without a valid number"))
+                .ok_or(Declined::new("theme colour without a valid number"))
         };
         match spec.kind.as_str() {
             "default" => Ok(Color::Default),
             "standard" => match number()? {
                 n @ 0..=15 => Ok(Color::Standard(n)),
-                _ => Err(Unsupported("standard theme colour out of range")),
+                _ => Err(Declined::new("standard theme colour out of range")),
             },
             "eight_bit" => Ok(Color::EightBit(number()?)),
             "truecolor" => match spec.triplet.as_deref() {
                 Some(&[r, g, b]) => {
                     let c = |v: i64| {
-                        u8::try_from(v).map_err(|_| Unsupported("truecolor component out of range"))
+                        u8::try_from(v)
+                            .map_err(|_| Declined::new("truecolor component out of range"))
                     };
                     Ok(Color::TrueColor(c(r)?, c(g)?, c(b)?))
                 }
-                _ => Err(Unsupported("truecolor theme colour without a triplet")),
+                _ => Err(Declined::new("truecolor theme colour without a triplet")),
             },
-            _ => Err(Unsupported("theme colour of an unknown type")),
+            _ => Err(Declined::new("theme colour of an unknown type")),
         }
     }
 
     /// `Color.downgrade(system)`. Downgrades to the standard system need rich's palettes;
-    /// without them the result is [`Unsupported`].
+    /// without them the result is [`Declined`].
     pub fn downgrade(
         self,
         system: ColorSystem,
         palettes: Option<&Palettes>,
-    ) -> Result<Color, Unsupported> {
+    ) -> Result<Color, Declined> {
         match (self, system) {
             (Color::TrueColor(r, g, b), ColorSystem::EightBit) => {
                 Ok(Color::EightBit(truecolor_to_eight_bit(r, g, b)))
             }
             (Color::TrueColor(..) | Color::EightBit(_), ColorSystem::Standard) => {
-                let palettes = palettes.ok_or(Unsupported("no rich palettes for a downgrade"))?;
+                let palettes = palettes.ok_or(Declined::new("no rich palettes for a downgrade"))?;
                 let triplet = match self {
                     Color::TrueColor(r, g, b) => [r, g, b],
                     Color::EightBit(n) => *Palettes::decode(&palettes.eight_bit)?
                         .get(usize::from(n))
-                        .ok_or(Unsupported("8-bit palette too short"))?,
+                        .ok_or(Declined::new("8-bit palette too short"))?,
                     _ => unreachable!(),
                 };
                 let standard = Palettes::decode(&palettes.standard)?;
@@ -304,7 +306,7 @@ fn truecolor_to_eight_bit(r: u8, g: u8, b: u8) -> u8 {
 }
 
 /// `Palette.match`: the index of the closest palette colour (the first of equals).
-fn palette_match(palette: &[[u8; 3]], color: [u8; 3]) -> Result<u8, Unsupported> {
+fn palette_match(palette: &[[u8; 3]], color: [u8; 3]) -> Result<u8, Declined> {
     let [r1, g1, b1] = color.map(i64::from);
     let distance = |&[r2, g2, b2]: &[u8; 3]| {
         let [r2, g2, b2] = [r2, g2, b2].map(i64::from);
@@ -323,7 +325,7 @@ fn palette_match(palette: &[[u8; 3]], color: [u8; 3]) -> Result<u8, Unsupported>
         }
     }
     best.and_then(|(i, _)| u8::try_from(i).ok())
-        .ok_or(Unsupported("empty standard palette"))
+        .ok_or(Declined::new("empty standard palette"))
 }
 
 /// A rich `Style`: attribute values with a "set" mask, and optional colours. rich's null style
@@ -342,10 +344,10 @@ impl Style {
         Style::default()
     }
 
-    /// The style a recorded spec describes (a hyperlink is [`Unsupported`]).
-    pub fn from_spec(spec: &StyleSpec) -> Result<Style, Unsupported> {
+    /// The style a recorded spec describes (a hyperlink is [`Declined`]).
+    pub fn from_spec(spec: &StyleSpec) -> Result<Style, Declined> {
         if spec.link.is_some() {
-            return Err(Unsupported("hyperlink style"));
+            return Err(Declined::new("hyperlink style"));
         }
         let mut style = Style::new();
         for attribute in Attribute::ALL {
@@ -422,7 +424,7 @@ impl Style {
         &self,
         system: ColorSystem,
         palettes: Option<&Palettes>,
-    ) -> Result<String, Unsupported> {
+    ) -> Result<String, Declined> {
         let mut codes: Vec<String> = Vec::new();
         let on = self.attributes & self.set_attributes;
         for attribute in Attribute::ALL {
@@ -444,7 +446,7 @@ impl Style {
     }
 
     /// The SGR parameters in every colour system, and under NO_COLOR (`without_color`).
-    pub fn codes(&self, palettes: Option<&Palettes>) -> Result<StyleCodes, Unsupported> {
+    pub fn codes(&self, palettes: Option<&Palettes>) -> Result<StyleCodes, Declined> {
         Ok(StyleCodes {
             standard: self.sgr(ColorSystem::Standard, palettes)?,
             eight_bit: self.sgr(ColorSystem::EightBit, palettes)?,

@@ -14,12 +14,13 @@
 //! Widths are rich's cell widths ([`render_table_with`] and a [`CellTable`] from the cache;
 //! [`render_table`] keeps to printable ASCII). Anything outside the ported subset (markup tags
 //! other than the active marker, emoji codes, links, control or bidi characters, duplicate
-//! keys) is refused with [`Unsupported`]: the caller then hands the command to Python.
+//! keys) is refused with [`Declined`]: the caller then hands the command to Python.
 
 use std::fmt::Write as _;
 
+use crate::declined::Declined;
 use crate::render::cells::CellTable;
-use crate::render::terminal::{Terminal, Unsupported};
+use crate::render::terminal::Terminal;
 
 /// The `active` cell of the active row as `generate_stack_row` builds it for the table format
 /// (`_active_status`); inactive rows have `""`.
@@ -40,17 +41,17 @@ pub struct TableEnv {
 
 impl TableEnv {
     /// The variables as the process sees them; non-UTF-8 values are not modelled.
-    pub fn from_terminal(t: &Terminal) -> Result<Self, Unsupported> {
+    pub fn from_terminal(t: &Terminal) -> Result<Self, Declined> {
         fn text(
             v: &Option<std::ffi::OsString>,
             what: &'static str,
-        ) -> Result<Option<String>, Unsupported> {
+        ) -> Result<Option<String>, Declined> {
             match v {
                 None => Ok(None),
                 Some(v) => v
                     .to_str()
                     .map(|s| Some(s.to_string()))
-                    .ok_or(Unsupported(what)),
+                    .ok_or(Declined::new(what)),
             }
         }
         Ok(TableEnv {
@@ -83,13 +84,13 @@ struct ConsoleMode {
 }
 
 impl ConsoleMode {
-    fn new(w_table: usize, env: &TableEnv) -> Result<Self, Unsupported> {
+    fn new(w_table: usize, env: &TableEnv) -> Result<Self, Declined> {
         let colorize = env.no_color.as_deref().is_none_or(str::is_empty);
         let force_terminal = colorize;
         let no_color = env.no_color.is_some();
         let term = env.term.as_deref().unwrap_or("");
         if !term.is_ascii() {
-            return Err(Unsupported("non-ASCII TERM"));
+            return Err(Declined::new("non-ASCII TERM"));
         }
         let dumb =
             force_terminal && matches!(term.to_ascii_lowercase().as_str(), "dumb" | "unknown");
@@ -97,7 +98,7 @@ impl ConsoleMode {
         // explicit width and a height, `size` never looks at the dumb-terminal rule.
         let lines_set = match env.lines.as_deref() {
             None => false,
-            Some(l) if !l.is_ascii() => return Err(Unsupported("non-ASCII LINES")),
+            Some(l) if !l.is_ascii() => return Err(Declined::new("non-ASCII LINES")),
             Some(l) => !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()),
         };
         let width = if dumb && !lines_set { 80 } else { w_table };
@@ -615,7 +616,7 @@ fn adjust_line_length(line: &SegLine, length: usize, cells: &CellTable) -> SegLi
 /// The plain text rich's markup makes of a cell value (`render_str` with markup and emoji,
 /// no highlighting): with rich's cell table, any character it covers, literal brackets and
 /// escaped tags; with the narrow table (no recorded widths), printable ASCII without `[`.
-fn cell_plain(s: &str, cells: &CellTable) -> Result<String, Unsupported> {
+fn cell_plain(s: &str, cells: &CellTable) -> Result<String, Declined> {
     if cells.is_narrow() {
         check_text(s)?;
         return Ok(s.to_string());
@@ -623,28 +624,28 @@ fn cell_plain(s: &str, cells: &CellTable) -> Result<String, Unsupported> {
     if s.chars()
         .any(|c| c == '\t' || c == '\n' || !cells.covers(c))
     {
-        return Err(Unsupported("table value with control or bidi characters"));
+        return Err(Declined::new("table value with control or bidi characters"));
     }
     let pieces = crate::render::markup::plain_pieces(s)
-        .map_err(|_| Unsupported("table value with console markup"))?;
+        .map_err(|_| Declined::new("table value with console markup"))?;
     if !pieces.iter().all(|p| emoji_free(p)) {
-        return Err(Unsupported("table value with an emoji code"));
+        return Err(Declined::new("table value with an emoji code"));
     }
     Ok(pieces.concat())
 }
 
 /// Characters the port handles: printable ASCII (plus `●` inside the active marker).
-fn check_text(s: &str) -> Result<(), Unsupported> {
+fn check_text(s: &str) -> Result<(), Declined> {
     if !s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return Err(Unsupported(
+        return Err(Declined::new(
             "table value with non-ASCII or control characters",
         ));
     }
     if s.contains('[') {
-        return Err(Unsupported("table value with console markup"));
+        return Err(Declined::new("table value with console markup"));
     }
     if !emoji_free(s) {
-        return Err(Unsupported("table value with an emoji code"));
+        return Err(Declined::new("table value with an emoji code"));
     }
     Ok(())
 }
@@ -701,12 +702,7 @@ fn emoji_free(s: &str) -> bool {
 }
 
 /// `_colorize_value(column, value)` plus rich's markup parsing of the result, as one `Text`.
-fn cell_text(
-    key: &str,
-    value: &str,
-    colorize: bool,
-    cells: &CellTable,
-) -> Result<RText, Unsupported> {
+fn cell_text(key: &str, value: &str, colorize: bool, cells: &CellTable) -> Result<RText, Declined> {
     if value == ACTIVE_MARKER {
         // Not a status word, not blank: markup left as is, parsed by rich.
         return Ok(RText::styled("●", Paint::Green));
@@ -740,7 +736,7 @@ fn cell_text(
         }
     }
     if value.starts_with("http") && !value.contains(' ') {
-        return Err(Unsupported("table value rendered as a link (OSC 8)"));
+        return Err(Declined::new("table value rendered as a link (OSC 8)"));
     }
     Ok(RText::plain(&plain))
 }
@@ -812,7 +808,7 @@ pub fn render_table<S: AsRef<str>, V: AsRef<str>>(
     rows: &[Vec<V>],
     w_table: usize,
     env: &TableEnv,
-) -> Result<Vec<u8>, Unsupported> {
+) -> Result<Vec<u8>, Declined> {
     render_table_with(columns, rows, w_table, env, &CellTable::narrow())
 }
 
@@ -824,15 +820,15 @@ pub fn render_table_with<S: AsRef<str>, V: AsRef<str>>(
     w_table: usize,
     env: &TableEnv,
     cells: &CellTable,
-) -> Result<Vec<u8>, Unsupported> {
+) -> Result<Vec<u8>, Declined> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
     if w_table < 3 {
-        return Err(Unsupported("table width below 3"));
+        return Err(Declined::new("table width below 3"));
     }
     if rows.iter().any(|r| r.len() != columns.len()) {
-        return Err(Unsupported(
+        return Err(Declined::new(
             "table row with a different number of cells than columns",
         ));
     }
@@ -841,7 +837,7 @@ pub fn render_table_with<S: AsRef<str>, V: AsRef<str>>(
     for (i, key) in keys.iter().enumerate() {
         check_text(key)?;
         if keys[..i].contains(key) {
-            return Err(Unsupported("duplicate table column"));
+            return Err(Declined::new("duplicate table column"));
         }
     }
     let longest = longest_values(columns, rows);

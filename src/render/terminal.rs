@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 
+use crate::declined::Declined;
 use crate::vars;
 
 /// What the process sees: TTY-ness and window size of fds 0, 1, 2, and the variables.
@@ -38,10 +39,6 @@ pub struct RichMode {
     pub width: usize,
 }
 
-/// A condition the launcher does not reproduce; the caller delegates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unsupported(pub &'static str);
-
 impl Terminal {
     /// Reads the real process state.
     pub fn probe() -> Self {
@@ -63,19 +60,19 @@ impl Terminal {
     }
 
     /// Python's `str.isdigit()` on an env value, restricted to ASCII: `Some(n)` for digits only.
-    fn digits(value: &Option<OsString>) -> Result<Option<usize>, Unsupported> {
+    fn digits(value: &Option<OsString>) -> Result<Option<usize>, Declined> {
         let Some(v) = value else { return Ok(None) };
         let Some(s) = v.to_str() else {
-            return Err(Unsupported("non-UTF-8 COLUMNS/LINES"));
+            return Err(Declined::new("non-UTF-8 COLUMNS/LINES"));
         };
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
             return s
                 .parse()
                 .map(Some)
-                .map_err(|_| Unsupported("huge COLUMNS/LINES"));
+                .map_err(|_| Declined::new("huge COLUMNS/LINES"));
         }
         // rich ignores it, but Python's int() (Click, shutil) may not: not modelled.
-        Err(Unsupported("COLUMNS/LINES not a plain number"))
+        Err(Declined::new("COLUMNS/LINES not a plain number"))
     }
 
     fn text(value: &Option<OsString>) -> Option<&str> {
@@ -96,15 +93,15 @@ impl Terminal {
     }
 
     /// rich's console for output on `fd` (`sys.stdout` of the CLI).
-    pub fn rich(&self, fd: usize) -> Result<RichMode, Unsupported> {
+    pub fn rich(&self, fd: usize) -> Result<RichMode, Declined> {
         let columns = Self::digits(&self.columns)?;
         let lines = Self::digits(&self.lines).unwrap_or(None);
         if columns == Some(0) {
-            return Err(Unsupported("COLUMNS=0"));
+            return Err(Declined::new("COLUMNS=0"));
         }
         let term_raw = Self::text(&self.term).unwrap_or("");
         if self.term.is_some() && self.term.as_ref().and_then(|t| t.to_str()).is_none() {
-            return Err(Unsupported("non-UTF-8 TERM"));
+            return Err(Declined::new("non-UTF-8 TERM"));
         }
         let is_terminal = self.rich_is_terminal(fd);
         let is_dumb = is_terminal && matches!(term_raw.to_lowercase().as_str(), "dumb" | "unknown");
@@ -146,10 +143,10 @@ impl Terminal {
     }
 
     /// `shutil.get_terminal_size().columns` (Click's help width input): COLUMNS, else fd 1, else 80.
-    pub fn shutil_columns(&self) -> Result<usize, Unsupported> {
+    pub fn shutil_columns(&self) -> Result<usize, Declined> {
         match Self::digits(&self.columns)? {
             Some(c) if c > 0 => Ok(c),
-            Some(_) => Err(Unsupported("COLUMNS=0")),
+            Some(_) => Err(Declined::new("COLUMNS=0")),
             None => Ok(match self.size[1] {
                 Some((c, _)) if c > 0 => c as usize,
                 _ => 80,
@@ -158,7 +155,7 @@ impl Terminal {
     }
 
     /// Click's help formatter width: `max(min(C, 80) - 2, 50)`.
-    pub fn click_width(&self) -> Result<usize, Unsupported> {
+    pub fn click_width(&self) -> Result<usize, Declined> {
         Ok((self.shutil_columns()?.min(80)).saturating_sub(2).max(50))
     }
 }

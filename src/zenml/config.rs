@@ -4,6 +4,7 @@
 //! shape is read: nested mappings by indentation and plain scalars. Anything else (quotes, flow
 //! collections, anchors, multi-line scalars, tabs) is refused, and the caller delegates.
 
+use crate::declined::Declined;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -16,17 +17,18 @@ impl YamlMap {
         self.0.get(key).map(String::as_str)
     }
 
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn read(path: &Path) -> Result<Self, Declined> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Declined::new(format!("{}: {e}", path.display())))?;
+        Self::parse(&text).map_err(|e| Declined::new(format!("{}: {e}", path.display())))
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, Declined> {
         let mut map = BTreeMap::new();
         // (indent, key) of the open mappings.
         let mut stack: Vec<(usize, String)> = Vec::new();
         for (n, raw) in text.lines().enumerate() {
-            let err = |what: &str| format!("line {}: {what}", n + 1);
+            let err = |what: &str| Declined::new(format!("line {}: {what}", n + 1));
             if raw.trim().is_empty() {
                 continue;
             }

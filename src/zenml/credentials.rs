@@ -9,6 +9,7 @@
 //! Secrets (the key, the token, a password) are kept in [`Secret`], whose `Debug` never shows
 //! them, and are only ever put in an `Authorization` header.
 
+use crate::declined::Declined;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -78,20 +79,20 @@ impl ServerCredentials {
 
 /// The credentials stored for `url` (the store URL, matched exactly as ZenML does), `Ok(None)`
 /// when the file or the entry is absent, `Err` for a shape not modelled.
-pub fn read(path: &Path, url: &str) -> Result<Option<ServerCredentials>, String> {
+pub fn read(path: &Path, url: &str) -> Result<Option<ServerCredentials>, Declined> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) => return Err(Declined::new(format!("{}: {e}", path.display()))),
     };
-    parse(&text, url).map_err(|e| format!("{}: {e}", path.display()))
+    parse(&text, url).map_err(|e| Declined::new(format!("{}: {e}", path.display())))
 }
 
 /// One parsed line: indent, key, value (`None`: a nested mapping follows).
-fn lines(text: &str) -> Result<Vec<(usize, String, Option<String>)>, String> {
+fn lines(text: &str) -> Result<Vec<(usize, String, Option<String>)>, Declined> {
     let mut out = Vec::new();
     for (n, raw) in text.lines().enumerate() {
-        let err = |what: &str| format!("line {}: {what}", n + 1);
+        let err = |what: &str| Declined::new(format!("line {}: {what}", n + 1));
         if raw.trim().is_empty() {
             continue;
         }
@@ -139,13 +140,13 @@ fn scalar(value: &str) -> Option<String> {
     Some(value.to_string())
 }
 
-fn parse(text: &str, url: &str) -> Result<Option<ServerCredentials>, String> {
+fn parse(text: &str, url: &str) -> Result<Option<ServerCredentials>, Declined> {
     let lines = lines(text)?;
     let mut i = 0;
     while i < lines.len() {
         let (indent, key, value) = &lines[i];
         if *indent != 0 || value.is_some() {
-            return Err(format!("entry {key}: not a server mapping"));
+            return Err(Declined::new(format!("entry {key}: not a server mapping")));
         }
         let start = i + 1;
         let mut end = start;
@@ -163,7 +164,7 @@ fn parse(text: &str, url: &str) -> Result<Option<ServerCredentials>, String> {
 fn entry(
     url: &str,
     lines: &[(usize, String, Option<String>)],
-) -> Result<ServerCredentials, String> {
+) -> Result<ServerCredentials, Declined> {
     let Some(field_indent) = lines.first().map(|l| l.0) else {
         return Err("empty server entry".into());
     };
@@ -174,7 +175,9 @@ fn entry(
     while i < lines.len() {
         let (indent, key, value) = &lines[i];
         if *indent != field_indent {
-            return Err(format!("field {key}: unexpected indentation"));
+            return Err(Declined::new(format!(
+                "field {key}: unexpected indentation"
+            )));
         }
         match value {
             Some(v) => {
@@ -188,12 +191,12 @@ fn entry(
                     let (_, k, v) = &lines[i];
                     let v = v
                         .as_ref()
-                        .ok_or_else(|| format!("api_token.{k} not modelled"))?;
+                        .ok_or_else(|| Declined::new(format!("api_token.{k} not modelled")))?;
                     token.insert(k.clone(), v.clone());
                     i += 1;
                 }
             }
-            None => return Err(format!("field {key} not modelled")),
+            None => return Err(Declined::new(format!("field {key} not modelled"))),
         }
     }
     let api_token = if has_token {
@@ -213,7 +216,7 @@ fn entry(
     })
 }
 
-fn api_token(token: &BTreeMap<String, String>) -> Result<ApiToken, String> {
+fn api_token(token: &BTreeMap<String, String>) -> Result<ApiToken, Declined> {
     for key in token.keys() {
         if ![
             "access_token",
@@ -224,7 +227,7 @@ fn api_token(token: &BTreeMap<String, String>) -> Result<ApiToken, String> {
         ]
         .contains(&key.as_str())
         {
-            return Err(format!("api_token.{key} not modelled"));
+            return Err(Declined::new(format!("api_token.{key} not modelled")));
         }
     }
     let access_token = Secret(
@@ -244,7 +247,7 @@ fn api_token(token: &BTreeMap<String, String>) -> Result<ApiToken, String> {
         None => None,
         Some(v) if v == "null" => None,
         Some(v) => Some(
-            unix_micros(v).ok_or_else(|| "api_token.expires_at not modelled".to_string())?
+            unix_micros(v).ok_or(Declined::from("api_token.expires_at not modelled"))?
                 - leeway * 1_000_000,
         ),
     };

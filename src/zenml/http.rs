@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::declined::Declined;
 use crate::vars;
 use crate::zenml::credentials::Secret;
 
@@ -51,7 +52,7 @@ impl VerifySsl {
 
     /// The bundle requests would verify with (see the module notes). `site_packages`: the env's,
     /// where certifi lives.
-    pub fn resolve(&self, site_packages: Option<&Path>) -> Result<Verify, String> {
+    pub fn resolve(&self, site_packages: Option<&Path>) -> Result<Verify, Declined> {
         let path = match self {
             VerifySsl::No => return Ok(Verify::Off),
             VerifySsl::Path(p) => p.clone(),
@@ -68,7 +69,10 @@ impl VerifySsl {
             }
         };
         if !path.is_file() {
-            return Err(format!("CA bundle {} is not a file", path.display()));
+            return Err(Declined::new(format!(
+                "CA bundle {} is not a file",
+                path.display()
+            )));
         }
         Ok(Verify::Bundle(path))
     }
@@ -100,14 +104,14 @@ impl Client {
         verify: Option<&Verify>,
         bearer: Option<Secret>,
         wait: Duration,
-    ) -> Result<Client, String> {
+    ) -> Result<Client, Declined> {
         let mut tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::Rustls);
         match verify {
             None => {}
             Some(Verify::Off) => tls = tls.disable_verification(true),
             Some(Verify::Bundle(path)) => {
                 let pem = std::fs::read(path)
-                    .map_err(|e| format!("CA bundle {}: {e}", path.display()))?;
+                    .map_err(|e| Declined::new(format!("CA bundle {}: {e}", path.display())))?;
                 let certs: Vec<_> = ureq::tls::parse_pem(&pem)
                     .filter_map(|item| match item {
                         Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
@@ -115,7 +119,10 @@ impl Client {
                     })
                     .collect();
                 if certs.is_empty() {
-                    return Err(format!("CA bundle {}: no certificate", path.display()));
+                    return Err(Declined::new(format!(
+                        "CA bundle {}: no certificate",
+                        path.display()
+                    )));
                 }
                 tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)));
             }
@@ -142,12 +149,12 @@ impl Client {
 
     /// GETs `path` (with its query) and parses the JSON body of a `200` response; any other
     /// status (a 401 or 403 included) is an error.
-    pub fn get_json(&self, path: &str) -> Result<serde_json::Value, String> {
+    pub fn get_json(&self, path: &str) -> Result<serde_json::Value, Declined> {
         let left = self
             .deadline
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
-            .ok_or_else(|| format!("GET {path}: out of time"))?;
+            .ok_or_else(|| Declined::new(format!("GET {path}: out of time")))?;
         let mut request = self
             .agent
             .get(format!("{}{path}", self.base))
@@ -159,18 +166,19 @@ impl Client {
         }
         let mut response = request
             .call()
-            .map_err(|e| format!("GET {path}: {}", error_text(&e)))?;
+            .map_err(|e| Declined::new(format!("GET {path}: {}", error_text(&e))))?;
         let status = response.status().as_u16();
         if status != 200 {
-            return Err(format!("GET {path}: status {status}"));
+            return Err(Declined::new(format!("GET {path}: status {status}")));
         }
         let body = response
             .body_mut()
             .with_config()
             .limit(64 << 20)
             .read_to_vec()
-            .map_err(|e| format!("GET {path}: {}", error_text(&e)))?;
-        serde_json::from_slice(&body).map_err(|e| format!("GET {path}: not JSON: {e}"))
+            .map_err(|e| Declined::new(format!("GET {path}: {}", error_text(&e))))?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Declined::new(format!("GET {path}: not JSON: {e}")))
     }
 }
 

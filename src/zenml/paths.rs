@@ -5,11 +5,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::declined::Declined;
 use crate::vars;
-
-/// A state the launcher does not model; the caller delegates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unmodelled(pub String);
 
 /// Inputs of the path rules, captured so they can be tested.
 #[derive(Debug, Clone, Default)]
@@ -24,9 +21,9 @@ pub struct PathInput {
 }
 
 impl PathInput {
-    pub fn from_process() -> Result<Self, Unmodelled> {
+    pub fn from_process() -> Result<Self, Declined> {
         Ok(PathInput {
-            cwd: std::env::current_dir().map_err(|e| Unmodelled(format!("no cwd: {e}")))?,
+            cwd: std::env::current_dir().map_err(|e| Declined::new(format!("no cwd: {e}")))?,
             home: vars::os(vars::HOME),
             zenml_config_path: vars::os(vars::ZENML_CONFIG_PATH),
             xdg_config_home: vars::os(vars::XDG_CONFIG_HOME),
@@ -40,33 +37,34 @@ impl PathInput {
 /// `io_utils.get_global_config_directory()`: `$ZENML_CONFIG_PATH` resolved (absolute, symlinks
 /// resolved), else `click.get_app_dir("zenml")` = `${XDG_CONFIG_HOME:-~/.config}/zenml` as is.
 /// Only an existing directory is returned: a missing one is ZenML's first run.
-pub fn config_dir(input: &PathInput) -> Result<PathBuf, Unmodelled> {
+pub fn config_dir(input: &PathInput) -> Result<PathBuf, Declined> {
     let dir = match input.zenml_config_path.as_ref().filter(|v| !v.is_empty()) {
         Some(value) => {
             let path = input.cwd.join(value);
-            std::fs::canonicalize(&path)
-                .map_err(|_| Unmodelled(format!("config dir {} does not exist", path.display())))?
+            std::fs::canonicalize(&path).map_err(|_| {
+                Declined::new(format!("config dir {} does not exist", path.display()))
+            })?
         }
         None => {
             let base = match &input.xdg_config_home {
                 Some(x) if x.is_empty() => {
-                    return Err(Unmodelled("XDG_CONFIG_HOME is empty".into()));
+                    return Err(Declined::new("XDG_CONFIG_HOME is empty"));
                 }
                 Some(x) => PathBuf::from(x),
                 None => {
                     let home = input.home.as_ref().filter(|h| !h.is_empty());
-                    let home = home.ok_or_else(|| Unmodelled("HOME is unset".into()))?;
+                    let home = home.ok_or_else(|| Declined::new("HOME is unset"))?;
                     PathBuf::from(home).join(".config")
                 }
             };
             if !base.is_absolute() {
-                return Err(Unmodelled("relative config base".into()));
+                return Err(Declined::new("relative config base"));
             }
             base.join("zenml")
         }
     };
     if !dir.is_dir() {
-        return Err(Unmodelled(format!(
+        return Err(Declined::new(format!(
             "config dir {} does not exist",
             dir.display()
         )));
@@ -76,13 +74,13 @@ pub fn config_dir(input: &PathInput) -> Result<PathBuf, Unmodelled> {
 
 /// `GlobalConfiguration.local_stores_path`: `$ZENML_LOCAL_STORES_PATH` verbatim, else
 /// `<config>/local_stores`. ZenML creates it when missing; then the launcher delegates.
-pub fn local_stores(input: &PathInput, config_dir: &Path) -> Result<PathBuf, Unmodelled> {
+pub fn local_stores(input: &PathInput, config_dir: &Path) -> Result<PathBuf, Declined> {
     let path = match input.local_stores_path.as_ref().filter(|v| !v.is_empty()) {
         Some(v) => PathBuf::from(v),
         None => config_dir.join("local_stores"),
     };
     if !input.cwd.join(&path).is_dir() {
-        return Err(Unmodelled(format!(
+        return Err(Declined::new(format!(
             "local stores dir {} does not exist",
             path.display()
         )));
@@ -113,13 +111,13 @@ pub fn local_server_present(config_dir: &Path) -> bool {
 }
 
 /// The repository directory name (`.zen`, or `$ZENML_REPOSITORY_DIRECTORY_NAME`).
-fn repo_dir_name(input: &PathInput) -> Result<OsString, Unmodelled> {
+fn repo_dir_name(input: &PathInput) -> Result<OsString, Declined> {
     match &input.repository_dir_name {
         None => Ok(".zen".into()),
         Some(name) => {
             let p = Path::new(name);
             if name.is_empty() || p.components().count() != 1 || p.is_absolute() {
-                return Err(Unmodelled("unusual ZENML_REPOSITORY_DIRECTORY_NAME".into()));
+                return Err(Declined::new("unusual ZENML_REPOSITORY_DIRECTORY_NAME"));
             }
             Ok(name.clone())
         }
@@ -135,7 +133,7 @@ pub struct Repository {
 
 /// `Client.find_repository()`: `$ZENML_REPOSITORY_PATH` alone when set (non-empty), else cwd and
 /// its parents; a root is a directory containing a *directory* `.zen`. The root is resolved.
-pub fn find_repository(input: &PathInput) -> Result<Option<Repository>, Unmodelled> {
+pub fn find_repository(input: &PathInput) -> Result<Option<Repository>, Declined> {
     let name = repo_dir_name(input)?;
     let candidates: Vec<PathBuf> = match input.repository_path.as_ref().filter(|v| !v.is_empty()) {
         Some(p) => vec![input.cwd.join(p)],
@@ -144,7 +142,7 @@ pub fn find_repository(input: &PathInput) -> Result<Option<Repository>, Unmodell
     for dir in candidates {
         if dir.join(&name).is_dir() {
             let root = std::fs::canonicalize(&dir)
-                .map_err(|e| Unmodelled(format!("{}: {e}", dir.display())))?;
+                .map_err(|e| Declined::new(format!("{}: {e}", dir.display())))?;
             let config_dir = root.join(&name);
             return Ok(Some(Repository { root, config_dir }));
         }

@@ -6,10 +6,11 @@
 //! itself only when no proxy applies; a shape it does not model is reported, and the call goes
 //! to Python.
 
+use crate::declined::Declined;
 use std::ffi::OsString;
 
 /// The variables `getproxies_environment` reads: scheme (lowercase) → value.
-fn environment_proxies(env: &[(OsString, OsString)]) -> Result<Vec<(String, String)>, String> {
+fn environment_proxies(env: &[(OsString, OsString)]) -> Result<Vec<(String, String)>, Declined> {
     let mut proxies: Vec<(String, String)> = Vec::new();
     let set = |scheme: String, value: String, proxies: &mut Vec<(String, String)>| {
         proxies.retain(|(s, _)| *s != scheme);
@@ -29,7 +30,7 @@ fn environment_proxies(env: &[(OsString, OsString)]) -> Result<Vec<(String, Stri
         if value.is_empty() {
             continue;
         }
-        let value = text(value).ok_or_else(|| format!("{lower}: not UTF-8"))?;
+        let value = text(value).ok_or_else(|| Declined::new(format!("{lower}: not UTF-8")))?;
         if proxies.iter().any(|(s, v)| s == scheme && *v != value) {
             ambiguous.push(scheme.to_string());
         }
@@ -49,21 +50,21 @@ fn environment_proxies(env: &[(OsString, OsString)]) -> Result<Vec<(String, Stri
         if value.is_empty() {
             proxies.retain(|(s, _)| *s != scheme);
         } else {
-            let value = text(value).ok_or_else(|| format!("{name}: not UTF-8"))?;
+            let value = text(value).ok_or_else(|| Declined::new(format!("{name}: not UTF-8")))?;
             set(scheme, value, &mut proxies);
         }
     }
     if let Some(scheme) = ambiguous.first() {
-        return Err(format!(
+        return Err(Declined::new(format!(
             "several {scheme}_proxy spellings with different values"
-        ));
+        )));
     }
     Ok(proxies)
 }
 
 /// A dotted quad, as `socket.inet_aton` reads it in its common form; `Err` for the other forms
 /// `inet_aton` accepts (`127.1`, `0x7f.0.0.1`).
-fn ipv4(text: &str) -> Result<Option<u32>, String> {
+fn ipv4(text: &str) -> Result<Option<u32>, Declined> {
     let parts: Vec<&str> = text.split('.').collect();
     let plain = |p: &&str| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit());
     if parts.len() == 4 && parts.iter().all(plain) {
@@ -71,7 +72,7 @@ fn ipv4(text: &str) -> Result<Option<u32>, String> {
         for p in parts {
             let v: u32 = p.parse().map_err(|_| "not an address")?;
             if v > 255 || (p.len() > 1 && p.starts_with('0')) {
-                return Err(format!("address {text} not modelled"));
+                return Err(Declined::new(format!("address {text} not modelled")));
             }
             n = n << 8 | v;
         }
@@ -81,14 +82,14 @@ fn ipv4(text: &str) -> Result<Option<u32>, String> {
         .bytes()
         .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b'x' || b == b'X');
     if looks_numeric && text.bytes().any(|b| b.is_ascii_digit()) {
-        return Err(format!("address {text} not modelled"));
+        return Err(Declined::new(format!("address {text} not modelled")));
     }
     Ok(None)
 }
 
 /// `should_bypass_proxies`' own loop over `no_proxy` (requests 2.32: a name matches itself and
 /// its dotted subdomains).
-fn requests_bypass(hostname: &str, port: Option<u16>, no_proxy: &str) -> Result<bool, String> {
+fn requests_bypass(hostname: &str, port: Option<u16>, no_proxy: &str) -> Result<bool, Declined> {
     let entries = no_proxy.split(',').map(|h| h.replace(' ', ""));
     let entries: Vec<String> = entries.filter(|h| !h.is_empty()).collect();
     if let Some(ip) = ipv4(hostname)? {
@@ -99,7 +100,9 @@ fn requests_bypass(hostname: &str, port: Option<u16>, no_proxy: &str) -> Result<
                     _ => continue, // not a valid CIDR: compared as a name below
                 };
                 let Some(net) = ipv4(net)? else {
-                    return Err(format!("no_proxy entry {entry} not modelled"));
+                    return Err(Declined::new(format!(
+                        "no_proxy entry {entry} not modelled"
+                    )));
                 };
                 let mask = u32::MAX << (32 - bits);
                 if ip & mask == net & mask {
@@ -150,7 +153,7 @@ pub fn proxy_used(
     hostname: &str,
     port: Option<u16>,
     env: &[(OsString, OsString)],
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Declined> {
     let proxies = environment_proxies(env)?;
     let scheme = if https { "https" } else { "http" };
     let Some((name, _)) = proxies

@@ -14,13 +14,14 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
+use crate::declined::Declined;
 use crate::vars;
 use crate::zenml::config::YamlMap;
 use crate::zenml::credentials::{self, ServerCredentials};
 use crate::zenml::http::{self, Client, Verify, VerifySsl};
 use crate::zenml::paths;
 
-pub type ServerResult<T> = Result<T, String>;
+pub type ServerResult<T> = Result<T, Declined>;
 
 /// Keys of the `store:` mapping ZenML writes for a server (`zenml login`); any other key (an
 /// API key, a username, a token, a certificate) in the config itself is not modelled.
@@ -42,7 +43,7 @@ pub struct Server {
     verify: Option<Verify>,
     pub credentials: Option<ServerCredentials>,
     wait: Duration,
-    client: OnceLock<Result<Client, String>>,
+    client: OnceLock<Result<Client, Declined>>,
 }
 
 /// The host and port of a URL [`check_url`] accepts (`http://h:8080` → `("h", Some(8080))`).
@@ -88,23 +89,26 @@ impl Server {
             k.strip_prefix("store.")
                 .is_some_and(|k| !STORE_KEYS.contains(&k))
         }) {
-            return Err(format!("{key} in the store config"));
+            return Err(Declined::new(format!("{key} in the store config")));
         }
         let url = global.get("store.url").ok_or("no store url")?.to_string();
-        let https = check_url(&url).ok_or_else(|| format!("server URL {url} not modelled"))?;
+        let https = check_url(&url)
+            .ok_or_else(|| Declined::new(format!("server URL {url} not modelled")))?;
         let (host, port) = host_and_port(&url);
         let env: Vec<_> = std::env::vars_os().collect();
         if let Some(name) = super::proxy::proxy_used(https, host, port, &env)? {
-            return Err(format!("requests would use the proxy in {name}"));
+            return Err(Declined::new(format!(
+                "requests would use the proxy in {name}"
+            )));
         }
         if vars::os(vars::NETRC).is_some() || paths::netrc_files(home).iter().any(|f| f.exists()) {
             return Err("a netrc file requests would read".into());
         }
         if vars::os(vars::ZENML_DISABLE_CREDENTIALS_DISK_CACHING).is_some() {
-            return Err(format!(
+            return Err(Declined::new(format!(
                 "{} is set",
                 vars::ZENML_DISABLE_CREDENTIALS_DISK_CACHING
-            ));
+            )));
         }
         let timeout = match global.get("store.http_timeout") {
             None => DEFAULT_HTTP_TIMEOUT,

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::declined::Declined;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 /// An open read-only connection to a ZenML SQLite store.
@@ -11,26 +12,30 @@ pub struct Store {
     conn: Connection,
 }
 
-pub type StoreResult<T> = Result<T, String>;
+pub type StoreResult<T> = Result<T, Declined>;
 
 impl Store {
     pub fn open(path: &Path) -> StoreResult<Self> {
         if !path.is_file() {
-            return Err(format!("no store at {}", path.display()));
+            return Err(Declined::new(format!("no store at {}", path.display())));
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| e.to_string())?;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|e| Declined::new(e.to_string()))?;
         conn.busy_timeout(Duration::from_millis(1500))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Declined::new(e.to_string()))?;
         // Belt and braces: refuse writes at the SQLite level too.
         conn.pragma_update(None, "query_only", true)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Declined::new(e.to_string()))?;
         Ok(Store { conn })
     }
 
     /// Runs all reads in one transaction, so they see one consistent snapshot.
     pub fn snapshot<T>(&mut self, f: impl FnOnce(&Snapshot) -> StoreResult<T>) -> StoreResult<T> {
-        let tx = self.conn.transaction().map_err(|e| e.to_string())?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| Declined::new(e.to_string()))?;
         let out = f(&Snapshot { conn: &tx });
         let _ = tx.rollback();
         out
@@ -47,7 +52,7 @@ impl Snapshot<'_> {
         self.conn
             .query_row(sql, params![param], |r| r.get::<_, String>(0))
             .optional()
-            .map_err(|e| e.to_string())
+            .map_err(|e| Declined::new(e.to_string()))
     }
 
     /// The alembic revision(s) the schema is at.
@@ -55,11 +60,12 @@ impl Snapshot<'_> {
         let mut st = self
             .conn
             .prepare("SELECT version_num FROM alembic_version")
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Declined::new(e.to_string()))?;
         let rows = st
             .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| e.to_string())?;
-        rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+            .map_err(|e| Declined::new(e.to_string()))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| Declined::new(e.to_string()))
     }
 
     pub fn project_name_by_id(&self, hex: &str) -> StoreResult<Option<String>> {
@@ -94,16 +100,20 @@ impl Snapshot<'_> {
         self.conn
             .query_row(sql, [], |r| r.get::<_, i64>(0))
             .map(|n| n as usize)
-            .map_err(|e| e.to_string())
+            .map_err(|e| Declined::new(e.to_string()))
     }
 
     /// The first column of every row, as text.
     pub fn strings(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> StoreResult<Vec<String>> {
-        let mut st = self.conn.prepare(sql).map_err(|e| e.to_string())?;
+        let mut st = self
+            .conn
+            .prepare(sql)
+            .map_err(|e| Declined::new(e.to_string()))?;
         let rows = st
             .query_map(args, |r| r.get::<_, String>(0))
-            .map_err(|e| e.to_string())?;
-        rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+            .map_err(|e| Declined::new(e.to_string()))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| Declined::new(e.to_string()))
     }
 
     /// `(name, created, updated, user_id)` of a stack.
@@ -119,7 +129,7 @@ impl Snapshot<'_> {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
-            .map_err(|e| e.to_string())
+            .map_err(|e| Declined::new(e.to_string()))
     }
 
     pub fn user_name_by_id(&self, hex: &str) -> StoreResult<Option<String>> {
@@ -134,11 +144,12 @@ impl Snapshot<'_> {
                 "SELECT c.type, c.name FROM stack_composition sc \
                  JOIN stack_component c ON c.id = sc.component_id WHERE sc.stack_id = ?1",
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Declined::new(e.to_string()))?;
         let rows = st
             .query_map(params![stack_hex], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| e.to_string())?;
-        rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+            .map_err(|e| Declined::new(e.to_string()))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| Declined::new(e.to_string()))
     }
 
     /// True when exactly one server_settings row exists and it is active (else ZenML writes).
@@ -146,12 +157,12 @@ impl Snapshot<'_> {
         let mut st = self
             .conn
             .prepare("SELECT active FROM server_settings")
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Declined::new(e.to_string()))?;
         let rows: Vec<bool> = st
             .query_map([], |r| r.get::<_, bool>(0))
-            .map_err(|e| e.to_string())?
+            .map_err(|e| Declined::new(e.to_string()))?
             .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Declined::new(e.to_string()))?;
         Ok(rows == [true])
     }
 }

@@ -1,14 +1,15 @@
 //! The local ZenML state shared by the commands that read it without Python (`status`,
 //! `stack list`): the global config, the active repository, and the store: the SQLite file, or a
 //! local ZenML server read over its REST API (`rest_store`), checked to be in the steady state
-//! those commands model. Anything else is [`Unmodelled`] and delegated.
+//! those commands model. Anything else is [`Declined`] and delegated.
 
 use std::path::{Path, PathBuf};
 
+use crate::declined::Declined;
 use crate::vars;
 use crate::zenml::config::{YamlMap, uuid_hex};
 use crate::zenml::package;
-use crate::zenml::paths::{self, PathInput, Repository, Unmodelled};
+use crate::zenml::paths::{self, PathInput, Repository};
 use crate::zenml::rest_store::Server;
 use crate::zenml::sql_store::{Snapshot, Store, StoreResult};
 
@@ -48,51 +49,51 @@ impl Local {
         input: &PathInput,
         zenml_version: &str,
         site_packages: Option<&Path>,
-    ) -> Result<Local, Unmodelled> {
-        let um = Unmodelled;
+    ) -> Result<Local, Declined> {
         if !package::STORE_VERIFIED_VERSIONS.contains(&zenml_version) {
-            return Err(um(format!(
+            return Err(Declined::new(format!(
                 "local store not verified for ZenML {zenml_version}"
             )));
         }
         if let Some(name) = vars::first_set(vars::STORE_DELEGATE_VARS) {
-            return Err(um(format!("{name} is set")));
+            return Err(Declined::new(format!("{name} is set")));
         }
         let config_dir = paths::config_dir(input)?;
-        let global = YamlMap::read(&paths::global_config_file(&config_dir)).map_err(um)?;
+        let global = YamlMap::read(&paths::global_config_file(&config_dir))?;
         if global.get("version") != Some(zenml_version) {
-            return Err(um(format!(
+            return Err(Declined::new(format!(
                 "config version {:?} is not {zenml_version}",
                 global.get("version")
             )));
         }
         let store_url = global
             .get("store.url")
-            .ok_or_else(|| um("no store url".into()))?
+            .ok_or_else(|| Declined::new("no store url"))?
             .to_string();
         let store = match global.get("store.type") {
             Some("sql") => {
                 if paths::local_server_present(&config_dir) {
-                    return Err(um("a local server deployment exists".into()));
+                    return Err(Declined::new("a local server deployment exists"));
                 }
-                StoreKind::Sql(
-                    paths::sqlite_path(&store_url).ok_or_else(|| {
-                        um(format!("store {store_url} is not a local SQLite file"))
-                    })?,
-                )
+                StoreKind::Sql(paths::sqlite_path(&store_url).ok_or_else(|| {
+                    Declined::new(format!("store {store_url} is not a local SQLite file"))
+                })?)
             }
             Some("rest") => {
                 let home = input.home.as_deref().map(Path::new);
-                StoreKind::Rest(Box::new(
-                    Server::from_config(&global, &config_dir, home, site_packages).map_err(um)?,
-                ))
+                StoreKind::Rest(Box::new(Server::from_config(
+                    &global,
+                    &config_dir,
+                    home,
+                    site_packages,
+                )?))
             }
-            other => return Err(um(format!("store type {other:?}"))),
+            other => return Err(Declined::new(format!("store type {other:?}"))),
         };
         let local_stores = paths::local_stores(input, &config_dir)?;
         let repository = paths::find_repository(input)?;
         let repo_config = match &repository {
-            Some(repo) => Some(YamlMap::read(&repo.config_dir.join("config.yaml")).map_err(um)?),
+            Some(repo) => Some(YamlMap::read(&repo.config_dir.join("config.yaml"))?),
             None => None,
         };
         Ok(Local {
@@ -108,10 +109,9 @@ impl Local {
     }
 
     /// `env` if set (must be a UUID), else the repository's config, else the global config.
-    fn active_id(&self, env: &str, key: &str) -> Result<ActiveId, Unmodelled> {
-        let um = Unmodelled;
+    fn active_id(&self, env: &str, key: &str) -> Result<ActiveId, Declined> {
         if let Some(v) = vars::text(env).filter(|v| !v.is_empty()) {
-            let hex = uuid_hex(&v).ok_or_else(|| um(format!("{env} is not a UUID")))?;
+            let hex = uuid_hex(&v).ok_or_else(|| Declined::new(format!("{env} is not a UUID")))?;
             return Ok(ActiveId {
                 hex,
                 from_env: true,
@@ -120,19 +120,19 @@ impl Local {
         let source = self.repo_config.as_ref().unwrap_or(&self.global);
         let value = source
             .get(key)
-            .ok_or_else(|| um(format!("no {key} configured")))?;
-        let hex = uuid_hex(value).ok_or_else(|| um(format!("{key} is not a UUID")))?;
+            .ok_or_else(|| Declined::new(format!("no {key} configured")))?;
+        let hex = uuid_hex(value).ok_or_else(|| Declined::new(format!("{key} is not a UUID")))?;
         Ok(ActiveId {
             hex,
             from_env: false,
         })
     }
 
-    pub fn active_project(&self) -> Result<ActiveId, Unmodelled> {
+    pub fn active_project(&self) -> Result<ActiveId, Declined> {
         self.active_id(vars::ZENML_ACTIVE_PROJECT_ID, "active_project_id")
     }
 
-    pub fn active_stack(&self) -> Result<ActiveId, Unmodelled> {
+    pub fn active_stack(&self) -> Result<ActiveId, Declined> {
         self.active_id(vars::ZENML_ACTIVE_STACK_ID, "active_stack_id")
     }
 
@@ -147,28 +147,26 @@ impl Local {
 
     /// Opens the store read-only and runs `f` on one snapshot, after checking that opening it in
     /// Python would neither migrate nor create anything.
-    pub fn read<T>(&self, f: impl FnOnce(&Snapshot) -> StoreResult<T>) -> Result<T, Unmodelled> {
+    pub fn read<T>(&self, f: impl FnOnce(&Snapshot) -> StoreResult<T>) -> Result<T, Declined> {
         let StoreKind::Sql(db) = &self.store else {
-            return Err(Unmodelled("the store is a server, not SQLite".into()));
+            return Err(Declined::new("the store is a server, not SQLite"));
         };
-        let mut store = Store::open(db).map_err(Unmodelled)?;
-        store
-            .snapshot(|s| {
-                let versions = s.schema_versions()?;
-                if versions != [self.zenml_version.as_str()] {
-                    return Err(format!(
-                        "store schema {versions:?} is not {}",
-                        self.zenml_version
-                    ));
-                }
-                if !s.project_exists_by_name("default")? || !s.stack_exists_by_name("default")? {
-                    return Err("default project or stack missing (ZenML would create it)".into());
-                }
-                if !s.server_active()? {
-                    return Err("server settings not active (ZenML would activate them)".into());
-                }
-                f(s)
-            })
-            .map_err(Unmodelled)
+        let mut store = Store::open(db)?;
+        store.snapshot(|s| {
+            let versions = s.schema_versions()?;
+            if versions != [self.zenml_version.as_str()] {
+                return Err(Declined::new(format!(
+                    "store schema {versions:?} is not {}",
+                    self.zenml_version
+                )));
+            }
+            if !s.project_exists_by_name("default")? || !s.stack_exists_by_name("default")? {
+                return Err("default project or stack missing (ZenML would create it)".into());
+            }
+            if !s.server_active()? {
+                return Err("server settings not active (ZenML would activate them)".into());
+            }
+            f(s)
+        })
     }
 }
