@@ -16,11 +16,11 @@ use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
+use crate::cli_spec::RootSpec;
 use crate::declined::Declined;
 use crate::env::PythonEnv;
 use crate::render::highlight::ThemeData;
 use crate::render::text::{Line, StyleCodes};
-use crate::route::RootSpec;
 use crate::vars;
 use crate::zenml::package::ZenmlInstall;
 

@@ -29,6 +29,8 @@ pub mod app;
 #[cfg(feature = "launcher")]
 pub mod cache;
 #[cfg(feature = "launcher")]
+pub mod cli_spec;
+#[cfg(feature = "launcher")]
 pub mod commands;
 #[cfg(feature = "launcher")]
 pub mod render;

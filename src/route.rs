@@ -9,25 +9,7 @@
 
 use std::ffi::{OsStr, OsString};
 
-use serde::Deserialize;
-
-/// The root group of the installed CLI, as Click describes it (generated from the package).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-pub struct RootSpec {
-    /// Every root option string (`None`: the root takes arguments the router does not model).
-    pub options: Option<Vec<String>>,
-    /// Options that take no value.
-    pub flag_options: Vec<String>,
-    /// The eager version option's strings (`--version`, `-v`).
-    pub version_options: Vec<String>,
-    /// The help option's strings (`--help`).
-    pub help_options: Vec<String>,
-    /// Visible and hidden sub-command names.
-    pub commands: Vec<String>,
-    pub hidden_commands: Vec<String>,
-    pub no_args_is_help: bool,
-    pub invoke_without_command: bool,
-}
+use crate::cli_spec::{self, RootSpec, StackListArgs};
 
 /// What to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +27,7 @@ pub enum Route {
     /// `zenml clean` (no options): the confirmation prompt.
     CleanPrompt,
     /// `zenml stack list` with at most `-o`/`-c`.
-    StackList(crate::commands::stack_list::ListArgs),
+    StackList(StackListArgs),
     /// The installed CLI's own command, run by the embedded interpreter (tier 2): `stack list`
     /// with filter, sort or page options.
     InProcess(&'static str),
@@ -161,7 +143,7 @@ pub fn decide(args: &[OsString], use_python_cli: bool, spec: Option<&RootSpec>) 
                 && sub == OsStr::new("list")
                 && is("stack", &spec.commands) =>
         {
-            match crate::commands::stack_list::parse_args(list_args) {
+            match cli_spec::parse_stack_list_args(list_args) {
                 Some(parsed) => Route::StackList(parsed),
                 None => Route::InProcess("stack list"),
             }

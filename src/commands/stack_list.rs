@@ -4,7 +4,7 @@
 //! (ZenML draws a timing-dependent spinner there), highlighted JSON/YAML on a terminal, and values
 //! the renderers here do not reproduce are delegated before anything is printed.
 
-use std::ffi::OsString;
+use crate::cli_spec::{FORMATS, StackListArgs};
 
 use super::{CommandResult, Context, Output, ZenConsole};
 use crate::declined::Declined;
@@ -17,58 +17,10 @@ use crate::zenml::sql_store::Snapshot;
 use crate::zenml::state::{Local, StoreKind};
 use crate::{debug, vars};
 
-/// The output formats Click accepts for `-o/--output`.
-pub const FORMATS: &[&str] = &["table", "json", "yaml", "tsv", "csv"];
 /// `-c/--columns` default.
 pub const DEFAULT_COLUMNS: &str = "active,id,name,user,artifact_store,orchestrator,deployer";
 /// `ZENML_PAGINATION_DEFAULT_LIMIT`'s default: the page size.
 pub const PAGE_SIZE: usize = 20;
-
-/// The options of a `stack list` call this module answers.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ListArgs {
-    pub output: Option<String>,
-    pub columns: Option<String>,
-}
-
-/// Parses the arguments after `stack list`: only `-o/--output` and `-c/--columns`, in Click's
-/// spellings (`-o x`, `-ox`, `--output x`, `--output=x`; the last one wins). `None`: delegate.
-pub fn parse_args(args: &[OsString]) -> Option<ListArgs> {
-    let mut out = ListArgs::default();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].to_str()?;
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ if arg.starts_with("-o") && arg.len() > 2 && !arg.starts_with("--") => {
-                ("-o", Some(arg[2..].to_string()))
-            }
-            _ if arg.starts_with("-c") && arg.len() > 2 && !arg.starts_with("--") => {
-                ("-c", Some(arg[2..].to_string()))
-            }
-            _ => (arg, None),
-        };
-        let value = match inline {
-            Some(v) => v,
-            None => {
-                i += 1;
-                args.get(i)?.to_str()?.to_string()
-            }
-        };
-        match name {
-            "-o" | "--output" => {
-                if !FORMATS.contains(&value.as_str()) {
-                    return None; // Click's usage error
-                }
-                out.output = Some(value);
-            }
-            "-c" | "--columns" => out.columns = Some(value),
-            _ => return None,
-        }
-        i += 1;
-    }
-    Some(out)
-}
 
 /// A cell value as ZenML's row dict holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -414,38 +366,6 @@ pub fn select_columns(available: &[String], columns: &str) -> (Vec<String>, Vec<
 mod tests {
     use super::*;
 
-    fn os(args: &[&str]) -> Vec<OsString> {
-        args.iter().map(OsString::from).collect()
-    }
-
-    #[test]
-    fn click_option_spellings() {
-        let all = |o: &str, c: &str| {
-            Some(ListArgs {
-                output: Some(o.into()),
-                columns: Some(c.into()),
-            })
-        };
-        assert_eq!(
-            parse_args(&os(&["-o", "json", "-c", "name"])),
-            all("json", "name")
-        );
-        assert_eq!(parse_args(&os(&["-ojson", "-cname"])), all("json", "name"));
-        assert_eq!(
-            parse_args(&os(&["--output=json", "--columns=name"])),
-            all("json", "name")
-        );
-        assert_eq!(
-            parse_args(&os(&["-o", "csv", "--output", "json", "-c", "name"])),
-            all("json", "name")
-        );
-        assert_eq!(parse_args(&os(&[])), Some(ListArgs::default()));
-        assert_eq!(parse_args(&os(&["-o", "xml"])), None);
-        assert_eq!(parse_args(&os(&["--sort_by", "name"])), None);
-        assert_eq!(parse_args(&os(&["-o"])), None);
-        assert_eq!(parse_args(&os(&["extra"])), None);
-    }
-
     #[test]
     fn datetimes_like_python() {
         assert_eq!(
@@ -695,7 +615,7 @@ fn default_format() -> String {
     }
 }
 
-pub fn run(ctx: &Context, args: &ListArgs) -> CommandResult {
+pub fn run(ctx: &Context, args: &StackListArgs) -> CommandResult {
     let meta = &ctx.cache.meta;
     let fd = meta.out_fd();
     if ctx.terminal.rich_is_terminal(fd) {
