@@ -5,7 +5,6 @@ pub mod clean;
 pub mod help;
 pub mod stack_list;
 pub mod status;
-pub mod status_remote;
 pub mod version;
 
 use std::io::Write;

@@ -10,7 +10,7 @@ use super::{CommandResult, Context, Output, ZenConsole};
 use crate::declined::Declined;
 use crate::render::pyformat::{self, Py};
 use crate::render::table;
-use crate::zenml::config::uuid_hex;
+use crate::zenml::config::{uuid_hex, uuid_text};
 use crate::zenml::paths::PathInput;
 use crate::zenml::rest_store::Server;
 use crate::zenml::sql_store::Snapshot;
@@ -54,18 +54,6 @@ pub struct Listing {
     pub stacks: Vec<StackRecord>,
     pub total: usize,
     pub active_hex: Option<String>,
-}
-
-/// `8-4-4-4-12` from 32 hex digits.
-pub fn uuid_text(hex: &str) -> String {
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }
 
 /// Python's `str(datetime)` of a stored `YYYY-MM-DD HH:MM:SS.ffffff`: microseconds only when

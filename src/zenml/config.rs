@@ -78,6 +78,18 @@ fn plain_scalar(value: &str) -> bool {
         && value.trim() == value
 }
 
+/// `8-4-4-4-12` from 32 hex digits.
+pub fn uuid_text(hex: &str) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
 /// A canonical UUID (`8-4-4-4-12` hex), as ZenML writes ids; returned as stored in SQLite
 /// (`CHAR(32)`, lower-case hex without dashes).
 pub fn uuid_hex(text: &str) -> Option<String> {

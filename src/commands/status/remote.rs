@@ -14,13 +14,12 @@
 //! a server of another release (ZenML warns), a local server deployment, and every condition
 //! `Local::open` and `rest_store` do not model.
 
-use super::status::Item;
-use super::{Context, Output, ZenConsole};
+use super::{Item, local_items};
 use crate::declined::Declined;
 use crate::zenml::credentials::ServerCredentials;
-use crate::zenml::paths::{self, PathInput};
+use crate::zenml::paths;
 use crate::zenml::rest_store::Server;
-use crate::zenml::state::{Local, StoreKind};
+use crate::zenml::state::Local;
 
 /// `ServerCredentials.auth_status`; for a token that expires (a device-flow login), its expiry
 /// in the local time zone and the time left, at this moment.
@@ -131,7 +130,7 @@ fn name(json: &serde_json::Value, what: &str) -> Result<String, Declined> {
 }
 
 /// Every line, read before any is printed.
-fn items(local: &Local, server: &Server) -> Result<Vec<Item>, Declined> {
+pub fn items(local: &Local, server: &Server) -> Result<Vec<Item>, Declined> {
     if paths::local_server_present(&local.config_dir) {
         return Err(Declined::new("a local server deployment exists"));
     }
@@ -147,7 +146,7 @@ fn items(local: &Local, server: &Server) -> Result<Vec<Item>, Declined> {
         &server.get_json("/api/v1/current-user?hydrate=False")?,
         "user",
     )?;
-    let uuid = super::stack_list::uuid_text;
+    let uuid = crate::zenml::config::uuid_text;
     let project = name(
         &server.get_json(&format!(
             "/api/v1/projects/{}?hydrate=True",
@@ -175,28 +174,10 @@ fn items(local: &Local, server: &Server) -> Result<Vec<Item>, Declined> {
     items.push(Item::Declare(format!(
         "  The active stack is: '{stack}' ({scope})"
     )));
-    items.extend(super::status::local_items(
+    items.extend(local_items(
         local.repository.as_ref().map(|r| r.root.as_path()),
         &local.config_dir,
         &local.local_stores,
     )?);
     Ok(items)
-}
-
-/// `Ok(None)`: the store is not a server (the local-store route answers).
-pub fn run(ctx: &Context, input: &PathInput) -> Result<Option<Output>, Declined> {
-    let local = Local::open(input, ctx.version, ctx.site_packages)?;
-    let StoreKind::Rest(server) = &local.store else {
-        return Ok(None);
-    };
-    let items = items(&local, server)?;
-    let mut console = ZenConsole::new(ctx)?;
-    let mut out = Output::default();
-    for item in items {
-        match item {
-            Item::Declare(text) => console.print("info", &text, &mut out)?,
-            Item::Log(line) => console.raw(format!("{line}\n").as_bytes(), &mut out),
-        }
-    }
-    Ok(Some(out))
 }

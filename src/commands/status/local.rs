@@ -1,25 +1,15 @@
-//! `zenml status` for the local SQLite store, read directly (behaviour notes §2, §3.5). Every
+//! `zenml status`'s lines for the local SQLite store, read directly (behaviour notes §2, §3.5). Every
 //! state outside what was verified against the live CLI is delegated: another store or server,
 //! first run (no config or DB: Python creates them and logs), version mismatches (Python
 //! migrates), a local server deployment, missing defaults ZenML would create, variables that
 //! change what GlobalConfiguration reads, and names rich would not print verbatim.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::{CommandResult, Context, Output, ZenConsole};
+use super::{Item, local_items};
 use crate::declined::Declined;
 use crate::vars;
-use crate::zenml::paths::PathInput;
 use crate::zenml::state::Local;
-
-/// One thing `status` prints, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Item {
-    /// `cli_utils.declare(text)`: the zenml console, style "info".
-    Declare(String),
-    /// A `logger.warning(...)` line, already formatted by ZenML's console log formatter.
-    Log(String),
-}
 
 /// What status reports, read from the config files and the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,15 +24,8 @@ pub struct State {
     pub local_stores: PathBuf,
 }
 
-fn text(path: &Path) -> Result<&str, Declined> {
-    path.to_str()
-        .ok_or_else(|| Declined::new(format!("non-UTF-8 path {}", path.display())))
-}
-
-/// Reads the state, or says why the launcher must delegate.
-pub fn read_state(input: &PathInput, zenml_version: &str) -> Result<State, Declined> {
-    // A server store is `status_remote`'s (no CA bundle needed for the local store).
-    let local = Local::open(input, zenml_version, None)?;
+/// Reads the state from the local store, or says why the launcher must delegate.
+pub fn read_state(local: Local) -> Result<State, Declined> {
     let project_id = local.active_project()?;
     let stack_id = local.active_stack()?;
     let user_name = vars::text(vars::ZENML_DEFAULT_USER_NAME)
@@ -125,37 +108,6 @@ pub fn items(state: &State) -> Result<Vec<Item>, Declined> {
     Ok(items)
 }
 
-/// The lines both status routes (local store and server) end with: the repository, the config
-/// and local-store directories, and the local server that is not running.
-pub fn local_items(
-    repository_root: Option<&Path>,
-    config_dir: &Path,
-    local_stores: &Path,
-) -> Result<Vec<Item>, Declined> {
-    let mut items = Vec::new();
-    if let Some(root) = repository_root {
-        items.push(Item::Declare(format!(
-            "Active repository root: {}",
-            text(root)?
-        )));
-    }
-    items.push(Item::Declare(format!(
-        "Using configuration from: '{}'",
-        text(config_dir)?
-    )));
-    items.push(Item::Declare(format!(
-        "Local store files are located at: '{}'",
-        text(local_stores)?
-    )));
-    items.push(Item::Declare(
-        "\n-----Local ZenML Server Status-----".into(),
-    ));
-    items.push(Item::Declare(
-        "The local server has not been started.".into(),
-    ));
-    Ok(items)
-}
-
 /// Whether ZenML's logging shows a WARNING with colours as modelled here.
 fn project_warning_shown() -> Result<bool, Declined> {
     if vars::os(vars::ZENML_LOGGING_COLORS_DISABLED).is_some() {
@@ -170,33 +122,6 @@ fn project_warning_shown() -> Result<bool, Declined> {
         Some("ERROR") | Some("CRITICAL") | Some("NOTSET") => Ok(false),
         Some(other) => Err(Declined::new(format!("logging verbosity {other}"))),
     }
-}
-
-pub fn run(ctx: &Context) -> CommandResult {
-    let input = PathInput::from_process()?;
-    if let Some(out) = super::status_remote::run(ctx, &input)? {
-        return Ok(out);
-    }
-    let state = read_state(&input, ctx.version)?;
-    let items = items(&state)?;
-    let mut console = ZenConsole::new(ctx)?;
-    let texts: Vec<&str> = items
-        .iter()
-        .filter_map(|item| match item {
-            Item::Declare(text) => Some(text.as_str()),
-            Item::Log(_) => None,
-        })
-        .collect();
-    console.prepare(&texts);
-    let mut out = Output::default();
-    for item in items {
-        match item {
-            Item::Declare(text) => console.print("info", &text, &mut out)?,
-            // The log handler writes to the CLI's stdout too (rerouted with it).
-            Item::Log(line) => console.raw(format!("{line}\n").as_bytes(), &mut out),
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
