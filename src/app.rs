@@ -1,17 +1,32 @@
-//! The launcher's main flow: argv → route → resolve the env → run in Rust, or delegate.
+//! The launcher's main flow, one flat ladder: argv → route (decided once) → resolve the env →
+//! the tiers that route allows, in order: a Rust answer, the warm command server, ZenML's own
+//! command in the embedded interpreter (tier 2), delegation. Each tier either ends the call or
+//! declines with a reason (nothing printed) and the next one is tried; each is tried at most once.
 
 use std::ffi::OsString;
 
 use anyhow::Result;
 
-use crate::cache;
+use crate::cache::{self, Cache};
 use crate::commands::{self, Context};
-use crate::env;
+use crate::declined::Declined;
+use crate::env::{self, PythonEnv};
 use crate::python::{delegate, in_process, server};
 use crate::render::terminal::Terminal;
-use crate::route::{self, Route};
-use crate::zenml::package;
+use crate::route::{self, Route, Tier};
+use crate::zenml::package::{self, ZenmlInstall};
 use crate::{debug, vars};
+
+/// What one tier did with a call.
+#[derive(Debug)]
+pub enum Attempt {
+    /// The call ran here: exit with this code.
+    Exit(u8),
+    /// Not answered by this tier, nothing printed: the next tier is tried.
+    Declined(Declined),
+    /// Hand the Python CLI these arguments instead (a confirmation answered here).
+    Replace(Vec<OsString>),
+}
 
 /// Variables under which the Python CLI prints something the Rust commands do not reproduce.
 pub fn environment_forces_delegation() -> Option<String> {
@@ -35,14 +50,13 @@ pub fn environment_forces_delegation() -> Option<String> {
     }
 }
 
-/// Runs `zenml <args>`: the exit code of a Rust answer, else an error (delegation replaces the
-/// process, so it only returns when the exec failed).
+/// Runs `zenml <args>`: the exit code of the tier that answered, else an error (delegation
+/// replaces the process, so it only returns when the exec failed).
 pub fn run(args: Vec<OsString>) -> Result<u8> {
     if vars::os(vars::ZENML_LAUNCHER_SERVE).is_some_and(|v| v == "1") {
         return Ok(server::serve_main(&args));
     }
     let use_python = vars::is_one(vars::ZENML_USE_PYTHON_CLI);
-    let mut route = route::decide(&args, use_python, None);
     let env = env::resolve_checked()?;
     let install = package::find(&env)?;
     let version = install.version();
@@ -56,105 +70,100 @@ pub fn run(args: Vec<OsString>) -> Result<u8> {
             .as_ref()
             .map_or_else(|| "?".into(), |p| p.display().to_string())
     ));
-    if route == Route::NeedsSpec {
-        route = match (environment_forces_delegation(), &version) {
-            (Some(why), _) => {
-                debug::line(format!("delegating: {why}"));
-                Route::Delegate("environment")
+    // The installed ZenML's key (cache entry and server), computed once when a tier needs it.
+    let fingerprint = std::cell::OnceCell::new();
+    let fingerprint = || {
+        fingerprint
+            .get_or_init(|| cache::fingerprint(&env, &install))
+            .as_str()
+    };
+    let cache = if !use_python && route::needs_spec(&args) {
+        match load_cache(&env, &install, fingerprint(), version.as_deref()) {
+            Ok(cache) => Some(cache),
+            Err(why) => {
+                debug::line(format!("cache: not used: {why}"));
+                None
             }
-            (None, None) => Route::Delegate("zenml/VERSION not found"),
-            (None, Some(_)) => match cache::load_or_generate(&env, &install) {
-                Ok(cache) => {
-                    debug::line(format!("cache: {}", cache.dir.display()));
-                    let decided = route::decide(&args, use_python, cache.meta.root.as_ref());
-                    debug::line(format!("route: {}", decided.name()));
-                    let site_packages = install.package_dir.as_deref().and_then(|p| p.parent());
-                    let version = version.as_deref().unwrap_or("");
-                    match run_rust(&decided, &cache, version, site_packages) {
-                        Ran::Exit(code) => return Ok(code as u8),
-                        Ran::Delegate if decided.falls_back_in_process() => {
-                            if let Some(code) = run_in_server(&env, &install, &args) {
-                                return Ok(code);
-                            }
-                            match run_in_process(&env, &args) {
-                                Some(code) => return Ok(code),
-                                None => Route::Delegate("not reproducible here"),
-                            }
-                        }
-                        Ran::Delegate => Route::Delegate("not reproducible here"),
-                        Ran::DelegateWith(new_args) => {
-                            debug::line("route: delegate (confirmed: clean --yes)");
-                            return Err(
-                                delegate::exec(&env, &install.entry_point, &new_args).into()
-                            );
-                        }
-                    }
-                }
-                Err(why) => {
-                    debug::line(format!("cache unavailable: {why}"));
-                    Route::Delegate("no cache")
-                }
-            },
-        };
-    }
-    if !use_python {
-        if let Some(code) = run_in_server(&env, &install, &args) {
-            return Ok(code);
         }
-    }
+    } else {
+        None
+    };
+    let route = route::decide(
+        &args,
+        use_python,
+        cache.as_ref().and_then(|c| c.meta.root.as_ref()),
+    );
     debug::line(format!("route: {}", route.name()));
-    Err(delegate::exec(&env, &install.entry_point, &args).into())
-}
 
-/// The command server: ZenML's CLI in a warm interpreter's forked worker. `None`: not served
-/// (nothing ran; a missing server was started for the next calls).
-fn run_in_server(
-    env: &env::PythonEnv,
-    install: &package::ZenmlInstall,
-    args: &[OsString],
-) -> Option<u8> {
-    if let Some(why) = route::server_refusal(args) {
-        debug::line(format!("server: not for this command: {why}"));
-        return None;
-    }
-    let fingerprint = cache::fingerprint(env, install);
-    match server::client::call(env, &fingerprint, args) {
-        server::client::Outcome::Exit(code) => Some(code),
-        server::client::Outcome::NotServed(why) => {
-            debug::line(format!("server: not used: {why}"));
-            None
+    let mut python_args = args;
+    for tier in route.tiers() {
+        let attempt = match tier {
+            Tier::Rust => match &cache {
+                Some(cache) => run_rust(&route, cache, version.as_deref().unwrap_or(""), &install),
+                None => Attempt::Declined("no cache".into()),
+            },
+            Tier::Server => run_in_server(&env, fingerprint(), &python_args),
+            Tier::InProcess => run_in_process(&env, &python_args),
+        };
+        match attempt {
+            Attempt::Exit(code) => return Ok(code),
+            Attempt::Declined(why) => debug::line(format!("{}: declined: {why}", tier.name())),
+            Attempt::Replace(new_args) => {
+                debug::line(format!(
+                    "{}: hands the Python CLI {new_args:?}",
+                    tier.name()
+                ));
+                python_args = new_args;
+                break;
+            }
         }
     }
+    debug::line(format!("route: delegate ({})", route.delegation_reason()));
+    Err(delegate::exec(&env, &install.entry_point, &python_args).into())
 }
 
-/// Tier 2: the CLI's own command in the embedded interpreter. `None`: declined, nothing printed.
-fn run_in_process(env: &env::PythonEnv, args: &[OsString]) -> Option<u8> {
+/// The per-distribution cache the Rust answers and the router's root spec come from, unless
+/// the environment makes the Python CLI print what the Rust commands do not reproduce.
+fn load_cache(
+    env: &PythonEnv,
+    install: &ZenmlInstall,
+    fingerprint: &str,
+    version: Option<&str>,
+) -> Result<Cache, Declined> {
+    if let Some(why) = environment_forces_delegation() {
+        return Err(why.into());
+    }
+    if version.is_none() {
+        return Err("zenml/VERSION not found".into());
+    }
+    let cache = cache::load_or_generate(env, install, fingerprint)?;
+    debug::line(format!("cache: {}", cache.dir.display()));
+    Ok(cache)
+}
+
+/// The command server: ZenML's CLI in a warm interpreter's forked worker (a missing server is
+/// started for the next calls).
+fn run_in_server(env: &PythonEnv, fingerprint: &str, args: &[OsString]) -> Attempt {
+    if let Some(why) = route::server_refusal(args) {
+        return Attempt::Declined(format!("not for this command: {why}").into());
+    }
+    match server::client::call(env, fingerprint, args) {
+        server::client::Outcome::Exit(code) => Attempt::Exit(code),
+        server::client::Outcome::NotServed(why) => Attempt::Declined(why.into()),
+    }
+}
+
+/// Tier 2: the CLI's own command in the embedded interpreter.
+fn run_in_process(env: &PythonEnv, args: &[OsString]) -> Attempt {
     debug::line("route: in-process");
     match in_process::run(env, args) {
-        in_process::Outcome::Exit(code) => Some(code as u8),
-        in_process::Outcome::Declined(why) => {
-            debug::line(format!("in-process declined: {why}"));
-            None
-        }
+        in_process::Outcome::Exit(code) => Attempt::Exit(code as u8),
+        in_process::Outcome::Declined(why) => Attempt::Declined(why.into()),
     }
 }
 
-/// What a Rust route did.
-enum Ran {
-    Exit(i32),
-    /// Nothing printed: hand the original call to Python.
-    Delegate,
-    /// Hand Python these arguments instead (after a confirmation answered here).
-    DelegateWith(Vec<OsString>),
-}
-
-/// Runs a Rust route.
-fn run_rust(
-    route: &Route,
-    cache: &cache::Cache,
-    version: &str,
-    site_packages: Option<&std::path::Path>,
-) -> Ran {
+/// A Rust answer: the route's command, printed from the cache and ZenML's state.
+fn run_rust(route: &Route, cache: &Cache, version: &str, install: &ZenmlInstall) -> Attempt {
     // `--version` prints the same bytes whatever the streams are: no terminal to probe.
     let terminal = if *route == Route::VersionFlag {
         Terminal::default()
@@ -165,7 +174,7 @@ fn run_rust(
         cache,
         terminal: &terminal,
         version,
-        site_packages,
+        site_packages: install.package_dir.as_deref().and_then(|p| p.parent()),
     };
     let result = match route {
         Route::VersionFlag => commands::version::flag(&ctx),
@@ -175,26 +184,20 @@ fn run_rust(
         Route::Status => commands::status::run(&ctx),
         Route::StackList(args) => commands::stack_list::run(&ctx, args),
         Route::CleanPrompt => {
-            return match commands::clean::prepare(&ctx) {
-                Ok((spec, mode)) => match commands::clean::run(&ctx, &spec, &mode) {
-                    commands::clean::Outcome::Done(code) => Ran::Exit(code),
-                    commands::clean::Outcome::Confirmed => {
-                        Ran::DelegateWith(vec!["clean".into(), "--yes".into()])
-                    }
-                },
-                Err(why) => {
-                    debug::line(format!("delegating: {}", why.reason()));
-                    Ran::Delegate
+            return match commands::clean::answer(&ctx) {
+                Ok(commands::clean::Outcome::Done(code)) => Attempt::Exit(code as u8),
+                Ok(commands::clean::Outcome::Confirmed) => {
+                    Attempt::Replace(vec!["clean".into(), "--yes".into()])
                 }
+                Err(why) => Attempt::Declined(why),
             };
         }
-        Route::InProcess(_) | Route::NeedsSpec | Route::Delegate(_) => return Ran::Delegate,
+        Route::InProcess(_) | Route::Delegate(_) | Route::UsePythonCli => {
+            return Attempt::Declined("no Rust answer for this route".into());
+        }
     };
     match result {
-        Ok(output) => Ran::Exit(output.write()),
-        Err(why) => {
-            debug::line(format!("not answered in Rust: {}", why.reason()));
-            Ran::Delegate
-        }
+        Ok(output) => Attempt::Exit(output.write() as u8),
+        Err(why) => Attempt::Declined(why),
     }
 }

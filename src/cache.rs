@@ -324,10 +324,13 @@ pub fn generator_command(
 
 /// Loads the cache entry of this install, generating it (≈ the cost of one Python CLI run) when
 /// missing. `None` when it cannot be had: the caller delegates.
-pub fn load_or_generate(env: &PythonEnv, install: &ZenmlInstall) -> Result<Cache, Declined> {
+pub fn load_or_generate(
+    env: &PythonEnv,
+    install: &ZenmlInstall,
+    key: &str,
+) -> Result<Cache, Declined> {
     let root = root_dir().ok_or("no cache directory (HOME unset)")?;
-    let key = fingerprint(env, install);
-    let dir = root.join(&key);
+    let dir = root.join(key);
     if let Some(meta) = read_json::<Meta>(&dir.join("meta.json")) {
         return check(Cache { dir, meta });
     }
@@ -338,7 +341,7 @@ pub fn load_or_generate(env: &PythonEnv, install: &ZenmlInstall) -> Result<Cache
     std::fs::write(&probe, b"")
         .map_err(|e| Declined::new(format!("cannot write in {}: {e}", root.display())))?;
     let _ = std::fs::remove_file(&probe);
-    let status = generator_command(env, install, &dir, &key)
+    let status = generator_command(env, install, &dir, key)
         .status()
         .map_err(|e| Declined::new(format!("cannot run {}: {e}", env.executable.display())))?;
     let meta = read_json::<Meta>(&dir.join("meta.json"))

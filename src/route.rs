@@ -31,17 +31,50 @@ pub enum Route {
     /// The installed CLI's own command, run by the embedded interpreter (tier 2): `stack list`
     /// with filter, sort or page options.
     InProcess(&'static str),
-    /// The router needs the installed CLI's root spec to decide.
-    NeedsSpec,
-    /// Hand the call to the Python CLI, unchanged.
+    /// No Rust answer: the Python CLI's (in the command server, else delegated), unchanged.
     Delegate(&'static str),
+    /// `ZENML_USE_PYTHON_CLI=1`: straight to the Python CLI, no server.
+    UsePythonCli,
+}
+
+/// A rung of the ladder `app::run` climbs; delegation, the last one, is always there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// The route's command answered in Rust.
+    Rust,
+    /// ZenML's CLI in a worker of the warm command server.
+    Server,
+    /// ZenML's own command in the embedded interpreter (tier 2).
+    InProcess,
+}
+
+impl Tier {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Rust => "rust",
+            Tier::Server => "server",
+            Tier::InProcess => "in-process",
+        }
+    }
 }
 
 impl Route {
-    /// Where the call goes when this route does not answer it (nothing printed): the CLI's own
-    /// command in the embedded interpreter (tier 2) for `stack list`, else delegation.
-    pub fn falls_back_in_process(&self) -> bool {
-        matches!(self, Route::StackList(_) | Route::InProcess(_))
+    /// The tiers tried for this route, in order, before delegation: a Rust answer where the
+    /// route has one, then the command server (unless `ZENML_USE_PYTHON_CLI=1`), then for
+    /// `stack list` the CLI's own command in the embedded interpreter.
+    pub fn tiers(&self) -> &'static [Tier] {
+        match self {
+            Route::VersionFlag
+            | Route::RootHelp
+            | Route::NoArgsHelp
+            | Route::VersionCommand
+            | Route::Status
+            | Route::CleanPrompt => &[Tier::Rust, Tier::Server],
+            Route::StackList(_) => &[Tier::Rust, Tier::Server, Tier::InProcess],
+            Route::InProcess(_) => &[Tier::Server, Tier::InProcess],
+            Route::Delegate(_) => &[Tier::Server],
+            Route::UsePythonCli => &[],
+        }
     }
 
     pub fn name(&self) -> String {
@@ -54,21 +87,25 @@ impl Route {
             Route::StackList(_) => "rust: stack list".into(),
             Route::CleanPrompt => "rust: clean prompt".into(),
             Route::InProcess(what) => format!("in-process: {what}"),
-            Route::NeedsSpec => "needs the CLI spec".into(),
-            Route::Delegate(why) => format!("delegate ({why})"),
+            Route::Delegate(why) => format!("python ({why})"),
+            Route::UsePythonCli => format!("python ({}=1)", crate::vars::ZENML_USE_PYTHON_CLI),
+        }
+    }
+
+    /// Why the call ends in delegation when it does.
+    pub fn delegation_reason(&self) -> String {
+        match self {
+            Route::Delegate(why) => why.to_string(),
+            Route::UsePythonCli => format!("{}=1", crate::vars::ZENML_USE_PYTHON_CLI),
+            _ => "not answered by the tiers before".into(),
         }
     }
 }
 
-/// Decides the route. `use_python_cli` is `ZENML_USE_PYTHON_CLI=1`; `spec` is `None` until the
-/// per-distribution cache is loaded.
-pub fn decide(args: &[OsString], use_python_cli: bool, spec: Option<&RootSpec>) -> Route {
-    if use_python_cli {
-        return Route::Delegate("ZENML_USE_PYTHON_CLI=1");
-    }
-    // Only calls that can end in a Rust answer need the spec: none, options first, or `version`.
-    let first = args.first().map(|a| a.as_encoded_bytes());
-    let may_be_rust = match first {
+/// Whether the route of `args` depends on the installed CLI's root spec (from the cache): only
+/// calls that can end in a Rust answer (none, options first, or one of the Rust commands).
+pub fn needs_spec(args: &[OsString]) -> bool {
+    match args.first().map(|a| a.as_encoded_bytes()) {
         None => true,
         Some(a) => {
             a.starts_with(b"-")
@@ -77,12 +114,20 @@ pub fn decide(args: &[OsString], use_python_cli: bool, spec: Option<&RootSpec>) 
                 || a == b"stack"
                 || a == b"clean"
         }
-    };
-    if !may_be_rust {
+    }
+}
+
+/// Decides the route. `use_python_cli` is `ZENML_USE_PYTHON_CLI=1`; `spec` is the installed
+/// CLI's root spec, `None` when the cache could not be had (or was not needed: [`needs_spec`]).
+pub fn decide(args: &[OsString], use_python_cli: bool, spec: Option<&RootSpec>) -> Route {
+    if use_python_cli {
+        return Route::UsePythonCli;
+    }
+    if !needs_spec(args) {
         return Route::Delegate("sub-command");
     }
     let Some(spec) = spec else {
-        return Route::NeedsSpec;
+        return Route::Delegate("no root spec (cache not used)");
     };
     let Some(options) = &spec.options else {
         return Route::Delegate("root options not modelled");
@@ -298,10 +343,17 @@ mod tests {
             route(&["stack", "list", "-o", "xml"]),
             Route::InProcess("stack list")
         );
-        assert!(route(&["stack", "list", "--name", "x"]).falls_back_in_process());
-        assert!(route(&["stack", "list"]).falls_back_in_process());
-        assert!(!route(&["status"]).falls_back_in_process());
-        assert!(!route(&["stack", "describe"]).falls_back_in_process());
+        let tiers = |a: &[&str]| route(a).tiers();
+        assert_eq!(
+            tiers(&["stack", "list", "--name", "x"]),
+            [Tier::Server, Tier::InProcess]
+        );
+        assert_eq!(
+            tiers(&["stack", "list"]),
+            [Tier::Rust, Tier::Server, Tier::InProcess]
+        );
+        assert_eq!(tiers(&["status"]), [Tier::Rust, Tier::Server]);
+        assert_eq!(tiers(&["stack", "describe"]), [Tier::Server]);
         assert!(delegated(route(&["stack", "describe"])));
         assert_eq!(route(&["clean"]), Route::CleanPrompt);
         assert!(delegated(route(&["clean", "--yes"])));
@@ -311,18 +363,16 @@ mod tests {
     #[test]
     fn needs_the_spec_only_when_rust_could_answer() {
         let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
-        assert_eq!(decide(&args(&["--version"]), false, None), Route::NeedsSpec);
-        assert_eq!(decide(&args(&[]), false, None), Route::NeedsSpec);
-        assert_eq!(
-            decide(&args(&["stack", "list"]), false, None),
-            Route::NeedsSpec
-        );
+        assert!(needs_spec(&args(&["--version"])));
+        assert!(needs_spec(&args(&[])));
+        assert!(needs_spec(&args(&["stack", "list"])));
+        assert!(!needs_spec(&args(&["pipeline", "list"])));
+        // Without the spec, what could have been answered in Rust goes to the Python CLI.
+        assert!(delegated(decide(&args(&["--version"]), false, None)));
         assert!(delegated(decide(&args(&["pipeline", "list"]), false, None)));
-        assert!(delegated(decide(
-            &args(&["--version"]),
-            true,
-            Some(&spec())
-        )));
+        let python = decide(&args(&["--version"]), true, Some(&spec()));
+        assert_eq!(python, Route::UsePythonCli);
+        assert!(python.tiers().is_empty());
     }
 
     #[test]

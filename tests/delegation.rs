@@ -280,3 +280,37 @@ fn sigint_reaches_the_python_cli() {
         &theirs,
     );
 }
+
+/// The ladder tries each tier a route allows at most once, in order, whichever of them declines:
+/// here the server is off (`clean_command`), there is no embedding library, and the config is
+/// new (so the Rust routes decline too), so every call ends delegated.
+#[test]
+fn each_tier_is_tried_at_most_once() {
+    let env = zenml_env(ZENML_VERSION);
+    let home = scratch("ladder");
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["stack", "list", "--name", "x"], &["server", "in-process"]),
+        (&["stack", "list"], &["rust", "server", "in-process"]),
+        (&["stack", "describe"], &["server"]),
+        (&["status"], &["rust", "server"]),
+    ];
+    for (argv, tiers) in cases {
+        let vars = [
+            ("VIRTUAL_ENV", env.to_str().unwrap()),
+            ("ZENML_DEBUG_PYTHON", "1"),
+            (
+                "ZENML_LAUNCHER_EMBED_LIB",
+                "/nonexistent/libzenml_launcher_embed.so",
+            ),
+        ];
+        let out = output_within(fresh(&launcher(), &home, &vars).args(*argv), LIMIT);
+        let (_, debug) = split_debug(&out.stderr);
+        let declined: Vec<&str> = debug
+            .iter()
+            .filter_map(|l| l.split_once(": declined: ").map(|(tier, _)| tier))
+            .collect();
+        assert_eq!(&declined, tiers, "zenml {argv:?}: {debug:#?}");
+        let delegations = debug.iter().filter(|l| l.starts_with("route: delegate"));
+        assert_eq!(delegations.count(), 1, "zenml {argv:?}: {debug:#?}");
+    }
+}

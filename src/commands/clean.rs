@@ -72,6 +72,12 @@ pub fn prepare(ctx: &Context) -> Result<(CleanSpec, RichMode), Declined> {
     Ok((spec, ctx.terminal.rich(meta.out_fd())?))
 }
 
+/// The prompt, unless the cache or the terminal is outside what is modelled here.
+pub fn answer(ctx: &Context) -> Result<Outcome, Declined> {
+    let (spec, mode) = prepare(ctx)?;
+    Ok(run(ctx, &spec, &mode))
+}
+
 /// Runs the prompt loop on the real stdin and the CLI's output stream.
 pub fn run(ctx: &Context, spec: &CleanSpec, mode: &RichMode) -> Outcome {
     let fd = ctx.cache.meta.out_fd();

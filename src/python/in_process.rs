@@ -132,7 +132,7 @@ pub fn command_modules(args: &[OsString]) -> Option<&'static [&'static str]> {
 pub fn library_main(abi: u32, args: Vec<OsString>) -> i32 {
     if abi != ABI {
         debug::line(format!(
-            "in-process: declined: ABI {abi}, library has {ABI}"
+            "in-process library: declined: ABI {abi}, library has {ABI}"
         ));
         return DECLINED;
     }
@@ -141,7 +141,7 @@ pub fn library_main(abi: u32, args: Vec<OsString>) -> i32 {
         // exit code is never mistaken for DECLINED.
         Outcome::Exit(code) => code & 0xff,
         Outcome::Declined(why) => {
-            debug::line(format!("in-process: declined: {why}"));
+            debug::line(format!("in-process library: declined: {why}"));
             DECLINED
         }
     }
