@@ -50,8 +50,8 @@ pub const TMPDIR: &str = "TMPDIR";
 pub const ZENML_LAUNCHER_SERVE: &str = "ZENML_LAUNCHER_SERVE";
 /// What makes a server: one server serves one value of each of these variables (names ending in
 /// `*` are prefixes). They are what ZenML, Python, the C library and rich read once, at start-up
-/// or import (chg's list plus ZenML's, the terminal's and Python's: docs/command-server.md,
-/// "Which server").
+/// or import: chg's list plus ZenML's, the terminal's and Python's
+/// (docs/command-server.md, "Which server").
 pub const SERVER_KEY_VARS: &[&str] = &[
     "ZENML_*",
     "PYTHON*",

@@ -45,8 +45,14 @@ fn the_generator_reads_every_constant_and_refuses_an_undocumented_one() {
     assert_eq!(entries.len(), source.matches("\npub const ").count());
     let complete = entries.iter().find(|e| e.name == "ZENML_COMPLETE").unwrap();
     assert_eq!(complete.value.as_deref(), Some("_ZENML_COMPLETE"));
-    let delegate = entries.iter().find(|e| e.name == "DELEGATE_IF_SET").unwrap();
-    assert_eq!(delegate.items.first().map(String::as_str), Some("_ZENML_COMPLETE"));
+    let delegate = entries
+        .iter()
+        .find(|e| e.name == "DELEGATE_IF_SET")
+        .unwrap();
+    assert_eq!(
+        delegate.items.first().map(String::as_str),
+        Some("_ZENML_COMPLETE")
+    );
 
     // A doc comment that slides onto the next constant leaves its own constant without one.
     let slid = "// Section.\n/// Doc of A.\n/// Doc of B.\npub const B: &str = \"B\";\n\
@@ -110,6 +116,14 @@ fn citation_problems(line: &str) -> Vec<String> {
             problems.push(format!("cites {cited}, which does not exist"));
             continue;
         };
+        // A docs/ page followed by `, "Heading"`: a section cited by its name.
+        if let Some(name) = rest.strip_prefix(", \"").and_then(|r| r.split('"').next()) {
+            if !doc.lines().any(|l| l.starts_with('#') && l.contains(name)) {
+                problems.push(format!(
+                    "cites {cited}, \"{name}\", which has no such heading"
+                ));
+            }
+        }
         let until_next = rest.find("docs/").unwrap_or(rest.len());
         for part in rest[..until_next].split(section_sign).skip(1) {
             let number: String = part
@@ -118,11 +132,16 @@ fn citation_problems(line: &str) -> Vec<String> {
                 .collect();
             let number = number.trim_end_matches('.');
             let heading = doc.lines().any(|l| {
-                l.starts_with('#') && l.trim_start_matches('#').trim_start().starts_with(number)
-                    && l.trim_start_matches('#').trim_start()[number.len()..].starts_with(' ')
+                let title = l.trim_start_matches('#').trim_start();
+                l.starts_with('#')
+                    && title.starts_with(number)
+                    && (title[number.len()..].starts_with(' ')
+                        || title[number.len()..].starts_with(". "))
             });
             if number.is_empty() || !heading {
-                problems.push(format!("cites {cited} \u{a7}{number}, which has no such heading"));
+                problems.push(format!(
+                    "cites {cited} \u{a7}{number}, which has no such heading"
+                ));
             }
         }
     }
@@ -164,11 +183,19 @@ fn no_comment_points_outside_the_repository() {
 fn the_citation_check_finds_each_kind_of_problem() {
     let s = '\u{a7}';
     let bad = [
-        format!("//! see `{}/embedding{}.md` {s}3", concat!("..", "/shared"), "-notes"),
-        format!("//! Click semantics ({} {s}3.1)", concat!("behaviour ", "notes")),
+        format!(
+            "//! see `{}/embedding{}.md` {s}3",
+            concat!("..", "/shared"),
+            "-notes"
+        ),
+        format!(
+            "//! Click semantics ({} {s}3.1)",
+            concat!("behaviour ", "notes")
+        ),
         format!("// everything after it belongs to the sub-command ({s}3.1)"),
         format!("//! ({} {s}3)", concat!("embedding", "-notes")),
         format!("//! ({}no-such-page.md {s}1)", "docs/"),
+        "/// (docs/command-server.md, \"No such heading\")".to_string(),
         format!("//! (docs/zenml-cli-behaviour.md {s}9.9)"),
     ];
     for line in &bad {
@@ -178,6 +205,7 @@ fn the_citation_check_finds_each_kind_of_problem() {
         format!("//! Click semantics (docs/zenml-cli-behaviour.md {s}3.1, {s}3.3)"),
         "//! the layout (docs/architecture.md)".to_string(),
         format!("//! (docs/embedding.md {s}3; docs/zenml-cli-behaviour.md {s}1.2)"),
+        "/// the master's imports (docs/command-server.md, \"Warm-up\")".to_string(),
     ];
     for line in &good {
         assert_eq!(citation_problems(line), Vec::<String>::new(), "{line}");

@@ -70,13 +70,16 @@ pub fn parse(source: &str) -> Result<(String, Vec<Section>), String> {
                 item.push(' ');
                 item.push_str(more.trim());
             }
-            let entry = constant(&item, &doc)
-                .map_err(|why| format!("src/vars.rs:{}: {why}", n + 1))?;
+            let entry =
+                constant(&item, &doc).map_err(|why| format!("src/vars.rs:{}: {why}", n + 1))?;
             if let Some(value) = &entry.value {
                 values.push((entry.name.clone(), value.clone()));
             }
             let section = sections.last_mut().ok_or_else(|| {
-                format!("src/vars.rs:{}: a constant before any section comment", n + 1)
+                format!(
+                    "src/vars.rs:{}: a constant before any section comment",
+                    n + 1
+                )
             })?;
             section.entries.push(entry);
             doc.clear();
@@ -89,7 +92,8 @@ pub fn parse(source: &str) -> Result<(String, Vec<Section>), String> {
         for item in &mut entry.items {
             if let Some(name) = item.strip_prefix(UNRESOLVED) {
                 let known = values.iter().find(|(n, _)| n == name);
-                let (_, value) = known.ok_or(format!("`{name}` in `{}` is not a constant", entry.name))?;
+                let (_, value) =
+                    known.ok_or(format!("`{name}` in `{}` is not a constant", entry.name))?;
                 *item = value.clone();
             }
         }
@@ -151,7 +155,9 @@ fn constant(item: &str, doc: &[String]) -> Result<Entry, String> {
                 doc,
             })
         }
-        other => Err(format!("`{name}` has the type `{other}`, not `&str` or `&[&str]`")),
+        other => Err(format!(
+            "`{name}` has the type `{other}`, not `&str` or `&[&str]`"
+        )),
     }
 }
 
@@ -179,7 +185,9 @@ pub fn markdown(source: &str) -> Result<String, String> {
          tests/docs.rs fails when this page is stale. -->\n\n"
     ));
     out.push_str(&links(&intro));
-    out.push_str("\n\nThe lists are sets of names the launcher checks as one rule (a name ending in ");
+    out.push_str(
+        "\n\nThe lists are sets of names the launcher checks as one rule (a name ending in ",
+    );
     out.push_str("`*` or `_` is a prefix); their Rust name is given in brackets.\n");
     for section in &sections {
         out.push_str(&format!("\n## {}\n\n", links(&capitalize(&section.title))));
