@@ -184,7 +184,7 @@ pub const ZENML_DEFAULT_USER_NAME: &str = "ZENML_DEFAULT_USER_NAME";
 pub const ZENML_LOGGING_COLORS_DISABLED: &str = "ZENML_LOGGING_COLORS_DISABLED";
 /// Default `-o` of list commands (one of `table`, `json`, `yaml`, `tsv`, `csv`, else `table`).
 pub const ZENML_DEFAULT_OUTPUT: &str = "ZENML_DEFAULT_OUTPUT";
-/// Default and maximum page size of list commands: set, `stack list` goes to tier 2.
+/// Default and maximum page size of list commands: set, `stack list` is not answered in Rust.
 pub const ZENML_PAGINATION_DEFAULT_LIMIT: &str = "ZENML_PAGINATION_DEFAULT_LIMIT";
 /// The table width override of list commands (clamped to 80–200).
 pub const ZENML_CLI_COLUMN_WIDTH: &str = "ZENML_CLI_COLUMN_WIDTH";
@@ -207,7 +207,7 @@ pub const STORE_DELEGATE_VARS: &[&str] = &[
 /// The hosts `requests` reaches without a proxy (read before `NO_PROXY`). The proxies themselves
 /// are every `<scheme>_proxy` variable, in any case (`zenml/proxy.rs`).
 pub const NO_PROXY_LOWER: &str = "no_proxy";
-/// The hosts `requests` reaches without a proxy, when `no_proxy` is not set.
+/// The hosts `requests` reaches without a proxy, when `no_proxy` is unset or empty.
 pub const NO_PROXY: &str = "NO_PROXY";
 /// Set by a CGI server: urllib then ignores `HTTP_PROXY`.
 pub const REQUEST_METHOD: &str = "REQUEST_METHOD";
