@@ -1,5 +1,6 @@
 //! The fast `zenml` launcher: argv → route → resolve the Python env → answer in Rust, or run
-//! ZenML's own Python code. The folders are the parts of that flow (README.md has the map):
+//! ZenML's own Python code. The folders are the parts of that flow (docs/architecture.md has the
+//! map):
 //!
 //! - [`app`], [`route`]: the flow, and the pure routing function it starts with;
 //! - [`env`]: which Python env, and whether it can be trusted (before any Python starts);

@@ -1,11 +1,11 @@
 //! The one place that decides what a `zenml …` invocation does: answer it in Rust, or hand it to
 //! the Python CLI. Pure: argv and the installed CLI's root spec in, a [`Route`] out.
 //!
-//! Click semantics of the root group (behaviour notes §3.1, §3.3, §3.4): the root parser reads
-//! options up to the first positional (the sub-command); every one must be a root option or the
-//! whole call is a usage error (rc 2, delegated); eager options (`--version`/`-v`, `--help`) run in
-//! command-line order, the first one wins, whatever follows; no arguments prints the root help
-//! with rc 2. Anything else is delegated unchanged.
+//! Click semantics of the root group (docs/zenml-cli-behaviour.md §3.1, §3.3, §3.4): the root
+//! parser reads options up to the first positional (the sub-command); every one must be a root
+//! option or the whole call is a usage error (rc 2, delegated); eager options (`--version`/`-v`,
+//! `--help`) run in command-line order, the first one wins, whatever follows; no arguments prints
+//! the root help with rc 2. Anything else is delegated unchanged.
 
 use std::ffi::{OsStr, OsString};
 
@@ -283,7 +283,8 @@ mod tests {
     fn version_flag_is_eager_and_root_only() {
         assert_eq!(route(&["--version"]), Route::VersionFlag);
         assert_eq!(route(&["-v"]), Route::VersionFlag);
-        // Everything after the sub-command name belongs to the sub-command (§3.1).
+        // Everything after the sub-command name belongs to the sub-command
+        // (docs/zenml-cli-behaviour.md §3.1).
         assert_eq!(route(&["-v", "stack", "list"]), Route::VersionFlag);
         assert_eq!(
             route(&["--version", "stack", "--bogus"]),

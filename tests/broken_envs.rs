@@ -1,6 +1,6 @@
-//! Env shapes that would start an embedded interpreter silently wrong (embedding-notes §3) must be
-//! refused before Python starts: exit code 1, one line on stderr naming the offending path with a
-//! hint, and never CPython's "Fatal Python error" or its path-configuration dump.
+//! Env shapes that would start an embedded interpreter silently wrong (docs/embedding.md §3) must
+//! be refused before Python starts: exit code 1, one line on stderr naming the offending path
+//! with a hint, and never CPython's "Fatal Python error" or its path-configuration dump.
 
 mod common;
 

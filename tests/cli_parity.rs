@@ -1,8 +1,8 @@
 //! Live parity of the Rust-answered commands with the real Python CLI of the same env:
 //! stdout, stderr and exit code byte-equal, in pipes and under ptys, across the terminal
-//! conditions that change ZenML's output (behaviour notes §1.2–§1.5, §3.1–§3.3). Every launcher
-//! run also proves the Rust route was taken (the debug route line), so a silent delegation
-//! cannot make these tests pass.
+//! conditions that change ZenML's output (docs/zenml-cli-behaviour.md §1.2–§1.5, §3.1–§3.3).
+//! Every launcher run also proves the Rust route was taken (the debug route line), so a silent
+//! delegation cannot make these tests pass.
 
 mod common;
 

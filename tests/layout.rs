@@ -1,5 +1,6 @@
 //! The house rules of `src/`, checked on the source itself: which part of the flow may use which
-//! (README.md, "Module map"), no import loop between modules, and `unsafe` only where the FFI is.
+//! (docs/architecture.md, "Layering rules"), no import loop between modules, and `unsafe` only
+//! where the FFI is.
 //!
 //! A module's uses are the `crate::…` paths in its file (its `#[cfg(test)] mod tests` excluded),
 //! resolved to the longest module path that exists.

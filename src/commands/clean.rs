@@ -1,9 +1,10 @@
 //! `zenml clean` (hidden): the confirmation prompt is answered here, and only the answer that
 //! deletes is handed to the Python CLI (`clean --yes`), so every deletion, message and the
-//! re-created default store are ZenML's own (behaviour notes §3.8). `n` prints `Aborting clean.`
-//! and touches nothing; EOF and Ctrl-C abort like Click (`Aborted!`, rc 1); anything else is
-//! refused with rich's message and the prompt is shown again. The prompt's bytes come from the
-//! installed CLI (generated into the cache, rendered like rich at the console width).
+//! re-created default store are ZenML's own (docs/zenml-cli-behaviour.md §3.8). `n` prints
+//! `Aborting clean.` and touches nothing; EOF and Ctrl-C abort like Click (`Aborted!`, rc 1);
+//! anything else is refused with rich's message and the prompt is shown again. The prompt's bytes
+//! come from the installed CLI (generated into the cache, rendered like rich at the console
+//! width).
 
 use std::io::Write;
 

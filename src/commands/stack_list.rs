@@ -1,8 +1,9 @@
-//! `zenml stack list` read directly from the local SQLite store (behaviour notes §3.7): the
-//! default invocation, `-o table|json|yaml|csv|tsv` and `-c/--columns`, for ZenML releases whose
-//! store layout was verified. Filters, sorting and paging, other stores, a terminal on stderr
-//! (ZenML draws a timing-dependent spinner there), highlighted JSON/YAML on a terminal, and values
-//! the renderers here do not reproduce are delegated before anything is printed.
+//! `zenml stack list` read directly from the local SQLite store
+//! (docs/zenml-cli-behaviour.md §3.7): the default invocation, `-o table|json|yaml|csv|tsv` and
+//! `-c/--columns`, for ZenML releases whose store layout was verified. Filters, sorting and
+//! paging, other stores, a terminal on stderr (ZenML draws a timing-dependent spinner there),
+//! highlighted JSON/YAML on a terminal, and values the renderers here do not reproduce are
+//! delegated before anything is printed.
 
 use crate::cli_spec::{FORMATS, StackListArgs};
 

@@ -1,8 +1,9 @@
 //! Which Python environment a `zenml` invocation belongs to, found before any Python starts.
 //!
 //! `discovery` picks the env root (ZENML_PYTHON, VIRTUAL_ENV, CONDA_PREFIX, the launcher's own
-//! prefix, PATH), `layout` says where an installed launcher keeps its files, `pyvenv` reads `pyvenv.cfg`, and `preflight` refuses the shapes that would start
-//! an interpreter silently wrong (see `../shared/embedding-notes.md` §3).
+//! prefix, PATH), `layout` says where an installed launcher keeps its files, `pyvenv` reads
+//! `pyvenv.cfg`, and `preflight` refuses the shapes that would start an interpreter silently
+//! wrong (docs/embedding.md §3).
 
 pub mod discovery;
 pub mod layout;

@@ -1,5 +1,5 @@
 //! Pre-flight checks: stat, readlink and pyvenv.cfg only, run before any Python starts. They catch
-//! the env shapes that would otherwise start silently wrong (embedding-notes §3).
+//! the env shapes that would otherwise start silently wrong (docs/embedding.md §3).
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

@@ -15,7 +15,7 @@ use crate::{debug, vars};
 const SERVER: &str = include_str!("command_server.py");
 
 /// Modules the master imports once (beyond the console script's module): the CLI with all its
-/// commands and the store code every store command needs (command-server notes).
+/// commands and the store code every store command needs (docs/command-server.md, "Warm-up").
 pub const PRELOAD: &[&str] = &[
     "zenml",
     "zenml.cli",

@@ -1,5 +1,5 @@
 //! Starting the embedded interpreter for a resolved env: the PyConfig recipe of
-//! embedding-notes §2 (Python config, `parse_argv = 0`, `executable = <env>/bin/python` as raw
+//! docs/embedding.md §2 (Python config, `parse_argv = 0`, `executable = <env>/bin/python` as raw
 //! bytes, `home` only for a standalone prefix without a user PYTHONHOME).
 
 use std::ffi::OsString;

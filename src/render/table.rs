@@ -1,6 +1,6 @@
 //! The `stack list` table: what `zenml/cli/utils.py::_render_table` (ZenML 0.98.0, rich 15)
 //! returns — and `zenml_cli.clean_output` writes to stdout — for a list of row dicts
-//! (behaviour notes §3.7.5).
+//! (docs/zenml-cli-behaviour.md §3.7.5).
 //!
 //! The port follows rich step by step: cell text (`_colorize_value`, console markup), column
 //! measurement (`Table._measure_column` of `Padding` cells), `Table._calculate_column_widths`
@@ -1018,7 +1018,8 @@ mod tests {
         ])];
         let out = String::from_utf8(render_table(&default_columns(), &rows, 80, &env()).unwrap())
             .unwrap();
-        // behaviour notes §3.7.5, `\e` written as `{e}`.
+        // The CLI's output for one default stack at width 80 (docs/zenml-cli-behaviour.md §3.7.5),
+        // `\e` written as `{e}`.
         let expected = concat!(
             "  {e}[1m       {e}[0m {e}[1m                                      {e}[0m {e}[1m         {e}[0m {e}[1m      {e}[0m {e}[1m {e}[0m{e}[1mARTIFACT    {e}[0m{e}[1m {e}[0m\n",
             "  {e}[1mactive{e}[0m{e}[1m {e}[0m {e}[1m {e}[0m{e}[1mID                                  {e}[0m{e}[1m {e}[0m {e}[1m {e}[0m{e}[1mNAME   {e}[0m{e}[1m {e}[0m {e}[1m {e}[0m{e}[1mUSER{e}[0m{e}[1m {e}[0m {e}[1m {e}[0m{e}[1mSTORE       {e}[0m{e}[1m {e}[0m\n",

@@ -1,5 +1,5 @@
-//! The terminal facts rich and Click look at (behaviour notes §1.2, §1.3), captured once so the
-//! decisions below are pure functions of them.
+//! The terminal facts rich and Click look at (docs/zenml-cli-behaviour.md §1.2, §1.3), captured
+//! once so the decisions below are pure functions of them.
 
 use std::ffi::OsString;
 

@@ -1,5 +1,6 @@
-//! Where ZenML keeps its state, by ZenML's own rules (behaviour notes §2.1, §2.5): the global
-//! config directory, the local stores, the repository (`.zen`) and the local server deployment.
+//! Where ZenML keeps its state, by ZenML's own rules (docs/zenml-cli-behaviour.md §2.1, §2.5):
+//! the global config directory, the local stores, the repository (`.zen`) and the local server
+//! deployment.
 //! Every ZenML path rule the launcher applies lives here.
 
 use std::ffi::OsString;

@@ -158,7 +158,7 @@ def add(name, columns, rows, width, supported=True):
 for n in (1, 4, 25):
     for width in WIDTHS:
         add(f"default-{n}rows-w{width}", DEFAULT_KEYS, stack_rows(n), width)
-# The behaviour notes' examples.
+# The CLI's examples in docs/zenml-cli-behaviour.md §3.7.5 (the rows of a capture).
 fixed = [
     {"active": ACTIVE, "id": "a12b131a-f23f-4d37-8eaa-5967eb06661d", "name": "default", "user": None,
      "ARTIFACT STORE": "default", "ORCHESTRATOR": "default", "DEPLOYER": "default"},

@@ -1,7 +1,7 @@
-//! `zenml status`'s lines for the local SQLite store, read directly (behaviour notes §2, §3.5). Every
-//! state outside what was verified against the live CLI is delegated: another store or server,
-//! first run (no config or DB: Python creates them and logs), version mismatches (Python
-//! migrates), a local server deployment, missing defaults ZenML would create, variables that
+//! `zenml status`'s lines for the local SQLite store, read directly
+//! (docs/zenml-cli-behaviour.md §2, §3.5). Every state outside what was verified against the live
+//! CLI is delegated: another store or server, first run (no config or DB: Python creates them and
+//! logs), version mismatches (Python migrates), a local server deployment, missing defaults ZenML would create, variables that
 //! change what GlobalConfiguration reads, and names rich would not print verbatim.
 
 use std::path::PathBuf;
