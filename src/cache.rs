@@ -186,11 +186,13 @@ pub fn root_dir() -> Option<PathBuf> {
 /// True for the names the cache gives its entries (a 16-digit hex fingerprint) and the generator's
 /// unfinished ones (`<fingerprint>.tmp-<pid>`): what `zenml-launcher cache clear` may remove.
 pub fn is_entry_name(name: &str) -> bool {
-    let (key, rest) = name.split_at(name.len().min(16));
+    // Bytes, not chars: a name with a multi-byte character at byte 16 is simply not ours.
+    let (key, rest) = name.as_bytes().split_at(name.len().min(16));
     let hex = key.len() == 16
         && key
-            .bytes()
+            .iter()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    let rest = std::str::from_utf8(rest).unwrap_or("\u{fffd}");
     hex && (rest.is_empty()
         || rest
             .strip_prefix(".tmp-")
@@ -322,8 +324,9 @@ pub fn generator_command(
     cmd
 }
 
-/// Loads the cache entry of this install, generating it (≈ the cost of one Python CLI run) when
-/// missing. `None` when it cannot be had: the caller delegates.
+/// Loads the cache entry of this install (`key`: its [`fingerprint`]), generating it (≈ the
+/// cost of one Python CLI run) when missing. `Err`: it cannot be had, and why; the caller then
+/// has no Rust answer.
 pub fn load_or_generate(
     env: &PythonEnv,
     install: &ZenmlInstall,
@@ -380,6 +383,9 @@ mod tests {
             "0123456789abcdef.tmp-",
             "notes",
             ".write-test-1",
+            // A character across byte 16 (this panicked in `split_at`).
+            "0123456789abcde\u{e9}",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}",
         ] {
             assert!(!is_entry_name(name), "{name}");
         }
