@@ -95,8 +95,16 @@ pub fn run(args: Vec<OsString>) -> Result<u8> {
     );
     debug::line(format!("route: {}", route.name()));
 
+    // With a standard stream closed, the CLI fails in ways only the CLI itself reproduces.
+    let tiers = match crate::os::stdio_closed_at_start() {
+        Some(fd) => {
+            debug::line(format!("fd {fd} was closed at start: the Python CLI only"));
+            &[][..]
+        }
+        None => route.tiers(),
+    };
     let mut python_args = args;
-    for tier in route.tiers() {
+    for tier in tiers {
         let attempt = match tier {
             Tier::Rust => match &cache {
                 Some(cache) => run_rust(&route, cache, version.as_deref().unwrap_or(""), &install),

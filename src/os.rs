@@ -3,16 +3,23 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Which of fds 0, 1 and 2 were closed when the process started (bit `1 << fd`), recorded by
+/// [`init_process`].
+static CLOSED_AT_START: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
 /// What std's `main` wrapper does at start-up that the launcher relies on (`main.rs` is a C
-/// `main`): fds 0, 1 and 2 are open (`/dev/null` where one is closed, so that no file the launcher
-/// opens lands on them and Python inherits the same), and SIGPIPE is ignored (a write to a closed
-/// pipe fails instead of killing the process; std restores it for the processes it starts).
+/// `main`): fds 0, 1 and 2 are open, and SIGPIPE is ignored (a write to a closed pipe fails
+/// instead of killing the process; std restores it for the processes it starts). A closed one
+/// gets `/dev/null`, close-on-exec, as a placeholder: no file the launcher opens can take its
+/// number, and the Python CLI the launcher execs finds it closed, as it would have
+/// ([`stdio_closed_at_start`]).
 pub fn init_process() {
     let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
         fd,
         events: 0,
         revents: 0,
     });
+    let mut closed_mask = 0u8;
     // SAFETY: poll fills the revents of the array we own; open and signal take valid arguments.
     unsafe {
         let polled = loop {
@@ -29,11 +36,19 @@ pub fn init_process() {
                     && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
             };
             if closed {
-                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                closed_mask |= 1 << pfd.fd;
+                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
             }
         }
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    CLOSED_AT_START.store(closed_mask, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The first of fds 0, 1, 2 that was closed when the process started, if any.
+pub fn stdio_closed_at_start() -> Option<i32> {
+    let mask = CLOSED_AT_START.load(std::sync::atomic::Ordering::Relaxed);
+    (0..3).find(|fd| mask & (1 << fd) != 0)
 }
 
 /// `isatty(fd)`.

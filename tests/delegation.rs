@@ -314,3 +314,69 @@ fn each_tier_is_tried_at_most_once() {
         assert_eq!(delegations.count(), 1, "zenml {argv:?}: {debug:#?}");
     }
 }
+
+/// A standard stream closed by the caller (`2>&-`, `>&-`, `<&-`): the Python CLI fails in its
+/// own way (exit 1, a traceback on the stream that is left), and the launcher must not turn that
+/// into a success by answering itself or by handing the CLI an open `/dev/null` in its place.
+#[test]
+fn closed_standard_streams_are_as_the_cli_sees_them() {
+    let env = zenml_env(ZENML_VERSION);
+    let home = scratch("closed-stdio");
+    let cases: &[(&str, &[&str])] = &[
+        ("2>&-", &["--version"]),
+        ("2>&-", &["status"]),
+        ("2>&-", &["stack", "list"]),
+        (">&-", &["stack", "list"]),
+        ("2>&-", &["stack", "describe"]),
+        ("<&-", &["--version"]),
+    ];
+    for (redirect, argv) in cases {
+        let run = |program: &Path| {
+            let script = format!("exec \"$0\" \"$@\" {redirect}");
+            let mut cmd = fresh(
+                Path::new("/bin/sh"),
+                &home,
+                &[("VIRTUAL_ENV", env.to_str().unwrap())],
+            );
+            cmd.arg("-c").arg(script).arg(program).args(*argv);
+            output_within(&mut cmd, LIMIT)
+        };
+        let theirs = run(&env.join("bin/zenml"));
+        let ours = run(&launcher());
+        compare(&format!("zenml {argv:?} {redirect}"), &ours, &theirs);
+    }
+    assert_eq!(
+        cases.len(),
+        6,
+        "every case ran (the CLI exits 1 for the closed stream in each)"
+    );
+    // The launcher took no tier of its own (and so started no server) for such a call.
+    let mut cmd = fresh(
+        Path::new("/bin/sh"),
+        &home,
+        &[
+            ("VIRTUAL_ENV", env.to_str().unwrap()),
+            ("ZENML_DEBUG_PYTHON", "1"),
+            ("ZENML_LAUNCHER_SERVER", "1"),
+            ("ZENML_LAUNCHER_SERVER_IDLE_S", "5"),
+            (
+                "ZENML_LAUNCHER_RUNTIME_DIR",
+                home.join("run").to_str().unwrap(),
+            ),
+        ],
+    );
+    cmd.arg("-c")
+        .arg("exec \"$0\" stack describe <&-")
+        .arg(launcher());
+    let out = output_within(&mut cmd, LIMIT);
+    let (_, debug) = split_debug(&out.stderr);
+    assert!(
+        debug
+            .iter()
+            .any(|l| l == "fd 0 was closed at start: the Python CLI only")
+            && !debug
+                .iter()
+                .any(|l| l.starts_with("server:") || l.starts_with("route: server")),
+        "{debug:#?}"
+    );
+}
