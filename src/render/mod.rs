@@ -1,13 +1,12 @@
 //! Printing the way rich and Python print, knowing nothing of ZenML's state: the terminal facts
 //! rich and Click read ([`terminal`]), rich's cell widths ([`cells`]) and markup ([`markup`]), rich's wrapped and styled text ([`text`]), styles and
 //! colour downgrades ([`style`]), the console's highlighting ([`highlight`]), rich's table
-//! layout ([`table`]) and Python's json/yaml/csv output ([`pyformat`]).
+//! layout ([`table`]) and Python's json/csv output ([`pyformat`]) and PyYAML's ([`pyyaml`]).
 
 pub mod cells;
 pub mod highlight;
 pub mod markup;
-// Renamed ahead of its split (the next commit takes JSON/CSV back out into pyformat.rs).
-pub use pyyaml as pyformat;
+pub mod pyformat;
 pub mod pyyaml;
 pub mod style;
 pub mod table;

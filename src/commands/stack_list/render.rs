@@ -5,6 +5,7 @@ use super::read::{StackRecord, python_datetime};
 use crate::commands::Context;
 use crate::declined::Declined;
 use crate::render::pyformat::{self, Py};
+use crate::render::pyyaml;
 use crate::render::table;
 use crate::vars;
 use crate::zenml::config::uuid_text;
@@ -196,7 +197,7 @@ pub fn render_data(
     rows: &[Row],
     columns: &str,
     pagination: &[(&str, i64)],
-    yaml: Option<&pyformat::YamlResolvers>,
+    yaml: Option<&pyyaml::YamlResolvers>,
 ) -> Result<Rendered, Declined> {
     let (selected, messages) = selection(rows, columns);
     let filtered: Vec<Vec<(String, Value)>> = rows
@@ -230,8 +231,8 @@ pub fn render_data(
                 pyformat::json(&doc)
             } else {
                 match yaml {
-                    Some(resolvers) => pyformat::yaml_with(&doc, resolvers),
-                    None => pyformat::yaml(&doc),
+                    Some(resolvers) => pyyaml::yaml_with(&doc, resolvers),
+                    None => pyyaml::yaml(&doc),
                 }?
             }
         }
