@@ -7,6 +7,7 @@
 
 pub mod read;
 pub mod render;
+pub mod table_policy;
 
 use crate::cli_spec::{FORMATS, StackListArgs};
 

@@ -2,11 +2,11 @@
 //! selection, and the table (stdout, plus the console messages) or the json/yaml/csv/tsv text.
 
 use super::read::{StackRecord, python_datetime};
+use super::table_policy;
 use crate::commands::Context;
 use crate::declined::Declined;
 use crate::render::pyformat::{self, Py};
 use crate::render::pyyaml;
-use crate::render::table;
 use crate::vars;
 use crate::zenml::config::uuid_text;
 
@@ -313,12 +313,12 @@ pub fn render_table_output(
         })
         .collect();
     let width = table_width(ctx)?;
-    let env = table::TableEnv::from_terminal(ctx.terminal)?;
-    let mut stdout = table::render_table_with(&selected, &cells, width, &env, cell_table)?;
+    let env = table_policy::TableEnv::from_terminal(ctx.terminal)?;
+    let mut stdout = table_policy::render_table_with(&selected, &cells, width, &env, cell_table)?;
     if !stdout.is_empty() && !stdout.ends_with(b"\n") {
         stdout.push(b'\n');
     }
-    if table::large_table_warning(&selected, &cells, width) {
+    if table_policy::large_table_warning(&selected, &cells, width) {
         messages.push((
             Message::Declare,
             "Large tables may wrap, truncate, or hide columns depending on terminal width.\n\

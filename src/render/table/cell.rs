@@ -300,7 +300,8 @@ pub fn cell_plain(s: &str, cells: &CellTable) -> Result<String, Declined> {
     Ok(pieces.concat())
 }
 
-/// Characters the port handles: printable ASCII (plus `●` inside the active marker).
+/// What the port handles without rich's recorded cell widths (and in headers): printable ASCII,
+/// no markup (`[`) and no emoji code.
 pub fn check_text(s: &str) -> Result<(), Declined> {
     if !s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return Err(Declined::new(
