@@ -1,17 +1,18 @@
-//! Differential test of `pyformat.rs` against ZenML's own `_render_json`, `_render_yaml` and
-//! `_render_delimited` in the 0.98.0 test env (`tests/support/pyformat_expected.py`): seeded
-//! rows whose names come from mixed scripts (tests/common/names.rs) and from strings PyYAML
-//! treats specially (booleans, nulls, numbers, timestamps, indicators, quotes, control
-//! characters, line breaks, leading/trailing spaces, long texts it folds). JSON and CSV/TSV must
-//! always be byte-identical; YAML through the resolvers the generator read from the installed
-//! PyYAML (`yaml_with`) must always answer and be identical; the conservative fallback (`yaml`)
-//! may refuse, but never print something else.
+//! Differential test of `pyformat.rs` and `pyyaml.rs` against ZenML's own `_render_json`,
+//! `_render_yaml` and `_render_delimited` in the 0.98.0 test env
+//! (`tests/support/pyformat_expected.py`): seeded rows whose names come from mixed scripts
+//! (tests/common/names.rs) and from strings PyYAML treats specially (booleans, nulls, numbers,
+//! timestamps, indicators, quotes, control characters, line breaks, leading/trailing spaces, long
+//! texts it folds). JSON and CSV/TSV must always be byte-identical; YAML through the resolvers the
+//! generator read from the installed PyYAML (`yaml_with`) must always answer and be identical; the
+//! conservative fallback (`yaml`) may refuse, but never print something else.
 
 mod common;
 
 use common::names::{Rng, name};
 use common::{ZENML_VERSION, clean_command, output, repo, scratch, show, zenml_env};
-use zenml_launcher::render::pyformat::{self, Py, YamlResolvers};
+use zenml_launcher::render::pyformat::{self, Py};
+use zenml_launcher::render::pyyaml::{self, YamlResolvers};
 
 const SEED: u64 = 1313;
 
@@ -261,14 +262,14 @@ fn json_yaml_csv_match_zenml() {
             ));
         }
         let want_yaml = want["yaml"].as_str().unwrap();
-        match pyformat::yaml_with(&doc, &resolvers) {
+        match pyyaml::yaml_with(&doc, &resolvers) {
             Ok(got) if got == want_yaml => {}
             Ok(got) => failures.push(format!(
                 "{label} yaml:\n  want {want_yaml:?}\n  got  {got:?}"
             )),
             Err(e) => failures.push(format!("{label} yaml refused: {e:?}")),
         }
-        match pyformat::yaml(&doc) {
+        match pyyaml::yaml(&doc) {
             Ok(got) if got == want_yaml => fallback_answered += 1,
             Ok(got) => failures.push(format!(
                 "{label} fallback yaml differs:\n  want {want_yaml:?}\n  got  {got:?}"

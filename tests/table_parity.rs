@@ -1,4 +1,5 @@
-//! Differential test of `render/table.rs` against the real zenml/rich: `tests/support/table_expected.py`
+//! Differential test of the table (`commands/stack_list/table_policy.rs` driving `render/table/`)
+//! against the real zenml/rich: `tests/support/table_expected.py`
 //! generates ~160 row sets (seeded: default columns with 1/4/25 rows, long names, names with
 //! spaces, `None` users, `-` cells, `-c all`-like 22-column sets with datetimes, a hydrated first
 //! row, 2-, 1- and 0-column sets, status/state/health columns, random column subsets, widths
@@ -14,10 +15,10 @@ use std::path::Path;
 
 use common::{ZENML_VERSION, clean_command, output, scratch, show, zenml_env};
 use serde::Deserialize;
-use zenml_launcher::render::cells::CellTable;
-use zenml_launcher::render::table::{
+use zenml_launcher::commands::stack_list::table_policy::{
     TableEnv, large_table_warning, render_table, render_table_with,
 };
+use zenml_launcher::render::cells::CellTable;
 
 /// Terminal variables set for one Python process.
 type Vars = &'static [(&'static str, &'static str)];

@@ -108,8 +108,8 @@ impl ZenConsole {
     }
 
     /// PyYAML's resolvers as installed (compiled on each call: only YAML output needs them).
-    pub fn yaml_resolvers(&self) -> Option<crate::render::pyformat::YamlResolvers> {
-        crate::render::pyformat::YamlResolvers::from_data(self.text_data.as_ref()?).ok()
+    pub fn yaml_resolvers(&self) -> Option<crate::render::pyyaml::YamlResolvers> {
+        crate::render::pyyaml::YamlResolvers::from_data(self.text_data.as_ref()?).ok()
     }
 
     /// rich's cell widths as this console measures text.
