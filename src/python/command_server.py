@@ -23,12 +23,15 @@
 #   _zl_idle      idle timeout in seconds        _zl_argv     sys.argv[:1] of a call (list of bytes)
 #   _zl_preload   modules to import              _zl_describe the debug diagnosis source (str)
 #   _zl_marker    the start-up marker file (bytes), removed once the socket is in place
+#   _zl_failed    what a failed start writes in the marker before its reason (bytes)
 #   _zl_drop      variables that belong to the launcher, removed from the environment
 #   _zl_program   what a call runs, as the `python` program would: (b"file", script path) or
 #                 (b"command", source) for `python -c`
 
 
-def _zl_serve(socket_path, key_id, idle, call_argv0, preload, describe, marker, drop, program):
+def _zl_serve(
+    socket_path, key_id, idle, call_argv0, preload, describe, marker, failed, drop, program
+):
     import errno
     import gc
     import importlib
@@ -52,7 +55,7 @@ def _zl_serve(socket_path, key_id, idle, call_argv0, preload, describe, marker, 
         log(f"not serving: {why}")
         try:
             with open(marker, "wb") as f:
-                f.write(b"failed: " + why.encode("utf-8", "replace"))
+                f.write(failed + why.encode("utf-8", "replace"))
         except OSError:
             pass
         return ("master", None)
@@ -562,10 +565,11 @@ try:
         _zl_preload,
         _zl_describe,
         _zl_marker,
+        _zl_failed,
         _zl_drop,
         _zl_program,
     )
 finally:
     del _zl_serve, _zl_socket, _zl_key, _zl_idle, _zl_argv, _zl_preload, _zl_describe
-    del _zl_marker, _zl_drop, _zl_program, watch_sources, prepare_worker, run_program
+    del _zl_marker, _zl_failed, _zl_drop, _zl_program, watch_sources, prepare_worker, run_program
     del system_exit_code

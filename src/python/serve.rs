@@ -8,6 +8,7 @@
 use std::ffi::{CString, OsString};
 
 use crate::python::in_process::{ABI, console_script_config};
+use crate::python::server::Marker;
 use crate::python::{delegate, ffi, startup};
 use crate::zenml::package;
 use crate::{debug, vars};
@@ -43,9 +44,7 @@ pub fn library_serve(abi: u32, args: Vec<OsString>) -> i32 {
         Ok(code) => code,
         Err(why) => {
             eprintln!("zenml-launcher server: not serving: {why}");
-            let mut text = b"failed: ".to_vec();
-            text.extend_from_slice(why.as_bytes());
-            let _ = std::fs::write(marker, text);
+            Marker::write_failed(std::path::Path::new(marker), &why);
             1
         }
     }
@@ -89,13 +88,15 @@ fn serve(
     };
     let source = format!(
         "_zl_socket = {}\n_zl_key = {}\n_zl_idle = {idle:?}\n_zl_argv = {}\n_zl_preload = {}\n\
-         _zl_describe = {}\n_zl_marker = {}\n_zl_drop = {}\n_zl_program = {program}\n{SERVER}",
+         _zl_describe = {}\n_zl_marker = {}\n_zl_failed = {}\n_zl_drop = {}\n\
+         _zl_program = {program}\n{SERVER}",
         startup::bytes_literal(socket.as_bytes()),
         startup::bytes_literal(key.as_bytes()),
         list(&mut argv0.iter().map(|a| startup::bytes_literal(a.as_bytes()))),
         list(&mut preload.iter().map(|m| text(m))),
         text(&describe),
         startup::bytes_literal(marker.as_bytes()),
+        startup::bytes_literal(Marker::FAILED_PREFIX.as_bytes()),
         list(
             &mut [vars::ZENML_LAUNCHER_SERVE]
                 .iter()

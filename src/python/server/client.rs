@@ -15,7 +15,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use super::{Key, ServerFiles};
+use super::{Key, Marker, ServerFiles};
 use crate::env::PythonEnv;
 use crate::python::in_process;
 use crate::{debug, vars};
@@ -216,16 +216,18 @@ fn start_server(key: &Key, files: &ServerFiles) -> String {
                 .ok()
                 .and_then(|t| SystemTime::now().duration_since(t).ok())
                 .unwrap_or_default();
-            let text = std::fs::read(&files.marker).unwrap_or_default();
-            if text.starts_with(b"failed: ") && age.as_secs() < super::FAILED_GRACE_S {
-                return format!(
-                    "its last start failed ({}): not retried for {} s",
-                    String::from_utf8_lossy(&text[8..]).trim_end(),
-                    super::FAILED_GRACE_S
-                );
-            }
-            if !text.starts_with(b"failed: ") && age.as_secs() < super::STARTING_GRACE_S {
-                return "a server is starting".into();
+            match Marker::read(&files.marker).unwrap_or(Marker::Starting) {
+                Marker::Failed(why) if age.as_secs() < super::FAILED_GRACE_S => {
+                    return format!(
+                        "its last start failed ({}): not retried for {} s",
+                        why.trim_end(),
+                        super::FAILED_GRACE_S
+                    );
+                }
+                Marker::Starting if age.as_secs() < super::STARTING_GRACE_S => {
+                    return "a server is starting".into();
+                }
+                _ => {}
             }
             let _ = std::fs::remove_file(&files.marker);
             if std::fs::OpenOptions::new()
@@ -251,7 +253,7 @@ fn start_server(key: &Key, files: &ServerFiles) -> String {
     match spawn(key, files) {
         Ok(pid) => format!("started server {pid} in the background"),
         Err(e) => {
-            let _ = std::fs::write(&files.marker, format!("failed: {e}"));
+            Marker::write_failed(&files.marker, &e.to_string());
             format!("starting a server failed: {e}")
         }
     }
