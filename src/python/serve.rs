@@ -13,7 +13,12 @@ use crate::python::{delegate, ffi, startup};
 use crate::zenml::package;
 use crate::{debug, vars};
 
-const SERVER: &str = include_str!("command_server.py");
+/// The server's `__main__` source after the `_zl_*` names: the worker's side, then the master.
+const SERVER: &str = concat!(
+    include_str!("command_worker.py"),
+    "\n",
+    include_str!("command_server.py")
+);
 
 /// Modules the master imports once (beyond the console script's module): the CLI with all its
 /// commands and the store code every store command needs (command-server notes).
