@@ -88,7 +88,7 @@ fn serve(
         ),
         None => format!(
             "(b'command', {})",
-            startup::bytes_literal(delegate::bootstrap(&install.entry_point).as_bytes())
+            startup::bytes_literal(delegate::bootstrap(&env, &install.entry_point).as_bytes())
         ),
     };
     let source = format!(
