@@ -24,7 +24,12 @@ use crate::render::text::{Line, StyleCodes};
 use crate::vars;
 use crate::zenml::package::ZenmlInstall;
 
-const GENERATOR: &str = include_str!("gen_cache.py");
+/// The generator, one script in two files: the theme steps first, then `gen_cache.py` with `main`.
+const GENERATOR: &str = concat!(
+    include_str!("gen_cache_theme.py"),
+    "\n",
+    include_str!("gen_cache.py")
+);
 /// FNV-1a of the generator, computed at compile time (it is part of every fingerprint).
 const GENERATOR_HASH: u64 = {
     let bytes = GENERATOR.as_bytes();

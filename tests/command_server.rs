@@ -1,7 +1,8 @@
 //! The warm command server against the live Python CLI: byte parity (stdout, stderr, exit code,
 //! the files touched) of 30+ commands across the CLI in pipes and terminals, under changed
 //! variables, cwds and state; then the faults (signals, killed clients and servers, two clients,
-//! a ZenML edit, stale sockets, unsafe socket dirs, another uid) and the controls.
+//! a ZenML edit, stale sockets, unsafe socket dirs, another uid) and the controls; and the
+//! tracebacks of the launcher installed in an env (served and delegated) against pip's script.
 //!
 //! Every launcher call runs with ZENML_DEBUG_PYTHON=1, and a call meant for the server must say
 //! `route: server` (the debug lines are split off before comparing).
@@ -816,9 +817,16 @@ fn socket_dirs_that_are_not_ours_and_other_users_are_refused() {
 /// script), the rest of the provisioned env seen through a `.pth` line: ZenML files this test
 /// may edit.
 fn venv_with_own_zenml(home: &Path) -> PathBuf {
+    venv_with_zenml(home, true)
+}
+
+/// A scratch venv that sees the provisioned env's site-packages through a `.pth` line, with its
+/// own dist-info and pip's console script (its `#!` line naming the venv's python); with
+/// `own_zenml`, also its own copy of the `zenml` package.
+fn venv_with_zenml(home: &Path, own_zenml: bool) -> PathBuf {
     let source = zenml_env(ZENML_VERSION);
     let source_site = site_packages(&source);
-    let venv = home.join("own-zenml");
+    let venv = home.join(if own_zenml { "own-zenml" } else { "zenml-venv" });
     make_venv(&base_python(), &venv, &[]);
     let site = site_packages(&venv);
     std::fs::write(
@@ -826,11 +834,14 @@ fn venv_with_own_zenml(home: &Path) -> PathBuf {
         format!("{}\n", source_site.display()),
     )
     .unwrap();
-    for name in [
-        "zenml".to_string(),
+    let mut copied = vec![
         format!("zenml-{ZENML_VERSION}.dist-info"),
         "distutils-precedence.pth".into(),
-    ] {
+    ];
+    if own_zenml {
+        copied.push("zenml".into());
+    }
+    for name in copied {
         let out = output(
             Command::new("cp")
                 .arg("-a")
@@ -853,6 +864,113 @@ fn venv_with_own_zenml(home: &Path) -> PathBuf {
     .unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     venv
+}
+
+/// A command that raises prints the same traceback through pip's console script and through the
+/// launcher installed in its place (`self install`: pip's script kept in the env), delegating
+/// (ZENML_LAUNCHER_SERVER=0) and served: the first frame is the script's own,
+/// `<env>/bin/zenml:<line> in <module>` with its source lines, no frame of the launcher's
+/// bootstrap. `user describe` with the local store ends in a rich traceback in ZenML 0.98.0.
+/// Only memory addresses (`0x…`) are normalized: they differ between any two processes.
+#[test]
+fn tracebacks_through_the_installed_launcher_are_pip_s() {
+    let mut world = World::bare("server-traceback", ZENML_VERSION);
+    world.env = venv_with_zenml(&world.home, false);
+    world.zenml(&["status"]);
+    let s = Served {
+        world,
+        runtime: {
+            let r = scratch("server-traceback-run");
+            std::fs::set_permissions(&r, std::fs::Permissions::from_mode(0o700)).unwrap();
+            r
+        },
+    };
+    let script = s.world.env.join("bin/zenml");
+    let args = ["user", "describe"];
+    let columns = [("COLUMNS", "100")];
+    let reference = output(&mut s.world.command(&script, &args, &columns));
+    let first_frame = format!("{}:", script.display());
+    assert!(
+        reference.status.code() == Some(1)
+            && show(&reference.stderr).contains("Traceback (most recent call last)")
+            && show(&reference.stderr).contains(&first_frame),
+        "pip's script did not end in a traceback from {first_frame}: {:?} {}",
+        reference.status,
+        show(&reference.stderr)
+    );
+
+    let lib = launcher().with_file_name("libzenml_launcher_embed.so");
+    let out = output(
+        Command::new(env!("CARGO_BIN_EXE_zenml-launcher"))
+            .args(["self", "install", "--env"])
+            .arg(&s.world.env)
+            .arg("--launcher")
+            .arg(launcher())
+            .arg("--embed-lib")
+            .arg(&lib),
+    );
+    assert!(out.status.success(), "self install: {}", show(&out.stderr));
+    let installed = |args: &[&str], extra: &[(&str, &str)]| {
+        let mut cmd = s.world.command(&script, args, &columns);
+        cmd.env_remove("ZENML_LAUNCHER_SERVER")
+            .env("ZENML_LAUNCHER_RUNTIME_DIR", &s.runtime)
+            .env("ZENML_LAUNCHER_SERVER_IDLE_S", "300")
+            .env("ZENML_DEBUG_PYTHON", "1");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        output_within(&mut cmd, Duration::from_secs(120))
+    };
+    let addresses = |bytes: &[u8]| {
+        let text = show(bytes);
+        let mut out = String::new();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("0x") {
+            out.push_str(&rest[..i + 2]);
+            rest = rest[i + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+            out.push('…');
+        }
+        out + rest
+    };
+    let mut failures = Vec::new();
+    let mut check = |what: &str, mine: &std::process::Output, tier: Tier| {
+        let (stderr, debug) = split_debug(&mine.stderr);
+        if (mine.status.code(), &mine.stdout, addresses(&stderr))
+            != (
+                reference.status.code(),
+                &reference.stdout,
+                addresses(&reference.stderr),
+            )
+            || tier_taken(&debug) != Some(tier)
+        {
+            failures.push(format!(
+                "{what}: {:?} {debug:#?}\n{}\npip's script: {:?}\n{}",
+                mine.status,
+                show(&stderr),
+                reference.status,
+                show(&reference.stderr)
+            ));
+        }
+    };
+    let delegated = installed(&args, &[("ZENML_LAUNCHER_SERVER", "0")]);
+    check("delegated", &delegated, Tier::Delegated);
+
+    let deadline = Instant::now() + Duration::from_secs(400);
+    loop {
+        let (_, debug) = split_debug(&installed(&["stack", "--help"], &[]).stderr);
+        if tier_taken(&debug) == Some(Tier::Server) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no server came up: {debug:#?}\nlogs: {}",
+            s.logs()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let served = installed(&args, &[]);
+    check("served", &served, Tier::Server);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 /// Editing ZenML while a server runs: the next call runs the new code (the server steps aside,

@@ -1,5 +1,5 @@
-# The warm command server (`python/serve.rs` runs this in `__main__` of the embedded interpreter,
-# then lets `Py_RunMain` run the env's console script in each worker).
+# The warm command server (`python/serve.rs` runs this, after `command_worker.py`, in `__main__`
+# of the embedded interpreter; in each worker the env's console script then runs).
 #
 # The master imports ZenML, its CLI and the store modules, configures SQLAlchemy's mappers and
 # freezes the GC: the work that is the same for every call. It loads no ZenML config, opens no
@@ -8,7 +8,8 @@
 # umask, environment and argv, re-derives what ZenML's libraries fixed at import from them (the
 # rich consoles, stdout's buffering), and runs the console script as `python bin/zenml` does
 # (`run_program`: sys.path[0], exit code, tracebacks, KeyboardInterrupt, atexit, flushes).
-# The master reports the worker's end (exit code or signal) to the client.
+# The master reports the worker's end (exit code or signal) to the client. The master is the
+# class `_ZlServer`; the worker's side is in `command_worker.py`.
 #
 # Frames, server -> client: one type byte, a big-endian u32 length, the payload.
 #   P  pid of the worker (the command may run from now on)
@@ -23,179 +24,311 @@
 #   _zl_idle      idle timeout in seconds        _zl_argv     sys.argv[:1] of a call (list of bytes)
 #   _zl_preload   modules to import              _zl_describe the debug diagnosis source (str)
 #   _zl_marker    the start-up marker file (bytes), removed once the socket is in place
+#   _zl_failed    what a failed start writes in the marker before its reason (bytes)
 #   _zl_drop      variables that belong to the launcher, removed from the environment
 #   _zl_program   what a call runs, as the `python` program would: (b"file", script path) or
 #                 (b"command", source) for `python -c`
 
 
-def _zl_serve(socket_path, key_id, idle, call_argv0, preload, describe, marker, drop, program):
-    import errno
-    import gc
-    import importlib
-    import os
-    import selectors
-    import signal
-    import socket
-    import struct
-    import sys
-    import time
+class _ZlServer:
+    """The master of a command server, in the shape of Mercurial chg's `chgserver.py`: `serve`
+    warms up, listens, then loops: `accept` (each call checked by `read_request`, or answered by
+    `refuse`, then `fork_worker`), `hung_up` (a client gone takes its worker), `reap` (a worker's
+    end reported to its client), and stops when stopped, stale, replaced or idle (`should_exit`).
+    A worker leaves the loop in `run_worker` and never returns to it.
+    """
 
-    for name in drop:
-        os.environb.pop(name, None)
+    def __init__(self, socket_path, key_id, idle, call_argv0, preload, describe, marker, failed,
+                 program):
+        self.socket_path = socket_path
+        self.key_id = key_id
+        self.idle = idle
+        self.call_argv0 = call_argv0
+        self.preload = preload
+        self.describe = describe
+        self.marker = marker
+        self.failed = failed
+        self.program = program
+        self.stop = []  # why the server stops, first reason first
+        self.workers = {}  # pid -> client connection
+        self.started = {}  # pid -> fork time
 
-    def log(message):
+    def log(self, message):
+        import os
+        import sys
+
         sys.stderr.write(f"zenml-launcher server {os.getpid()}: {message}\n")
         sys.stderr.flush()
 
-    def fail_start(why):
+    def fail_start(self, why):
         # The marker tells the next clients why (they delegate without respawning for a while).
-        log(f"not serving: {why}")
+        self.log(f"not serving: {why}")
         try:
-            with open(marker, "wb") as f:
-                f.write(b"failed: " + why.encode("utf-8", "replace"))
+            with open(self.marker, "wb") as f:
+                f.write(self.failed + why.encode("utf-8", "replace"))
         except OSError:
             pass
+        return False
+
+    def serve(self, drop):
+        """The server's life in the master; in a worker, the call's (it never returns)."""
+        import os
+
+        for name in drop:
+            os.environb.pop(name, None)
+        if self.warm_up() and self.listen():
+            self.loop()
+            self.clean_up()
         return ("master", None)
 
-    # What import changes in the environment (ZenML sets a few variables): replayed per call.
-    env_before = dict(os.environb)
-    import rich.console
+    def warm_up(self):
+        """Imports ZenML (recording the rich consoles created on the way and what import changed
+        in the environment, both replayed per call), then checks that nothing the CLI would show
+        or depend on happened: output, a loaded config, a thread."""
+        import ctypes
+        import gc
+        import importlib
+        import os
+        import sys
 
-    consoles = []
-    console_init = rich.console.Console.__init__
+        self.env_before = dict(os.environb)
+        import rich.console
 
-    def recording_init(self, *args, **kwargs):
-        import weakref
+        self.consoles = []
+        console_init = rich.console.Console.__init__
+        consoles = self.consoles
 
-        consoles.append((weakref.ref(self), args, kwargs))
-        console_init(self, *args, **kwargs)
+        def recording_init(console, *args, **kwargs):
+            import weakref
 
-    rich.console.Console.__init__ = recording_init
-    try:
-        for name in preload:
-            importlib.import_module(name)
-        import sqlalchemy.orm
+            consoles.append((weakref.ref(console), args, kwargs))
+            console_init(console, *args, **kwargs)
 
-        sqlalchemy.orm.configure_mappers()
-    except Exception as err:  # noqa: BLE001 - any failure: this env gets no server
-        return fail_start(f"warming up failed: {type(err).__name__}: {err}")
-    finally:
-        rich.console.Console.__init__ = console_init
-    env_after = dict(os.environb)
-    env_set = {k: v for k, v in env_after.items() if env_before.get(k) != v}
-    env_unset = [k for k in env_before if k not in env_after]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if os.fstat(1).st_size or os.fstat(2).st_size:
-        return fail_start("importing ZenML printed something (the CLI would show it)")
-    try:
-        from zenml.client import Client
-        from zenml.config.global_config import GlobalConfiguration
+        rich.console.Console.__init__ = recording_init
+        try:
+            for name in self.preload:
+                importlib.import_module(name)
+            import sqlalchemy.orm
 
-        if GlobalConfiguration.get_instance() is not None or Client._global_client is not None:
-            return fail_start("importing ZenML loaded its configuration")
-    except Exception as err:  # noqa: BLE001
-        return fail_start(f"cannot check ZenML's state: {err}")
-    if len(os.listdir("/proc/self/task")) != 1:
-        return fail_start("importing ZenML started a thread")
+            sqlalchemy.orm.configure_mappers()
+        except Exception as err:  # noqa: BLE001 - any failure: this env gets no server
+            return self.fail_start(f"warming up failed: {type(err).__name__}: {err}")
+        finally:
+            rich.console.Console.__init__ = console_init
+        env_after = dict(os.environb)
+        self.env_set = {k: v for k, v in env_after.items() if self.env_before.get(k) != v}
+        self.env_unset = [k for k in self.env_before if k not in env_after]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if os.fstat(1).st_size or os.fstat(2).st_size:
+            return self.fail_start("importing ZenML printed something (the CLI would show it)")
+        try:
+            from zenml.client import Client
+            from zenml.config.global_config import GlobalConfiguration
 
-    # Source files whose change makes this server stale: inotify on their directories.
-    watched = watch_sources(os, sys)
-    import ctypes
+            if GlobalConfiguration.get_instance() is not None or Client._global_client is not None:
+                return self.fail_start("importing ZenML loaded its configuration")
+        except Exception as err:  # noqa: BLE001
+            return self.fail_start(f"cannot check ZenML's state: {err}")
+        if len(os.listdir("/proc/self/task")) != 1:
+            return self.fail_start("importing ZenML started a thread")
 
-    fflush = ctypes.CDLL(None).fflush
-    gc.collect()
-    gc.freeze()
+        # Source files whose change makes this server stale: inotify on their directories.
+        self.watched = watch_sources(os, sys)
+        self.fflush = ctypes.CDLL(None).fflush
+        gc.collect()
+        gc.freeze()
+        return True
 
-    # Bind under a temporary name, then rename into place: the socket appears only when ready.
-    directory = os.path.dirname(socket_path)
-    temp_path = socket_path + b".%d" % os.getpid()
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        listener.bind(temp_path)
-        listener.listen(64)
-        os.rename(temp_path, socket_path)
-        mine = os.stat(socket_path)
-    except OSError as err:
-        listener.close()
-        return fail_start(f"cannot listen on {os.fsdecode(socket_path)}: {err}")
-    info_path = socket_path[: -len(b".sock")] + b".json"
-    import json
+    def listen(self):
+        """Binds under a temporary name, then renames into place: the socket appears only when
+        ready. Then the info file, the marker's removal, signals and the selector."""
+        import json
+        import os
+        import selectors
+        import signal
+        import socket
+        import sys
+        import time
 
-    try:
-        zenml = sys.modules.get("zenml")
-        info = {
-            "pid": os.getpid(),
-            "env": sys.prefix,
-            "executable": sys.executable,
-            "zenml": getattr(zenml, "__version__", None),
-            "started": time.time(),
-            "idle_s": idle,
-        }
-        with open(info_path + b".tmp", "w") as f:
-            json.dump(info, f)
-        os.rename(info_path + b".tmp", info_path)
-        os.unlink(marker)
-    except OSError:
-        pass
-    log(f"serving {os.fsdecode(socket_path)} ({len(sys.modules)} modules, idle {idle}s)")
-    listener.setblocking(False)
+        temp_path = self.socket_path + b".%d" % os.getpid()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.listener.bind(temp_path)
+            self.listener.listen(64)
+            os.rename(temp_path, self.socket_path)
+            self.mine = os.stat(self.socket_path)
+        except OSError as err:
+            self.listener.close()
+            return self.fail_start(f"cannot listen on {os.fsdecode(self.socket_path)}: {err}")
+        self.info_path = self.socket_path[: -len(b".sock")] + b".json"
+        try:
+            zenml = sys.modules.get("zenml")
+            info = {
+                "pid": os.getpid(),
+                "env": sys.prefix,
+                "executable": sys.executable,
+                "zenml": getattr(zenml, "__version__", None),
+                "started": time.time(),
+                "idle_s": self.idle,
+            }
+            with open(self.info_path + b".tmp", "w") as f:
+                json.dump(info, f)
+            os.rename(self.info_path + b".tmp", self.info_path)
+            os.unlink(self.marker)
+        except OSError:
+            pass
+        self.log(
+            f"serving {os.fsdecode(self.socket_path)} ({len(sys.modules)} modules, idle {self.idle}s)"
+        )
+        self.listener.setblocking(False)
 
-    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    signal.set_wakeup_fd(wake_w)
-    stop = []
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    signal.signal(signal.SIGTERM, lambda *_: stop.append("SIGTERM"))
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ, "accept")
-    selector.register(wake_r, selectors.EVENT_READ, "wake")
-    workers = {}  # pid -> client connection
-    started = {}  # pid -> fork time
-    last_use = time.monotonic()
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: self.stop.append("SIGTERM"))
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+        self.last_use = time.monotonic()
+        return True
 
-    def frame(conn, kind, payload):
+    def loop(self):
+        """Serves until `should_exit`. In a worker, `run_worker` never returns."""
+        import os
+
+        while True:
+            for key, _mask in self.selector.select(timeout=1.0):
+                if key.data == "accept":
+                    while True:
+                        got = self.accept()
+                        if isinstance(got, tuple):
+                            self.run_worker(*got)
+                        if not got:
+                            break
+                elif key.data == "wake":
+                    try:
+                        while os.read(self.wake_r, 512):
+                            pass
+                    except BlockingIOError:
+                        pass
+                else:
+                    self.hung_up(key)
+            self.reap()
+            if self.should_exit():
+                break
+
+    def should_exit(self):
+        """Stops listening once a reason to stop came (then exits when its workers are done), or
+        exits after `idle` seconds without a call."""
+        import time
+
+        if not self.still_ours() and "replaced" not in self.stop:
+            self.stop.append("replaced")
+        if self.stop and self.listener.fileno() != -1:
+            self.log(f"stopping: {self.stop[0]}")
+            self.selector.unregister(self.listener)
+            self.listener.close()
+        if self.stop and not self.workers:
+            return True
+        if not self.workers and time.monotonic() - self.last_use > self.idle:
+            self.log("idle, stopping")
+            return True
+        return False
+
+    def clean_up(self):
+        """Removes the socket if it is still this server's, and the info file if it is its own."""
+        import json
+        import os
+
+        if self.still_ours():
+            try:
+                os.unlink(self.socket_path)
+            except OSError:
+                pass
+        try:
+            with open(self.info_path) as f:
+                if json.load(f).get("pid") == os.getpid():
+                    os.unlink(self.info_path)
+        except (OSError, ValueError):
+            pass
+
+    def frame(self, conn, kind, payload):
+        import struct
+
         try:
             conn.sendall(kind + struct.pack(">I", len(payload)) + payload)
             return True
         except OSError:
             return False
 
-    def still_ours():
+    def still_ours(self):
+        import os
+
         try:
-            now = os.stat(socket_path)
+            now = os.stat(self.socket_path)
         except OSError:
             return False
-        return (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino)
+        return (now.st_dev, now.st_ino) == (self.mine.st_dev, self.mine.st_ino)
 
-    def reap():
-        nonlocal last_use
-        while workers:
+    def reap(self):
+        """Reports each ended worker's exit code (or killing signal) to its client."""
+        import os
+        import struct
+        import time
+
+        while self.workers:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            conn = workers.pop(pid, None)
+            conn = self.workers.pop(pid, None)
             if conn is None:
                 continue
-            log(f"worker {pid}: {(time.monotonic() - started.pop(pid)) * 1000:.1f} ms, status {status}")
+            elapsed = (time.monotonic() - self.started.pop(pid)) * 1000
+            self.log(f"worker {pid}: {elapsed:.1f} ms, status {status}")
             if os.WIFSIGNALED(status):
-                frame(conn, b"K", struct.pack(">i", os.WTERMSIG(status)))
+                self.frame(conn, b"K", struct.pack(">i", os.WTERMSIG(status)))
             else:
-                frame(conn, b"X", struct.pack(">i", os.waitstatus_to_exitcode(status)))
+                self.frame(conn, b"X", struct.pack(">i", os.waitstatus_to_exitcode(status)))
             try:
-                selector.unregister(conn)
+                self.selector.unregister(conn)
             except (KeyError, ValueError):
                 pass  # its client hung up earlier
             conn.close()
-            last_use = time.monotonic()
+            self.last_use = time.monotonic()
             try:
-                os.utime(socket_path)
+                os.utime(self.socket_path)
             except OSError:
                 pass
 
+    def hung_up(self, key):
+        """A client's connection is readable: it hung up (or was killed). Its worker must not go
+        on writing to the terminal."""
+        import os
+        import signal
+        import socket
+
+        try:
+            gone = not key.fileobj.recv(1, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            gone = False
+        except OSError:
+            gone = True
+        if gone:
+            try:
+                os.killpg(key.data, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                self.selector.unregister(key.fileobj)
+            except (KeyError, ValueError):
+                pass
+
+    @staticmethod
     def read_exact(conn, n):
         data = b""
         while len(data) < n:
@@ -205,17 +338,21 @@ def _zl_serve(socket_path, key_id, idle, call_argv0, preload, describe, marker, 
             data += chunk
         return data
 
-    def read_request(conn):
+    def read_request(self, conn):
+        """The request: its header with fds 0, 1, 2 and the cwd attached, then its fields."""
+        import socket
+        import struct
+
         fds = []
         msg, ancdata, _flags, _addr = conn.recvmsg(8, socket.CMSG_SPACE(4 * 4))
         for level, kind, data in ancdata:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds.extend(struct.unpack(f"{len(data) // 4}i", data[: len(data) - len(data) % 4]))
         if len(msg) < 8:
-            msg += read_exact(conn, 8 - len(msg))
+            msg += self.read_exact(conn, 8 - len(msg))
         if msg[:4] != b"ZLS1" or len(fds) != 4:
             raise ValueError("not a launcher request")
-        body = read_exact(conn, struct.unpack(">I", msg[4:])[0])
+        body = self.read_exact(conn, struct.unpack(">I", msg[4:])[0])
         pos = 0
 
         def field():
@@ -229,15 +366,24 @@ def _zl_serve(socket_path, key_id, idle, call_argv0, preload, describe, marker, 
         request["env"] = [field() for _ in range(int(field()))]
         return request
 
-    def refuse(conn, request, why):
-        frame(conn, b"R", why.encode("utf-8", "replace"))
+    def refuse(self, conn, request, why):
+        """Nothing ran: the client runs the call elsewhere."""
+        import os
+
+        self.frame(conn, b"R", why.encode("utf-8", "replace"))
         conn.close()
         for fd in (request or {}).get("fds", []):
             os.close(fd)
 
-    def accept_one():
+    def accept(self):
+        """Accepts one connection: False when none is waiting, True when it was refused or
+        handed to a worker, or in the forked worker (conn, request)."""
+        import os
+        import socket
+        import struct
+
         try:
-            conn, _ = listener.accept()
+            conn, _ = self.listener.accept()
         except BlockingIOError:
             return False
         request = None
@@ -245,121 +391,82 @@ def _zl_serve(socket_path, key_id, idle, call_argv0, preload, describe, marker, 
             creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
             _peer_pid, peer_uid, _gid = struct.unpack("3i", creds)
             if peer_uid != os.getuid():
-                log(f"refused a connection from uid {peer_uid}")
-                refuse(conn, None, "another user")
+                self.log(f"refused a connection from uid {peer_uid}")
+                self.refuse(conn, None, "another user")
                 return True
             conn.setblocking(True)
             conn.settimeout(5.0)
-            request = read_request(conn)
-            if request["key"] != key_id:
-                refuse(conn, request, "this server serves another key")
+            request = self.read_request(conn)
+            if request["key"] != self.key_id:
+                self.refuse(conn, request, "this server serves another key")
                 return True
-            stale = watched()
+            stale = self.watched()
             if stale:
-                log(f"stale: {stale}")
-                stop.append("stale")
-                refuse(conn, request, f"stale: {stale}")
+                self.log(f"stale: {stale}")
+                self.stop.append("stale")
+                self.refuse(conn, request, f"stale: {stale}")
                 return True
             if len(os.listdir("/proc/self/task")) != 1:
-                stop.append("threads")
-                refuse(conn, request, "the server has more than one thread")
+                self.stop.append("threads")
+                self.refuse(conn, request, "the server has more than one thread")
                 return True
         except (OSError, ValueError, EOFError, struct.error) as err:
-            log(f"bad request: {err}")
-            refuse(conn, request, "bad request")
+            self.log(f"bad request: {err}")
+            self.refuse(conn, request, "bad request")
             return True
         conn.settimeout(None)
+        return self.fork_worker(conn, request)
+
+    def fork_worker(self, conn, request):
+        """Forks the call's worker: in the worker, (conn, request); in the master, True once the
+        client was told the worker's pid (P)."""
+        import os
+        import selectors
+        import signal
+        import struct
+        import time
+
         pid = os.fork()
         if pid == 0:
-            worker = (conn, request)
-            return worker
+            return (conn, request)
         try:
             os.setpgid(pid, pid)
         except OSError:
             pass
         for fd in request["fds"]:
             os.close(fd)
-        if not frame(conn, b"P", struct.pack(">i", pid)):
+        if not self.frame(conn, b"P", struct.pack(">i", pid)):
             os.killpg(pid, signal.SIGKILL)
-        workers[pid] = conn
-        started[pid] = time.monotonic()
-        selector.register(conn, selectors.EVENT_READ, pid)
+        self.workers[pid] = conn
+        self.started[pid] = time.monotonic()
+        self.selector.register(conn, selectors.EVENT_READ, pid)
         return True
 
-    while True:
-        for key, _mask in selector.select(timeout=1.0):
-            if key.data == "accept":
-                while True:
-                    got = accept_one()
-                    if isinstance(got, tuple):
-                        conn, request = got
-                        for other in list(workers.values()):
-                            other.close()
-                        selector.close()
-                        listener.close()
-                        signal.set_wakeup_fd(-1)
-                        os.close(wake_r)
-                        os.close(wake_w)
-                        conn.close()
-                        watched(close=True)
-                        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
-                            signal.signal(sig, signal.SIG_DFL)
-                        prepare_worker(
-                            os, sys, request, call_argv0, consoles, env_set, env_unset, env_before
-                        )
-                        if request["debug"] and describe:
-                            exec(describe, {})
-                        run_program(os, sys, program, fflush)
-                    if not got:
-                        break
-            elif key.data == "wake":
-                try:
-                    while os.read(wake_r, 512):
-                        pass
-                except BlockingIOError:
-                    pass
-            else:
-                # A client's connection is readable: it hung up (or was killed). Its worker must
-                # not go on writing to the terminal.
-                try:
-                    gone = not key.fileobj.recv(1, socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    gone = False
-                except OSError:
-                    gone = True
-                if gone:
-                    try:
-                        os.killpg(key.data, signal.SIGKILL)
-                    except OSError:
-                        pass
-                    try:
-                        selector.unregister(key.fileobj)
-                    except (KeyError, ValueError):
-                        pass
-        reap()
-        if not still_ours() and "replaced" not in stop:
-            stop.append("replaced")
-        if stop and listener.fileno() != -1:
-            log(f"stopping: {stop[0]}")
-            selector.unregister(listener)
-            listener.close()
-        if stop and not workers:
-            break
-        if not workers and time.monotonic() - last_use > idle:
-            log("idle, stopping")
-            break
-    if still_ours():
-        try:
-            os.unlink(socket_path)
-        except OSError:
-            pass
-    try:
-        with open(info_path) as f:
-            if json.load(f).get("pid") == os.getpid():
-                os.unlink(info_path)
-    except (OSError, ValueError):
-        pass
-    return ("master", None)
+    def run_worker(self, conn, request):
+        """In the forked worker: drops the master's sockets, pipes, watches and handlers, takes
+        over the client's process state and runs the call (`run_program` ends the process)."""
+        import os
+        import signal
+        import sys
+
+        for other in list(self.workers.values()):
+            other.close()
+        self.selector.close()
+        self.listener.close()
+        signal.set_wakeup_fd(-1)
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+        conn.close()
+        self.watched(close=True)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        prepare_worker(
+            os, sys, request, self.call_argv0, self.consoles, self.env_set, self.env_unset,
+            self.env_before,
+        )
+        if request["debug"] and self.describe:
+            exec(self.describe, {})
+        run_program(os, sys, self.program, self.fflush)
 
 
 def watch_sources(os, sys):
@@ -433,128 +540,8 @@ def watch_sources(os, sys):
     return by_inotify
 
 
-def prepare_worker(os, sys, request, call_argv0, consoles, env_set, env_unset, env_start):
-    """Makes this forked worker the client's process, as far as the CLI can tell."""
-    import signal
-
-    os.setpgid(0, 0)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    stdin, stdout, stderr, cwd = request["fds"]
-    for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
-        os.dup2(fd, target)
-    for fd in (stdin, stdout, stderr):
-        if fd > 2:
-            os.close(fd)
-    os.fchdir(cwd)
-    os.close(cwd)
-    os.umask(request["umask"])
-    env = {}
-    for entry in request["env"]:
-        name, sep, value = entry.partition(b"=")
-        if sep:
-            env[name] = value
-    # What Python's own start-up set (C locale coercion sets LC_CTYPE; the locale variables are
-    # in the key, so the client's start-up would have done the same).
-    if b"LC_CTYPE" in env_start and b"LC_CTYPE" not in env:
-        env[b"LC_CTYPE"] = env_start[b"LC_CTYPE"]
-    for name in env_unset:
-        env.pop(name, None)
-    env.update(env_set)
-    os.environb.clear()
-    os.environb.update(env)
-    # Python picks line buffering for a terminal when it creates sys.stdout; the objects stay
-    # (ZenML and logging hold them), only their mode follows the new fds.
-    sys.stdout.reconfigure(line_buffering=os.isatty(1))
-    sys.stdin.reconfigure(line_buffering=os.isatty(0))
-    for ref, args, kwargs in consoles:
-        console = ref()
-        if console is not None:
-            type(console).__init__(console, *args, **kwargs)
-    argv = [os.fsdecode(a) for a in call_argv0 + request["argv"]]
-    sys.argv = argv
-    sys.orig_argv = [sys.executable] + argv
-
-
-def run_program(os, sys, program, fflush):
-    """Runs the call's program in this worker as the `python` program runs a script or `-c`
-    (`Py_RunMain`: sys.path[0], `__main__`, the exit code of a SystemExit, an uncaught exception
-    printed by sys.excepthook, KeyboardInterrupt ending by SIGINT), then ends the process as
-    `Py_FinalizeEx` would be seen from outside: threads joined, atexit callbacks run, stdout and
-    stderr flushed. The rest of finalization (tearing down every module of a warm interpreter,
-    about 50-100 ms) is skipped with `os._exit`, unless a flush failed: then SystemExit reaches
-    `Py_Exit`, whose finalization prints Python's own message and exits 120.
-    """
-    import signal
-
-    kind, value = program
-    main = sys.modules["__main__"].__dict__
-    if kind == b"file":
-        name = os.fsdecode(value)
-        sys.path.insert(0, os.path.dirname(os.path.realpath(name)))
-        with open(value, "rb") as f:
-            source = f.read()
-        main["__file__"] = name
-        main["__cached__"] = None
-    else:
-        name = "<string>"
-        source = value
-        sys.path.insert(0, "")
-    exitcode = 0
-    interrupted = False
-    try:
-        exec(compile(source, name, "exec", dont_inherit=True), main)
-    except SystemExit as exc:
-        exitcode = system_exit_code(sys, exc)
-    except BaseException as exc:  # noqa: BLE001 - printed as Python prints it
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
-        try:
-            sys.excepthook(type(exc), exc, tb)
-        except BaseException:  # noqa: BLE001
-            sys.__excepthook__(type(exc), exc, tb)
-        exitcode = 1
-    threading = sys.modules.get("threading")
-    if threading is not None:
-        try:
-            threading._shutdown()
-        except BaseException:  # noqa: BLE001
-            pass
-    import atexit
-
-    atexit._run_exitfuncs()
-    flushed = True
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except BaseException:  # noqa: BLE001
-            flushed = False
-    if interrupted:
-        fflush(None)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
-    if flushed:
-        fflush(None)
-        os._exit(exitcode & 0xFF)
-    raise SystemExit(exitcode)
-
-
-def system_exit_code(sys, exc):
-    """The exit code Python gives a SystemExit (printing a non-integer code on stderr)."""
-    code = exc.code
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    try:
-        sys.stderr.write(str(code) + "\n")
-    except BaseException:  # noqa: BLE001
-        pass
-    return 1
-
-
 try:
-    _zl_serve(
+    _ZlServer(
         _zl_socket,
         _zl_key,
         _zl_idle,
@@ -562,10 +549,10 @@ try:
         _zl_preload,
         _zl_describe,
         _zl_marker,
-        _zl_drop,
+        _zl_failed,
         _zl_program,
-    )
+    ).serve(_zl_drop)
 finally:
-    del _zl_serve, _zl_socket, _zl_key, _zl_idle, _zl_argv, _zl_preload, _zl_describe
-    del _zl_marker, _zl_drop, _zl_program, watch_sources, prepare_worker, run_program
+    del _ZlServer, _zl_socket, _zl_key, _zl_idle, _zl_argv, _zl_preload, _zl_describe
+    del _zl_marker, _zl_failed, _zl_drop, _zl_program, watch_sources, prepare_worker, run_program
     del system_exit_code

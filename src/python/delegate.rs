@@ -2,25 +2,78 @@
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::debug;
 use crate::env::PythonEnv;
+use crate::env::layout::InstallLayout;
 use crate::error::UserError;
 use crate::zenml::package::EntryPoint;
 
 /// Mirrors the console script pip writes (`bin/zenml`): `sys.path[0]` is the script's directory,
 /// `sys.argv[0]` its path (so Click's program name is `zenml`). `-c` is used instead of running
-/// `bin/zenml` because that file may be this launcher.
-pub fn bootstrap(entry: &EntryPoint) -> String {
-    let script = stub(entry).replace('\\', "\\\\").replace('\n', "\\n");
+/// `bin/zenml` because that file may be this launcher. See [`bootstrap_source`].
+pub fn bootstrap(env: &PythonEnv, entry: &EntryPoint) -> String {
+    let kept = InstallLayout::new(&env.root).saved_console_script();
+    bootstrap_source(entry, kept.is_file().then_some(kept.as_path()))
+}
+
+/// The `python -c` source of [`bootstrap`] (its argv: the bin dir, then the call's arguments).
+/// It runs pip's script as the installed launcher kept it (`kept`), else the script pip would
+/// write for `entry`, compiled under the name `<bin dir>/zenml` as `python bin/zenml` compiles
+/// it, so that a traceback's frames are pip's script's: the script's lines are put in `linecache`
+/// under that name (rich and `traceback` read them there, not from the binary now at that path;
+/// with no mtime, `linecache.checkcache` keeps them), and the frames above the script's own (this
+/// source's, which `python bin/zenml` does not have) are left out of what `sys.excepthook` is
+/// given. The script runs in a namespace of its own, as before (the `__main__` module is the
+/// `-c` one, without a `__file__` that multiprocessing's spawn would run).
+pub fn bootstrap_source(entry: &EntryPoint, kept: Option<&Path>) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let literal = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('\n', "\\n")
+            .replace('"', "\\\"")
+    };
+    let kept = kept.map_or_else(
+        || "None".to_string(),
+        |path| crate::python::startup::bytes_literal(path.as_os_str().as_bytes()),
+    );
     format!(
         "import sys\n\
          _bin = sys.argv[1]\n\
          sys.path[0] = _bin\n\
          sys.argv = [_bin + '/zenml'] + sys.argv[2:]\n\
-         exec(compile(\"{script}\", sys.argv[0], 'exec'), {{'__name__': '__main__', '__builtins__': __builtins__}})\n"
+         def _zl_run(stub, kept):\n\
+         \x20   import linecache\n\
+         \x20   name = sys.argv[0]\n\
+         \x20   source = None\n\
+         \x20   if kept is not None:\n\
+         \x20       try:\n\
+         \x20           with open(kept, 'rb') as f:\n\
+         \x20               source = f.read().decode('utf-8')\n\
+         \x20           code = compile(source, name, 'exec', dont_inherit=True)\n\
+         \x20       except (OSError, UnicodeDecodeError, SyntaxError, ValueError):\n\
+         \x20           source = None\n\
+         \x20   if source is None:\n\
+         \x20       source = stub\n\
+         \x20       code = compile(source, name, 'exec', dont_inherit=True)\n\
+         \x20   linecache.cache[name] = (len(source), None, source.splitlines(True), name)\n\
+         \x20   try:\n\
+         \x20       exec(code, {{'__name__': '__main__', '__builtins__': __builtins__}})\n\
+         \x20   except SystemExit:\n\
+         \x20       raise\n\
+         \x20   except BaseException:\n\
+         \x20       hook = sys.excepthook\n\
+         \x20       def excepthook(kind, value, tb):\n\
+         \x20           top = tb\n\
+         \x20           while top is not None and top.tb_frame.f_code is not code:\n\
+         \x20               top = top.tb_next\n\
+         \x20           return hook(kind, value, tb if top is None else top)\n\
+         \x20       sys.excepthook = excepthook\n\
+         \x20       raise\n\
+         _zl_run(\"{stub}\", {kept})\n",
+        stub = literal(&stub(entry)),
     )
 }
 
@@ -89,7 +142,7 @@ pub fn command(env: &PythonEnv, entry: &EntryPoint, args: &[OsString]) -> Comman
     }
     let mut cmd = Command::new(&env.executable);
     cmd.arg("-c")
-        .arg(bootstrap(entry))
+        .arg(bootstrap(env, entry))
         .arg(env.bin_dir())
         .args(args);
     cmd
@@ -139,22 +192,25 @@ mod tests {
 
     #[test]
     fn bootstrap_walks_dotted_attributes() {
-        let code = bootstrap(&EntryPoint {
+        let entry = EntryPoint {
             module: "pkg.mod".into(),
             attr: "group.cli".into(),
-        });
-        let body = stub(&EntryPoint {
-            module: "pkg.mod".into(),
-            attr: "group.cli".into(),
-        });
+        };
+        let code = bootstrap_source(&entry, None);
+        let body = stub(&entry);
         assert!(
             body.contains("from pkg.mod import group as _cli\n_cli = _cli.cli\n"),
             "{body}"
         );
         assert!(body.ends_with("sys.exit(_cli())\n"));
         assert!(
-            code.contains("exec(compile(\"import sys\\nfrom pkg.mod"),
+            code.ends_with("_zl_run(\"import sys\\nfrom pkg.mod import group as _cli\\n_cli = _cli.cli\\nif __name__ == '__main__':\\n    sys.exit(_cli())\\n\", None)\n"),
             "{code}"
+        );
+        let kept = bootstrap_source(&entry, Some(Path::new("/e/lib/zenml-launcher/it's")));
+        assert!(
+            kept.ends_with(", b'/e/lib/zenml-launcher/it\\'s')\n"),
+            "{kept}"
         );
     }
 }

@@ -250,7 +250,7 @@ pub fn console_script_config(
     let mut config = startup::config_for(env, &argv).map_err(|e| e.to_string())?;
     match &script {
         Some(path) => config.set_run_filename(path.as_os_str()),
-        None => config.set_run_command(&delegate::bootstrap(&install.entry_point)),
+        None => config.set_run_command(&delegate::bootstrap(env, &install.entry_point)),
     }
     .map_err(|e| e.to_string())?;
     Ok((config, argv0))

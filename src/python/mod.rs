@@ -6,6 +6,5 @@ pub mod delegate;
 pub mod ffi;
 pub mod in_process;
 pub mod serve;
-#[cfg(feature = "launcher")]
 pub mod server;
 pub mod startup;

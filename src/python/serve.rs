@@ -8,11 +8,17 @@
 use std::ffi::{CString, OsString};
 
 use crate::python::in_process::{ABI, console_script_config};
+use crate::python::server::Marker;
 use crate::python::{delegate, ffi, startup};
 use crate::zenml::package;
 use crate::{debug, vars};
 
-const SERVER: &str = include_str!("command_server.py");
+/// The server's `__main__` source after the `_zl_*` names: the worker's side, then the master.
+const SERVER: &str = concat!(
+    include_str!("command_worker.py"),
+    "\n",
+    include_str!("command_server.py")
+);
 
 /// Modules the master imports once (beyond the console script's module): the CLI with all its
 /// commands and the store code every store command needs (docs/command-server.md, "Warm-up").
@@ -43,9 +49,7 @@ pub fn library_serve(abi: u32, args: Vec<OsString>) -> i32 {
         Ok(code) => code,
         Err(why) => {
             eprintln!("zenml-launcher server: not serving: {why}");
-            let mut text = b"failed: ".to_vec();
-            text.extend_from_slice(why.as_bytes());
-            let _ = std::fs::write(marker, text);
+            Marker::write_failed(std::path::Path::new(marker), &why);
             1
         }
     }
@@ -84,18 +88,20 @@ fn serve(
         ),
         None => format!(
             "(b'command', {})",
-            startup::bytes_literal(delegate::bootstrap(&install.entry_point).as_bytes())
+            startup::bytes_literal(delegate::bootstrap(&env, &install.entry_point).as_bytes())
         ),
     };
     let source = format!(
         "_zl_socket = {}\n_zl_key = {}\n_zl_idle = {idle:?}\n_zl_argv = {}\n_zl_preload = {}\n\
-         _zl_describe = {}\n_zl_marker = {}\n_zl_drop = {}\n_zl_program = {program}\n{SERVER}",
+         _zl_describe = {}\n_zl_marker = {}\n_zl_failed = {}\n_zl_drop = {}\n\
+         _zl_program = {program}\n{SERVER}",
         startup::bytes_literal(socket.as_bytes()),
         startup::bytes_literal(key.as_bytes()),
         list(&mut argv0.iter().map(|a| startup::bytes_literal(a.as_bytes()))),
         list(&mut preload.iter().map(|m| text(m))),
         text(&describe),
         startup::bytes_literal(marker.as_bytes()),
+        startup::bytes_literal(Marker::FAILED_PREFIX.as_bytes()),
         list(
             &mut [vars::ZENML_LAUNCHER_SERVE]
                 .iter()

@@ -15,7 +15,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use super::{Key, ServerFiles};
+use super::{Key, Marker, ServerFiles};
 use crate::env::PythonEnv;
 use crate::python::in_process;
 use crate::{debug, vars};
@@ -47,10 +47,8 @@ fn prepare(
     args: &[OsString],
 ) -> Result<(Key, ServerFiles), String> {
     super::enabled()?;
-    if let Some(arg) = args.iter().find(|a| {
-        let a = a.as_bytes();
-        a.starts_with(b"/dev/fd/") || a.starts_with(b"/proc/self/") || a.starts_with(b"/dev/std")
-    }) {
+    let pid = std::process::id();
+    if let Some(arg) = args.iter().find(|a| names_own_files(a.as_bytes(), pid)) {
         return Err(format!("{arg:?} names this process's own files"));
     }
     if crate::os::stdin_is_background_tty() {
@@ -62,6 +60,37 @@ fn prepare(
     let files = ServerFiles::new(&dir, &key.name);
     debug::line(format!("server: socket {}", files.socket.display()));
     Ok((key, files))
+}
+
+/// Whether `arg` names a file that depends on which process opens it: process `pid`'s fds
+/// (`/dev/fd/…`, `/dev/std…`, `/proc/self/…`, `/proc/thread-self/…`, `/proc/<pid>/…`) or its
+/// controlling terminal (`/dev/tty`). A worker, another process without a terminal, would open
+/// something else. Such a path counts anywhere in the argument (the whole argument, an option's
+/// value after `=`, a short option's attached value, a relative path ending in one), after `//`
+/// and `/./` are collapsed; a false match only costs the server (the call runs in this process).
+fn names_own_files(arg: &[u8], pid: u32) -> bool {
+    let mut path = Vec::with_capacity(arg.len());
+    for &b in arg {
+        if b == b'/' && path.last() == Some(&b'/') {
+            continue;
+        }
+        path.push(b);
+        if path.ends_with(b"/./") {
+            path.truncate(path.len() - 2);
+        }
+    }
+    let own_pid = format!("/proc/{pid}/");
+    let prefixes: [&[u8]; 5] = [
+        b"/dev/fd/",
+        b"/dev/std",
+        b"/proc/self/",
+        b"/proc/thread-self/",
+        own_pid.as_bytes(),
+    ];
+    (0..path.len()).any(|i| {
+        let rest = &path[i..];
+        prefixes.iter().any(|p| rest.starts_with(p)) || rest == b"/dev/tty"
+    })
 }
 
 fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Outcome {
@@ -187,16 +216,18 @@ fn start_server(key: &Key, files: &ServerFiles) -> String {
                 .ok()
                 .and_then(|t| SystemTime::now().duration_since(t).ok())
                 .unwrap_or_default();
-            let text = std::fs::read(&files.marker).unwrap_or_default();
-            if text.starts_with(b"failed: ") && age.as_secs() < super::FAILED_GRACE_S {
-                return format!(
-                    "its last start failed ({}): not retried for {} s",
-                    String::from_utf8_lossy(&text[8..]).trim_end(),
-                    super::FAILED_GRACE_S
-                );
-            }
-            if !text.starts_with(b"failed: ") && age.as_secs() < super::STARTING_GRACE_S {
-                return "a server is starting".into();
+            match Marker::read(&files.marker).unwrap_or(Marker::Starting) {
+                Marker::Failed(why) if age.as_secs() < super::FAILED_GRACE_S => {
+                    return format!(
+                        "its last start failed ({}): not retried for {} s",
+                        why.trim_end(),
+                        super::FAILED_GRACE_S
+                    );
+                }
+                Marker::Starting if age.as_secs() < super::STARTING_GRACE_S => {
+                    return "a server is starting".into();
+                }
+                _ => {}
             }
             let _ = std::fs::remove_file(&files.marker);
             if std::fs::OpenOptions::new()
@@ -222,7 +253,7 @@ fn start_server(key: &Key, files: &ServerFiles) -> String {
     match spawn(key, files) {
         Ok(pid) => format!("started server {pid} in the background"),
         Err(e) => {
-            let _ = std::fs::write(&files.marker, format!("failed: {e}"));
+            Marker::write_failed(&files.marker, &e.to_string());
             format!("starting a server failed: {e}")
         }
     }
@@ -255,4 +286,48 @@ fn spawn(key: &Key, files: &ServerFiles) -> std::io::Result<u32> {
         .stderr(log);
     crate::os::detach(&mut cmd);
     Ok(cmd.spawn()?.id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_own_files;
+
+    #[test]
+    fn arguments_naming_this_process_s_files() {
+        let own = |arg: &str| names_own_files(arg.as_bytes(), 4242);
+        for arg in [
+            "/dev/fd/63",
+            "/dev/stdin",
+            "/dev/stdout",
+            "/dev/stderr",
+            "/proc/self/fd/0",
+            "/proc/thread-self/fd/3",
+            "/proc/4242/fd/63",
+            "/dev/tty",
+            "--file=/dev/fd/63",
+            "--config=/proc/self/fd/5",
+            "--output=/dev/stdout",
+            "-f/dev/fd/63",
+            "--x=//dev//fd/63",
+            "--x=/dev/./fd/63",
+            "--x=/proc/4242/fd/1",
+        ] {
+            assert!(own(arg), "{arg}");
+        }
+        for arg in [
+            "stack",
+            "list",
+            "--name=default",
+            "/tmp/dev/fd-notes",
+            "/proc/42420/fd/1",
+            "/proc/424/fd/1",
+            "/proc/1/status",
+            "/dev/null",
+            "/dev/ttyS0x",
+            "--file=/home/u/pipeline.yaml",
+            "name=/devices",
+        ] {
+            assert!(!own(arg), "{arg}");
+        }
+    }
 }

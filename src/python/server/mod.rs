@@ -7,7 +7,11 @@
 //! or import), plus the process limits a forked worker cannot take over. All of it is hashed
 //! into the key, whose first 16 hex digits name the socket: `<runtime dir>/<name>.sock`. A call
 //! whose key has no server starts one in the background and is delegated.
+//!
+//! This module is also compiled into the embedding library, for [`Marker`] (the server writes
+//! it); [`client`] and the info file's reader are the launcher's only.
 
+#[cfg(feature = "launcher")]
 pub mod client;
 
 use std::ffi::OsString;
@@ -37,6 +41,51 @@ pub fn max_servers() -> usize {
 pub const STARTING_GRACE_S: u64 = 120;
 /// After a failed start, the key's calls are delegated for this long without another attempt.
 pub const FAILED_GRACE_S: u64 = 600;
+/// The start-up marker of a server (`ServerFiles::marker`, `<name>.starting`): created empty by
+/// the call that starts the server (it is warming up), removed by the server once its socket is
+/// in place, or rewritten as `failed: <why>` when the start failed (the key's calls are then
+/// delegated without another start for [`FAILED_GRACE_S`]). This type is the one place that
+/// spells the format; `command_server.py` gets [`Marker::FAILED_PREFIX`] from `python/serve.rs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Marker {
+    /// Anything but a failure (normally empty): a server is starting.
+    Starting,
+    /// The start failed, for this reason.
+    Failed(String),
+}
+
+impl Marker {
+    /// What a failed start's marker begins with, before the reason.
+    pub const FAILED_PREFIX: &str = "failed: ";
+
+    /// The marker's meaning from its content.
+    pub fn parse(content: &[u8]) -> Marker {
+        match content.strip_prefix(Self::FAILED_PREFIX.as_bytes()) {
+            Some(why) => Marker::Failed(String::from_utf8_lossy(why).into_owned()),
+            None => Marker::Starting,
+        }
+    }
+
+    /// The marker's content.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Marker::Starting => Vec::new(),
+            Marker::Failed(why) => format!("{}{why}", Self::FAILED_PREFIX).into_bytes(),
+        }
+    }
+
+    /// Reads the marker at `path`.
+    pub fn read(path: &Path) -> std::io::Result<Marker> {
+        std::fs::read(path).map(|content| Marker::parse(&content))
+    }
+
+    /// Records at `path` that the start failed, and why (best effort: a start that cannot write
+    /// its marker is retried once the marker is older than [`STARTING_GRACE_S`]).
+    pub fn write_failed(path: &Path, why: &str) {
+        let _ = std::fs::write(path, Marker::Failed(why.to_string()).to_bytes());
+    }
+}
+
 /// The C entry point of the embedding library that runs a server.
 pub const SERVE_SYMBOL: &std::ffi::CStr = c"zenml_launcher_embedded_serve";
 
@@ -174,7 +223,7 @@ pub fn key(env: &PythonEnv, fingerprint: &str, library: &Path) -> Key {
 pub struct ServerFiles {
     pub name: String,
     pub socket: PathBuf,
-    /// Present while a server warms up; holds `failed: why` after a failed start.
+    /// Present while a server warms up; a [`Marker::Failed`] after a failed start.
     pub marker: PathBuf,
     /// The server's own stderr (warm-up errors, refusals).
     pub log: PathBuf,
@@ -228,13 +277,14 @@ pub fn serve_main(args: &[OsString]) -> u8 {
         Err(why) => {
             eprintln!("zenml-launcher server: not serving: {why}");
             if let Some(marker) = args.get(3) {
-                let _ = std::fs::write(marker, format!("failed: {why}"));
+                Marker::write_failed(Path::new(marker), &why);
             }
             1
         }
     }
 }
 
+#[cfg(feature = "launcher")]
 /// Stops the server behind `files`: its socket is removed (a server checks every second that its
 /// socket is still its own, finishes its calls, and exits), then SIGTERM if it is still there
 /// after `wait`. Returns the pid it stopped, if it knew one.
@@ -259,13 +309,60 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+#[cfg(feature = "launcher")]
 /// The pid a server wrote in its info file.
 pub fn info_pid(files: &ServerFiles) -> Option<u32> {
     let info = info(files)?;
     info.get("pid")?.as_u64().map(|p| p as u32)
 }
 
+#[cfg(feature = "launcher")]
 /// What a server wrote in its info file (pid, env, executable, zenml, started, idle_s).
 pub fn info(files: &ServerFiles) -> Option<serde_json::Value> {
     serde_json::from_slice(&std::fs::read(&files.info).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Marker;
+
+    #[test]
+    fn the_start_up_marker_round_trips() {
+        for marker in [
+            Marker::Starting,
+            Marker::Failed(String::new()),
+            Marker::Failed("warming up failed: ImportError: no module named 'x'".into()),
+            Marker::Failed("zenml \"0.1\" is not verified\nwith the server \u{e9}\u{4e2d} ".into()),
+            Marker::Failed("failed: twice".into()),
+        ] {
+            assert_eq!(Marker::parse(&marker.to_bytes()), marker);
+        }
+        assert_eq!(Marker::parse(b""), Marker::Starting);
+        assert_eq!(Marker::parse(b"failed:no space"), Marker::Starting);
+        assert_eq!(
+            Marker::parse(b"failed: cannot listen"),
+            Marker::Failed("cannot listen".into())
+        );
+        assert_eq!(
+            Marker::parse(b"failed: bad \xff byte"),
+            Marker::Failed("bad \u{fffd} byte".into())
+        );
+        assert_eq!(
+            Marker::Failed("why".into()).to_bytes(),
+            format!("{}why", Marker::FAILED_PREFIX).into_bytes()
+        );
+
+        let dir = std::env::temp_dir().join(format!("zl-marker-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key.starting");
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(Marker::read(&path).unwrap(), Marker::Starting);
+        Marker::write_failed(&path, "no library");
+        assert_eq!(
+            Marker::read(&path).unwrap(),
+            Marker::Failed("no library".into())
+        );
+        assert!(Marker::read(&dir.join("missing")).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
