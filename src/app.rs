@@ -156,8 +156,8 @@ fn run_in_server(env: &PythonEnv, fingerprint: &str, args: &[OsString]) -> Attem
         return Attempt::Declined(format!("not for this command: {why}").into());
     }
     match server::client::call(env, fingerprint, args) {
-        server::client::Outcome::Exit(code) => Attempt::Exit(code),
-        server::client::Outcome::NotServed(why) => Attempt::Declined(why.into()),
+        Ok(code) => Attempt::Exit(code),
+        Err(why) => Attempt::Declined(why),
     }
 }
 

@@ -16,40 +16,33 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use super::{Key, Marker, ServerFiles};
+use crate::declined::Declined;
 use crate::env::PythonEnv;
 use crate::python::in_process;
 use crate::{debug, vars};
 
-/// What became of a call.
-#[derive(Debug)]
-pub enum Outcome {
-    /// The worker exited with this code (the process should exit with it).
-    Exit(u8),
-    /// Nothing ran: run the call elsewhere. The text says why (a debug line).
-    NotServed(String),
-}
-
 /// How long a server may take to accept a call (say `P`) before the call is run elsewhere.
 const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs `zenml <args>` in this env's server, or says why not (starting the server when it is
-/// missing, so that later calls find it). `fingerprint`: the installed ZenML's (the cache key).
-pub fn call(env: &PythonEnv, fingerprint: &str, args: &[OsString]) -> Outcome {
-    match prepare(env, fingerprint, args) {
-        Ok((key, files)) => connect_and_run(&key, &files, args),
-        Err(why) => Outcome::NotServed(why),
-    }
+/// Runs `zenml <args>` in this env's server: the worker's exit code (the process exits with
+/// it), or, when nothing ran, why not (a server that is missing is started, so that later calls
+/// find it). `fingerprint`: the installed ZenML's (the cache key).
+pub fn call(env: &PythonEnv, fingerprint: &str, args: &[OsString]) -> Result<u8, Declined> {
+    let (key, files) = prepare(env, fingerprint, args)?;
+    connect_and_run(&key, &files, args)
 }
 
 fn prepare(
     env: &PythonEnv,
     fingerprint: &str,
     args: &[OsString],
-) -> Result<(Key, ServerFiles), String> {
+) -> Result<(Key, ServerFiles), Declined> {
     super::enabled()?;
     let pid = std::process::id();
     if let Some(arg) = args.iter().find(|a| names_own_files(a.as_bytes(), pid)) {
-        return Err(format!("{arg:?} names this process's own files"));
+        return Err(Declined::new(format!(
+            "{arg:?} names this process's own files"
+        )));
     }
     if crate::os::stdin_is_background_tty() {
         return Err("a background job reading the terminal".into());
@@ -93,7 +86,7 @@ fn names_own_files(arg: &[u8], pid: u32) -> bool {
     })
 }
 
-fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Outcome {
+fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Result<u8, Declined> {
     let stream = match UnixStream::connect(&files.socket) {
         Ok(stream) => stream,
         Err(e) => {
@@ -102,12 +95,12 @@ fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Outcome
                 let _ = std::fs::remove_file(&files.socket);
             }
             let started = start_server(key, files);
-            return Outcome::NotServed(format!("no server ({e}); {started}"));
+            return Err(Declined::new(format!("no server ({e}); {started}")));
         }
     };
     let mut stream = stream;
     if let Err(e) = send_request(&mut stream, key, args) {
-        return Outcome::NotServed(format!("sending the call failed: {e}"));
+        return Err(Declined::new(format!("sending the call failed: {e}")));
     }
     let _ = stream.set_read_timeout(Some(ACCEPT_TIMEOUT));
     let pid = match read_frame(&mut stream) {
@@ -115,15 +108,22 @@ fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Outcome
             i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
         }
         Ok((b'R', why)) => {
-            return Outcome::NotServed(format!(
+            return Err(Declined::new(format!(
                 "the server refused: {}",
                 String::from_utf8_lossy(&why)
-            ));
+            )));
         }
         Ok((kind, _)) => {
-            return Outcome::NotServed(format!("unexpected frame {:?}", kind as char));
+            return Err(Declined::new(format!(
+                "unexpected frame {:?}",
+                kind as char
+            )));
         }
-        Err(e) => return Outcome::NotServed(format!("the server did not accept the call: {e}")),
+        Err(e) => {
+            return Err(Declined::new(format!(
+                "the server did not accept the call: {e}"
+            )));
+        }
     };
     crate::os::forward_signals_to(pid);
     debug::line(format!("route: server (worker {pid})"));
@@ -131,7 +131,7 @@ fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Outcome
     match read_frame(&mut stream) {
         Ok((b'X', payload)) if payload.len() == 4 => {
             let code = i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
-            Outcome::Exit(code as u8)
+            Ok(code as u8)
         }
         Ok((b'K', payload)) if payload.len() == 4 => {
             crate::os::die_by_signal(i32::from_be_bytes([
@@ -151,7 +151,7 @@ fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Outcome
                 "{}: error: the command server stopped during this command ({why}); it was not run again (hint: check the command's effect; ZENML_LAUNCHER_SERVER=0 turns the server off)",
                 crate::error::PREFIX
             );
-            Outcome::Exit(1)
+            Ok(1)
         }
     }
 }

@@ -20,6 +20,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::declined::Declined;
 use crate::env::PythonEnv;
 use crate::python::in_process;
 use crate::vars;
@@ -90,15 +91,15 @@ impl Marker {
 pub const SERVE_SYMBOL: &std::ffi::CStr = c"zenml_launcher_embedded_serve";
 
 /// Whether the server may be used at all (`ZENML_LAUNCHER_SERVER=0` turns it off).
-pub fn enabled() -> Result<(), String> {
+pub fn enabled() -> Result<(), Declined> {
     if vars::os(vars::ZENML_LAUNCHER_SERVER).is_some_and(|v| v == "0") {
-        return Err(format!("{}=0", vars::ZENML_LAUNCHER_SERVER));
+        return Err(Declined::new(format!("{}=0", vars::ZENML_LAUNCHER_SERVER)));
     }
     if let Some(name) = vars::SERVER_DELEGATE_IF_SET
         .iter()
         .find(|n| vars::os(n).is_some())
     {
-        return Err(format!("{name} is set"));
+        return Err(Declined::new(format!("{name} is set")));
     }
     Ok(())
 }
@@ -106,7 +107,7 @@ pub fn enabled() -> Result<(), String> {
 /// The directory of this user's servers, created 0700 and checked (ours, 0700, not a symlink):
 /// `ZENML_LAUNCHER_RUNTIME_DIR`; else `$XDG_RUNTIME_DIR/zenml-launcher` when `XDG_RUNTIME_DIR` is
 /// ours and 0700; else `$TMPDIR/zenml-launcher-<uid>` (`/tmp` without TMPDIR).
-pub fn runtime_dir() -> Result<PathBuf, String> {
+pub fn runtime_dir() -> Result<PathBuf, Declined> {
     if let Some(dir) = vars::os(vars::ZENML_LAUNCHER_RUNTIME_DIR).filter(|d| !d.is_empty()) {
         return checked_dir(Path::new(&dir));
     }
@@ -122,32 +123,44 @@ pub fn runtime_dir() -> Result<PathBuf, String> {
 }
 
 /// Creates `dir` (mode 0700) when missing, then checks it with lstat.
-fn checked_dir(dir: &Path) -> Result<PathBuf, String> {
+fn checked_dir(dir: &Path) -> Result<PathBuf, Declined> {
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+        Err(e) => {
+            return Err(Declined::new(format!(
+                "cannot create {}: {e}",
+                dir.display()
+            )));
+        }
     }
     private_dir(dir)?;
     Ok(dir.to_path_buf())
 }
 
 /// `Ok` when lstat shows a directory (not a symlink) owned by us with mode 0700.
-fn private_dir(dir: &Path) -> Result<(), String> {
-    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+fn private_dir(dir: &Path) -> Result<(), Declined> {
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| Declined::new(format!("{}: {e}", dir.display())))?;
     if !meta.file_type().is_dir() {
-        return Err(format!("{} is not a directory", dir.display()));
+        return Err(Declined::new(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
     }
     if meta.uid() != crate::os::euid() {
-        return Err(format!(
+        return Err(Declined::new(format!(
             "{} belongs to uid {}, not to us",
             dir.display(),
             meta.uid()
-        ));
+        )));
     }
     let mode = meta.permissions().mode() & 0o7777;
     if mode != 0o700 {
-        return Err(format!("{} has mode {mode:o}, not 700", dir.display()));
+        return Err(Declined::new(format!(
+            "{} has mode {mode:o}, not 700",
+            dir.display()
+        )));
     }
     Ok(())
 }
