@@ -97,10 +97,10 @@ fn several_stacks_with_components_and_a_non_default_active_stack() {
     }
     // Filters, sorting, paging, a custom page size, usage errors: the CLI's own code (tier 2).
     // The launcher sends a call there at the first option it does not model
-    // (`stack_list::parse_args`), whichever it is, and tier 2 runs the CLI on the arguments and
-    // variables as given: so `--name contains:s` alone is covered by the `--name` filters below
-    // (with `-c all` first and COLUMNS, on a terminal on stderr, delegated), and `--size 2` with
-    // COLUMNS by paging with COLUMNS.
+    // (`cli_spec::parse_stack_list_args`), whichever it is, and tier 2 runs the CLI on the
+    // arguments and variables as given: so `--name contains:s` alone is covered by the `--name`
+    // filters below (with `-c all` first and COLUMNS, on a terminal on stderr, delegated), and
+    // `--size 2` with COLUMNS by paging with COLUMNS.
     for (args, extra) in [
         (&["--sort_by", "desc:name", "-o", "csv"][..], &[][..]),
         (
