@@ -2,7 +2,9 @@
 # Creates (or re-uses) the Python environments the tests, the benchmark and the demo need.
 # Everything lands under target/envs/ (ignored by git); a missing or stale env is rebuilt here.
 #   target/envs/tools          uv, used to install the others quickly
-#   target/envs/zenml-0.98.0   python 3.11 venv with zenml[local]==0.98.0 (the reference CLI)
+#   target/envs/zenml-0.98.0   python 3.11 venv with zenml[local]==0.98.0 (the reference CLI; also the
+#                              one env of scripts/test-fast.sh, whose references import rich, PyYAML
+#                              and zenml's console/table code from it, never its CLI)
 #   target/envs/zenml-0.85.0   python 3.11 venv with zenml[local]==0.85.0 (before the zenml_cli entry point)
 #   target/envs/zenml-0.98.0-server
 #                              python 3.11 venv with zenml[local,server]==0.98.0 (tests/server_parity.rs

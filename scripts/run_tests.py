@@ -4,9 +4,14 @@
 processes, servers and sockets: on two cores, two binaries side by side keep both busy. Each
 binary's output is printed whole when it ends (cargo's `Running …` header first), the slowest
 known binaries start first (durations from the last run, in target/test-durations.json), and the
-exit code is non-zero when any binary failed, with the failing ones named at the end.
+exit code is non-zero when any binary failed, with the failing ones named at the end. A binary
+that takes more than 5 min (SLOW_LIMIT) gets a warning line, after its output and again at the
+end (issue #20: the suite's time is kept in check binary by binary).
 
-    python3 scripts/run_tests.py [--jobs N]    (default: ZENML_LAUNCHER_TEST_JOBS, else 2)
+    python3 scripts/run_tests.py [--jobs N] [CARGO_TARGET_SELECTION...]
+        --jobs: default ZENML_LAUNCHER_TEST_JOBS, else 2
+        selection: `cargo test` target flags, e.g. `--lib --test layout` (scripts/test-fast.sh);
+                   default --all-targets
 """
 
 import argparse
@@ -33,6 +38,8 @@ SLOW_FIRST = [
     "server_parity",
     "clean_parity",
 ]
+# Seconds after which a binary is named as too slow (a warning, not a failure).
+SLOW_LIMIT = 300
 
 
 def cargo(*args, capture=False):
@@ -43,10 +50,11 @@ def cargo(*args, capture=False):
     return b""
 
 
-def test_binaries():
-    """(name, label, executable) of every test target, as `cargo test --all-targets` builds them."""
+def test_binaries(selection):
+    """(name, label, executable) of every selected test target, as `cargo test <selection>`
+    builds them."""
     out = cargo(
-        "test", "--no-fail-fast", "--all-targets", "--no-run",
+        "test", "--no-fail-fast", *selection, "--no-run",
         "--message-format=json-render-diagnostics", capture=True,
     )
     found = []
@@ -67,18 +75,28 @@ def test_binaries():
     return found
 
 
+def slow_warning(label, took):
+    return (f"warning: {label} took {took:.0f} s, more than {SLOW_LIMIT // 60} min "
+            "(split it, or share its Python reference runs: issue #20)")
+
+
 def main():
     # A shell starts a background job with SIGINT and SIGQUIT ignored, and an ignored signal
     # stays ignored across exec: the tests that interrupt the CLI need them at their defaults,
     # as in a terminal.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGQUIT, signal.SIG_DFL)
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(allow_abbrev=False)
     parser.add_argument("--jobs", type=int,
                         default=int(os.environ.get("ZENML_LAUNCHER_TEST_JOBS", "2")))
-    jobs = max(1, parser.parse_args().jobs)
+    args, selection = parser.parse_known_args()
+    jobs = max(1, args.jobs)
+    selection = selection or ["--all-targets"]
 
-    binaries = test_binaries()
+    binaries = test_binaries(selection)
+    if not binaries:
+        print(f"error: `cargo test {' '.join(selection)}` selects no test binary", file=sys.stderr)
+        return 1
     # What the tests build themselves, built now, so that no binary rewrites a file another one is
     # running: the examples and the embedding library (tests/common's build_companions), and the
     # binaries as scripts/install.sh builds them (`cargo build --bin …` unifies features apart from
@@ -103,7 +121,7 @@ def main():
     # As `cargo test` runs them: the cwd is the package root, CARGO names cargo.
     env = dict(os.environ, CARGO=os.environ.get("CARGO") or shutil.which("cargo") or "cargo")
     lock = threading.Lock()
-    failed, durations = [], dict(known)
+    failed, slow, durations = [], [], dict(known)
     started = time.monotonic()
 
     def worker():
@@ -122,7 +140,11 @@ def main():
                 durations[label] = round(took, 1)
                 sys.stdout.write(f"     Running {label} ({os.path.relpath(exe, REPO)})\n")
                 sys.stdout.buffer.write(proc.stdout)
-                sys.stdout.write(f"     ({label}: exit {proc.returncode} after {took:.0f} s)\n\n")
+                sys.stdout.write(f"     ({label}: exit {proc.returncode} after {took:.0f} s)\n")
+                if took > SLOW_LIMIT:
+                    slow.append((label, took))
+                    sys.stdout.write(slow_warning(label, took) + "\n")
+                sys.stdout.write("\n")
                 sys.stdout.flush()
                 if proc.returncode != 0:
                     failed.append(label)
@@ -137,6 +159,8 @@ def main():
     DURATIONS.write_text(json.dumps(durations, indent=1, sort_keys=True) + "\n")
     total = time.monotonic() - started
     print(f"{len(binaries)} test binaries, {jobs} at a time: {total:.0f} s")
+    for label, took in slow:
+        print(slow_warning(label, took))
     if failed:
         print(f"error: {len(failed)} target{'s' if len(failed) > 1 else ''} failed:")
         for label in failed:

@@ -2,8 +2,11 @@
 # The one test command (also what CI runs, through .ci/run): provisions the test envs under
 # target/envs, then runs every test target. Extra arguments go to `cargo test`.
 #   bash scripts/test.sh
+# Its last line is its wall time, provisioning and build included (also when it fails).
+# scripts/test-fast.sh is the quick loop (no ZenML CLI run, one env).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+trap 'echo "scripts/test.sh: exit $? after $SECONDS s wall ($((SECONDS / 60)) min $((SECONDS % 60)) s)"' EXIT
 source scripts/lib.sh
 require_base_python
 

@@ -31,7 +31,7 @@
 //!
 //! ```no_run
 //! # use zenml_launcher::render::{highlight::{Highlighter, StyleTable, ThemeData}, terminal::Terminal, text};
-//! # fn demo(meta: &ThemeData, fd: usize, terminal: &Terminal) -> Result<Vec<u8>, zenml_launcher::render::terminal::Declined> {
+//! # fn demo(meta: &ThemeData, fd: usize, terminal: &Terminal) -> Result<Vec<u8>, zenml_launcher::declined::Declined> {
 //! let highlighter = Highlighter::from_theme(meta)?;
 //! let info = highlighter.theme_style("info")?; // cli_utils.declare
 //! let mut table = StyleTable::new();

@@ -38,8 +38,9 @@ pub struct World {
 
 /// A launcher cache shared by the worlds of this process that ask for it (`World::sharing_cache`):
 /// it depends only on the installed ZenML and is written atomically, so it is generated once, by
-/// whichever run needs it first, instead of once per world.
-fn shared_cache() -> PathBuf {
+/// whichever run needs it first, instead of once per world. Generating it reads no ZenML
+/// config (it imports the CLI and renders help and banners), so it is the same for every world.
+pub fn shared_cache() -> PathBuf {
     static CACHE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     CACHE
         .get_or_init(|| scratch("shared-launcher-cache"))
