@@ -1029,6 +1029,27 @@ fn an_edited_zenml_never_runs_old_code_and_idle_servers_exit() {
         "{debug:#?}"
     );
 
+    // A migration script changed (an upgrade brings new ones): alembic loads them outside
+    // `sys.modules`, and the server's warm revision map must not outlive them.
+    s.warm(&[]);
+    let versions = site.join("zenml/zen_stores/migrations/versions");
+    let script = std::fs::read_dir(&versions)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "py"))
+        .expect("a migration script");
+    let text = std::fs::read(&script).unwrap();
+    std::fs::write(&script, &text).unwrap(); // the same bytes, a new write
+    let out = output(&mut s.launcher(&["stack", "describe"], &[]));
+    let (_, debug) = split_debug(&out.stderr);
+    assert!(
+        out.status.success()
+            && debug.iter().any(|l| l.contains("stale"))
+            && tier_taken(&debug) == Some(Tier::Delegated),
+        "a rewritten migration script: {debug:#?}"
+    );
+
     // An idle timeout: a server started with ZENML_LAUNCHER_SERVER_IDLE_S=2 goes away by itself.
     let idle = Served {
         world: World {
@@ -1121,5 +1142,90 @@ fn the_admin_binary_lists_and_stops_servers() {
         show(&status.stdout).contains("no server"),
         "{}",
         show(&status.stdout)
+    );
+}
+
+/// The store's migrations as the CLI runs them, though the server loads alembic's revision map
+/// and the heads' revision walk once in its warm-up: the same bytes, exit code and resulting
+/// `alembic_version` as the Python CLI for a store made by ZenML 0.85.0 (the first served call
+/// migrates it), and for a store at a revision this ZenML does not know (ZenML's own error).
+/// Each side starts from the same saved config dir, at the same path.
+#[test]
+fn migrations_run_by_a_served_call_are_the_cli_s() {
+    let mut world = World::bare("server-migrate", "0.85.0");
+    world.zenml(&["status"]); // a 0.85.0 config and store
+    world.env = zenml_env(ZENML_VERSION);
+    let s = Served {
+        world,
+        runtime: {
+            let r = scratch("server-migrate-run");
+            std::fs::set_permissions(&r, std::fs::Permissions::from_mode(0o700)).unwrap();
+            r
+        },
+    };
+    s.warm(&[]);
+    let config = s.world.home.join("zenml-config");
+    let db = config.join("local_stores/default_zen_store/zenml.db");
+    let saved = s.world.home.join("zenml-config.saved");
+    let copy = |from: &Path, to: &Path| {
+        let _ = std::fs::remove_dir_all(to);
+        let out = output(Command::new("cp").arg("-a").arg(from).arg(to));
+        assert!(out.status.success(), "cp: {}", show(&out.stderr));
+    };
+    let revisions = || -> Vec<String> {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT version_num FROM alembic_version ORDER BY 1")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let before = revisions();
+    copy(&config, &saved);
+    let twin = |what: &str| {
+        copy(&saved, &config);
+        let mine = output(&mut s.launcher(&["stack", "describe"], &[]));
+        let mine_revisions = revisions();
+        copy(&saved, &config);
+        let theirs = output(&mut s.python(&["stack", "describe"], &[]));
+        let their_revisions = revisions();
+        let (stderr, debug) = split_debug(&mine.stderr);
+        assert_eq!(
+            (show(&mine.stdout), show(&stderr), mine.status.code()),
+            (
+                show(&theirs.stdout),
+                show(&theirs.stderr),
+                theirs.status.code()
+            ),
+            "{what}: launcher left, python right"
+        );
+        assert_eq!(mine_revisions, their_revisions, "{what}: alembic_version");
+        assert_eq!(tier_taken(&debug), Some(Tier::Server), "{what}: {debug:#?}");
+        (theirs, their_revisions)
+    };
+    let (migrated, after) = twin("a 0.85.0 store");
+    assert!(
+        migrated.status.success() && after != before,
+        "the 0.85.0 store was migrated: {before:?} -> {after:?}\n{}",
+        show(&migrated.stderr)
+    );
+
+    // A store from a newer ZenML: a revision the installed migrations do not have.
+    copy(&saved, &config);
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE alembic_version SET version_num = 'zl0000000000'",
+            [],
+        )
+        .unwrap();
+    copy(&config, &saved);
+    let (unknown, kept) = twin("an unknown revision");
+    assert!(
+        !unknown.status.success() && kept == ["zl0000000000"],
+        "ZenML refuses the unknown revision: {kept:?}\n{}",
+        show(&unknown.stderr)
     );
 }

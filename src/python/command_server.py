@@ -115,6 +115,12 @@ class _ZlServer:
             return self.fail_start(f"warming up failed: {type(err).__name__}: {err}")
         finally:
             rich.console.Console.__init__ = console_init
+        not_warmed = None
+        try:
+            self.migration_files = warm_migrations(os)
+        except Exception as err:  # noqa: BLE001 - optional: calls then do what the CLI does
+            not_warmed = f"migrations not warmed: {type(err).__name__}: {err}"
+            self.migration_files = []
         env_after = dict(os.environb)
         self.env_set = {k: v for k, v in env_after.items() if self.env_before.get(k) != v}
         self.env_unset = [k for k in self.env_before if k not in env_after]
@@ -133,8 +139,10 @@ class _ZlServer:
         if len(os.listdir("/proc/self/task")) != 1:
             return self.fail_start("importing ZenML started a thread")
 
+        if not_warmed:
+            self.log(not_warmed)  # into the server's log, after the check for output
         # Source files whose change makes this server stale: inotify on their directories.
-        self.watched = watch_sources(os, sys)
+        self.watched = watch_sources(os, sys, self.migration_files)
         self.fflush = ctypes.CDLL(None).fflush
         gc.collect()
         gc.freeze()
@@ -469,8 +477,52 @@ class _ZlServer:
         run_program(os, sys, self.program, self.fflush)
 
 
-def watch_sources(os, sys):
-    """A function telling what changed (or "") among the imported modules' source directories.
+def warm_migrations(os):
+    """What ZenML does on every store open (`SqlZenStore.migrate_database`: alembic loads every
+    migration script and walks the revision graph to compare the database's revisions with the
+    heads), done once for the installed migrations: a pure function of installed files, never
+    of the user's config or store. Each worker then gets, for ZenML's own migrations directory,
+    alembic's revision map already loaded (the same `RevisionMap` a fresh `ScriptDirectory`
+    would build from the same files), and `_get_all_current` memoized by its input (the revision
+    ids the database holds; the map does not change, so neither does the answer; a failure is
+    not kept, so an unknown revision raises as before, through no frame of ours). Returns the migration files, whose
+    directory the staleness watch must cover (alembic loads them without `sys.modules`). Any
+    surprise in alembic's or ZenML's shape: nothing is warmed (`[]`)."""
+    import functools
+
+    try:
+        import zenml.zen_stores.migrations.alembic as zenml_alembic
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+    except ImportError:
+        return []
+    location = os.path.abspath(os.path.dirname(zenml_alembic.__file__))
+    config = Config()
+    config.set_main_option("script_location", location)
+    revision_map = ScriptDirectory.from_config(config).revision_map
+    if not callable(getattr(revision_map, "_get_all_current", None)):
+        return []
+    heads = tuple(revision_map.heads)  # loads every script
+    files = [rev.path for rev in revision_map.iterate_revisions(heads, "base")]
+    # functools' C wrapper: no frame of ours in a traceback (an unknown revision raises through
+    # it exactly as without it). ZenML passes the ids as a str or a tuple, both hashable.
+    memoized_all_current = functools.lru_cache(maxsize=64)(revision_map._get_all_current)
+    revision_map._get_all_current = memoized_all_current
+    memoized_all_current(heads)  # a database at the heads: the common case
+    init = ScriptDirectory.__init__
+
+    def init_with_warm_map(self, dir, *args, **kwargs):  # noqa: A002 - alembic's name
+        init(self, dir, *args, **kwargs)
+        if not self.version_locations and os.path.abspath(dir) == location:
+            self.revision_map = revision_map
+
+    ScriptDirectory.__init__ = init_with_warm_map
+    return files
+
+
+def watch_sources(os, sys, extra_files=()):
+    """A function telling what changed (or "") among the imported modules' source directories
+    (and those of `extra_files`).
 
     Directories are watched with inotify (a change is queued by the kernel before the writer's
     call returns, so the next call sees it); without inotify, their files' mtimes are compared.
@@ -478,8 +530,8 @@ def watch_sources(os, sys):
     import struct
 
     files = {}
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
+    paths = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
+    for path in paths + list(extra_files):
         if isinstance(path, str):
             try:
                 files[path] = os.stat(path).st_mtime_ns
@@ -554,5 +606,6 @@ try:
     ).serve(_zl_drop)
 finally:
     del _ZlServer, _zl_socket, _zl_key, _zl_idle, _zl_argv, _zl_preload, _zl_describe
-    del _zl_marker, _zl_failed, _zl_drop, _zl_program, watch_sources, prepare_worker, run_program
+    del _zl_marker, _zl_failed, _zl_drop, _zl_program, watch_sources, warm_migrations
+    del prepare_worker, run_program
     del system_exit_code
