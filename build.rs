@@ -34,11 +34,16 @@ fn main() {
             println!("cargo:rustc-link-arg-bins=-L{}", dir.display());
         }
     }
+    // `cfg(Py_3_12)` etc. for this crate too: `python::ffi::BUILT_FOR` says which minor version
+    // the PyConfig layout compiled in is (the embedding library checks it against the libpython
+    // it runs with).
+    pyo3_build_config::use_pyo3_cfgs();
     println!(
         "cargo:rustc-env=ZENML_LAUNCHER_BUILD_PYTHON={}",
         config.executable().unwrap_or("")
     );
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
+    println!("cargo:rerun-if-env-changed=PYO3_CONFIG_FILE");
     println!("cargo:rerun-if-changed=build.rs");
 }
 
