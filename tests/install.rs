@@ -5,8 +5,8 @@
 //! restores the env exactly. Also: `pip install` rewriting bin/zenml, the launcher serving only
 //! its own env, and the refusals.
 //!
-//! The envs come from scripts/provision-envs.sh (py3.10 … py3.13, py3.12-uv, conda-3.13), each used
-//! by one test only (the tests run in parallel). The build profile is dev (the script's
+//! The envs are copies of those scripts/provision-envs.sh made (py3.10 … py3.13, py3.12-uv,
+//! conda-3.13), one per test (the provisioned ones are shared and never written). The build profile is dev (the script's
 //! `ZENML_LAUNCHER_BUILD_PROFILE`), to keep the suite fast.
 
 mod common;
@@ -24,16 +24,25 @@ fn envs_dir() -> PathBuf {
         .unwrap_or_else(|| repo().join("target/envs"))
 }
 
-/// A provisioned env, put back as provisioned: pip's bin/zenml, no launcher file.
+/// A copy of a provisioned env (the provisioned envs are shared and read-only) under
+/// target/test-tmp, its scripts pointing at the copy (scripts/copy-env.sh), as provisioned: pip's
+/// bin/zenml, no launcher file.
 fn pristine_env(name: &str) -> PathBuf {
-    let env = envs_dir().join(name);
-    let kept = env.join(".provisioned-console-script");
+    let from = envs_dir().join(name);
     assert!(
-        kept.is_file(),
+        from.join(".provisioned-console-script").is_file(),
         "test env {} is missing: run scripts/provision-envs.sh {name} (scripts/test.sh does)",
-        env.display()
+        from.display()
     );
-    std::fs::copy(&kept, env.join("bin/zenml")).unwrap();
+    let env = scratch(&format!("env-{name}")).join(name);
+    let out = output(
+        Command::new("bash")
+            .arg(repo().join("scripts/copy-env.sh"))
+            .arg(&from)
+            .arg(&env),
+    );
+    assert!(out.status.success(), "copy-env: {}", show(&out.stderr));
+    std::fs::copy(env.join(".provisioned-console-script"), env.join("bin/zenml")).unwrap();
     let _ = std::fs::remove_file(env.join("bin/zenml-launcher"));
     let _ = std::fs::remove_dir_all(env.join("lib/zenml-launcher"));
     env
