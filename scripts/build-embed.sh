@@ -29,8 +29,10 @@ for tag in "${TAGS[@]}"; do
   dir="$TARGET/embed/$tag${ZIG:+-zig}"
   mkdir -p "$dir"
   # pyo3's build configuration for CPython 3.$minor, a release (non-debug, GIL) build.
-  printf '%s\n' implementation=CPython "version=3.$minor" shared=true abi3=false \
-    pointer_width=64 build_flags= suppress_build_script_link_lines=true >"$dir/pyo3-config.txt"
+  # Rewritten only when it differs: pyo3 rebuilds everything when the file's mtime changes.
+  config="$(printf '%s\n' implementation=CPython "version=3.$minor" shared=true abi3=false \
+    pointer_width=64 build_flags= suppress_build_script_link_lines=true)"
+  [ "$(cat "$dir/pyo3-config.txt" 2>/dev/null)" = "$config" ] || printf '%s\n' "$config" >"$dir/pyo3-config.txt"
   if [ -n "$ZIG" ]; then
     PYO3_CONFIG_FILE="$dir/pyo3-config.txt" cargo zigbuild --quiet --locked --profile "$PROFILE" \
       -p zenml-launcher-embed --target "$ZIG" --target-dir "$dir"

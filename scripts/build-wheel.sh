@@ -24,20 +24,23 @@ TRIPLE="$ARCH-unknown-linux-gnu"
 TOOLS="$ROOT/target/wheel-tools"
 
 if ! [ -x "$TOOLS/bin/maturin" ] || ! [ -x "$TOOLS/bin/cargo-zigbuild" ] ||
-  ! "$TOOLS/bin/python" -c 'import ziglang' 2>/dev/null; then
-  echo "== installing maturin, ziglang and cargo-zigbuild into $TOOLS (PyPI)" >&2
+  ! [ -x "$TOOLS/bin/wheel" ] || ! "$TOOLS/bin/python" -c 'import ziglang' 2>/dev/null; then
+  echo "== installing maturin, ziglang, cargo-zigbuild and wheel into $TOOLS (PyPI)" >&2
   "${ZENML_LAUNCHER_TOOLS_PYTHON:-python3}" -m venv "$TOOLS" ||
     die "cannot create $TOOLS" "set ZENML_LAUNCHER_TOOLS_PYTHON to a Python 3.8+ with venv"
   "$TOOLS/bin/python" -m pip install --quiet --disable-pip-version-check \
-    'maturin>=1.5,<2' ziglang cargo-zigbuild ||
+    'maturin>=1.5,<2' ziglang cargo-zigbuild wheel ||
     die "installing the build tools from PyPI failed" "check the network, or install maturin[zig] and cargo-zigbuild into $TOOLS yourself"
 fi
 export PATH="$TOOLS/bin:$PATH"
 
 # pyo3's configuration for the launcher binaries, which link no libpython (any 3.x will do).
 mkdir -p target/wheel-build
-printf '%s\n' implementation=CPython version=3.11 shared=true abi3=false pointer_width=64 \
-  build_flags= suppress_build_script_link_lines=true >target/wheel-build/pyo3-config.txt
+config="$(printf '%s\n' implementation=CPython version=3.11 shared=true abi3=false pointer_width=64 \
+  build_flags= suppress_build_script_link_lines=true)"
+# Rewritten only when it differs: pyo3 rebuilds everything when the file's mtime changes.
+[ "$(cat target/wheel-build/pyo3-config.txt 2>/dev/null)" = "$config" ] ||
+  printf '%s\n' "$config" >target/wheel-build/pyo3-config.txt
 export PYO3_CONFIG_FILE="$ROOT/target/wheel-build/pyo3-config.txt"
 
 DATA="$ROOT/target/wheel-data/data/lib/zenml-launcher"
@@ -63,6 +66,11 @@ maturin build --quiet "${maturin_profile[@]}" --locked --zig --compatibility "ma
   --target "$TRIPLE" --out target/wheels-new --target-dir target/wheel-build >&2
 wheels=(target/wheels-new/*.whl)
 [ "${#wheels[@]}" -eq 1 ] || die "expected one wheel, got: ${wheels[*]}" "check the maturin output above"
+# maturin tags a `bin` wheel whose crate depends on pyo3 for the interpreter it found (cp311-cp311);
+# nothing in this one is tied to an interpreter (the libraries are chosen at run time): py3-none.
+wheel tags --remove --python-tag py3 --abi-tag none "${wheels[0]}" >/dev/null
+wheels=(target/wheels-new/*.whl)
+case "${wheels[0]}" in *-py3-none-*) ;; *) die "retagging failed: ${wheels[0]}" "check the wheel tool in $TOOLS" ;; esac
 wheel="$(basename "${wheels[0]}")"
 
 # What is in it: no bin/zenml, nothing linked to a libpython, no search path outside $ORIGIN,

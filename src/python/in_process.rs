@@ -74,7 +74,7 @@ pub fn library_for(env: &PythonEnv) -> Result<LibraryChoice, String> {
     if installed.is_file() {
         return Ok(LibraryChoice {
             path: installed,
-            why: format!("built for this env's Python {version} ({tag}) at install"),
+            why: format!("the one installed for this env's Python {version} ({tag})"),
         });
     }
     let exe = std::env::current_exe()
