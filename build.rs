@@ -21,24 +21,38 @@ fn main() {
             println!("cargo:rustc-link-arg-{kind}=-Wl,-rpath,{lib_dir}");
         }
     }
+    // A linker of its own (RUSTC_LINKER: `cargo zigbuild`, `maturin --zig`) links for an older
+    // glibc floor (the wheel's manylinux tag): the two start-up tweaks below are for builds with
+    // the system's own toolchain only.
+    let own_toolchain = std::env::var_os("RUSTC_LINKER").is_none();
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
     // Packed relative relocations (DT_RELR, glibc ≥ 2.36): less work for the loader on every start.
-    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") && linker_supports_relr() {
+    if own_toolchain
+        && std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+        && linker_supports_relr()
+    {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
     // The unwinder linked statically (libgcc_eh, as `gcc -static-libgcc` does) instead of
     // libgcc_s.so: one shared library less to load, relocate and initialise on every start.
-    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+    if own_toolchain
+        && std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
         && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu")
     {
         if let Some(dir) = static_unwinder_dir() {
             println!("cargo:rustc-link-arg-bins=-L{}", dir.display());
         }
     }
+    // `cfg(Py_3_12)` etc. for this crate too: `python::ffi::BUILT_FOR` says which minor version
+    // the PyConfig layout compiled in is (the embedding library checks it against the libpython
+    // it runs with).
+    pyo3_build_config::use_pyo3_cfgs();
     println!(
         "cargo:rustc-env=ZENML_LAUNCHER_BUILD_PYTHON={}",
         config.executable().unwrap_or("")
     );
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
+    println!("cargo:rerun-if-env-changed=PYO3_CONFIG_FILE");
     println!("cargo:rerun-if-changed=build.rs");
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: a demo env (python 3.11 venv with pinned zenml[local]==0.98.0),
-# the launcher installed into it with scripts/install.sh, a few commands run through it, the
-# install undone, then the side-by-side benchmark in release mode (its server cases
+# the launcher installed into it as a user does (the wheel from scripts/build-wheel.sh, `pip
+# install`, `zenml-launcher self install`), a few commands run through it, the install undone, then the side-by-side benchmark in release mode (its server cases
 # deploy a local ZenML server from target/envs/zenml-0.98.0-server and shut it down).
 #   bash scripts/demo.sh
 set -euo pipefail
@@ -15,8 +15,13 @@ DEMO="$ENVS/demo"
 echo "== provisioning the demo env and the benchmark's reference env" >&2
 bash scripts/provision-envs.sh demo zenml-0.98.0 zenml-0.98.0-server
 
-echo "== installing the launcher into $DEMO (bash scripts/install.sh)" >&2
-bash scripts/install.sh "$DEMO"
+echo "== building the wheel (bash scripts/build-wheel.sh)" >&2
+bash scripts/build-wheel.sh
+WHEEL="$(ls "$ROOT"/target/wheels/*.whl)"
+echo "== installing it into $DEMO: pip install, then zenml-launcher self install" >&2
+"$DEMO/bin/python" -m pip install --quiet --no-deps --force-reinstall "$WHEEL" ||
+  "$ENVS/tools/bin/uv" pip install --quiet --no-deps --reinstall --python "$DEMO/bin/python" "$WHEEL"
+"$DEMO/bin/zenml-launcher" self install
 
 # A private ZenML config and launcher cache: the demo leaves the user's own alone.
 STATE="$ROOT/target/demo-state"
@@ -41,7 +46,7 @@ run() {
 
 echo
 echo "== commands through the launcher ($(command -v zenml))"
-echo "(the first call also generates the launcher's per-distribution cache, with the env's python)"
+echo "(self install generated the launcher's per-distribution cache: the first call is a Rust answer)"
 run zenml --version
 run zenml --version
 run zenml version
@@ -76,8 +81,9 @@ run env ZENML_DEBUG_PYTHON=1 zenml --version
 run zenml-launcher doctor
 
 echo
-echo "== undoing the install (bash scripts/install.sh --uninstall)"
-bash scripts/install.sh --uninstall "$DEMO"
+echo "== undoing the install (zenml-launcher self uninstall, then pip uninstall)"
+"$DEMO/bin/zenml-launcher" self uninstall
+"$DEMO/bin/python" -m pip uninstall --quiet -y zenml-launcher
 cmp "$DEMO/bin/zenml" "$DEMO/.provisioned-console-script" &&
   echo "bin/zenml is pip's console script again, byte for byte"
 [ ! -e "$DEMO/bin/zenml-launcher" ] && [ ! -e "$DEMO/lib/zenml-launcher" ] &&

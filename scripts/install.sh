@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs the fast launcher into a Python env that has ZenML, or takes it out again.
+# Installs the fast launcher into a Python env that has ZenML from source (for developers; users
+# `pip install zenml-launcher` and run `zenml-launcher self install`), or takes it out again.
 #   bash scripts/install.sh [ENV_ROOT]               (default: $VIRTUAL_ENV, else $CONDA_PREFIX)
 #   bash scripts/install.sh --uninstall [ENV_ROOT]
-# Install builds what the env needs (the release `zenml` and `zenml-launcher`, and the embedding
-# library against the env's own Python, whose libpython must be shared), then
-# `zenml-launcher self install` keeps pip's bin/zenml byte for byte and puts the launcher in its
-# place. Running it twice changes nothing. Uninstall restores bin/zenml exactly as pip wrote it
-# and removes every launcher file.
+# Install builds the wheel's files for this env (the release `zenml` and `zenml-launcher`, and
+# the embedding library for the env's Python minor version, linked to no libpython: the launcher
+# loads the env's own, which must be shared) into a staging directory laid out as the env, then
+# `zenml-launcher self install --from` copies them in, keeps pip's bin/zenml byte for byte and
+# puts the launcher in its place. Running it twice changes nothing. Uninstall restores bin/zenml
+# exactly as pip wrote it and removes every launcher file.
 # ZENML_LAUNCHER_BUILD_PROFILE: the cargo profile to build with (default release; the tests use
 # dev). CARGO_TARGET_DIR is honoured.
 set -euo pipefail
@@ -77,13 +79,16 @@ PY
   fail "the env's base Python $base has no shared libpython, which the launcher embeds" \
        "use a Python built with --enable-shared (pyenv: PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install <version>; uv's and conda's Pythons have one), then recreate the env"
 
-echo "building the launcher ($PROFILE) and the embedding library for $base ($tag)" >&2
+echo "building the launcher ($PROFILE) and the embedding library for $tag (the env's base Python is $base)" >&2
 build_binaries
-# One build directory per base Python (its libpython and version): builds for other Pythons stay.
-key="$tag-$(printf '%s' "$identity" | cksum | cut -d' ' -f1)"
-embed_target="$TARGET/embed/$key"
-PYO3_PYTHON="$py" cargo build --quiet --locked --profile "$PROFILE" -p zenml-launcher-embed \
-  --target-dir "$embed_target"
+stage="$TARGET/stage/$tag"
+rm -rf "$stage"
+mkdir -p "$stage/bin" "$stage/lib/zenml-launcher/embed"
+cp "$TARGET/$OUT/zenml-launcher" "$stage/bin/zenml-launcher"
+cp "$TARGET/$OUT/zenml" "$stage/lib/zenml-launcher/zenml"
+case "$tag" in
+  cp310 | cp311 | cp312 | cp313) CARGO_TARGET_DIR="$TARGET" bash scripts/build-embed.sh "$stage/lib/zenml-launcher/embed" "$tag" ;;
+  *) echo "note: no embedding library for $tag (the launcher embeds CPython 3.10 to 3.13); the env's own python runs what Rust does not answer" >&2 ;;
+esac
 
-exec "$TARGET/$OUT/zenml-launcher" self install --env "$root" \
-  --launcher "$TARGET/$OUT/zenml" --embed-lib "$embed_target/$OUT/libzenml_launcher_embed.so"
+exec "$TARGET/$OUT/zenml-launcher" self install --env "$root" --from "$stage"

@@ -262,6 +262,23 @@ pub fn call_library_entry(
     Ok(code)
 }
 
+/// Loads the shared library at `path` with `RTLD_NOW | RTLD_GLOBAL` and keeps it loaded: a
+/// libpython, whose symbols the embedding library (loaded next) and CPython's extension modules
+/// then resolve against.
+pub fn load_global(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let cpath = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| format!("a NUL byte in {}", path.display()))?;
+    // SAFETY: dlopen with a NUL-terminated path. The handle is never closed (CPython cannot be
+    // unloaded); loading runs the library's initialisers, which for libpython do nothing that
+    // needs an initialised interpreter.
+    let handle = unsafe { libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+    if handle.is_null() {
+        return Err(dl_error(&format!("cannot load {}", path.display())));
+    }
+    Ok(())
+}
+
 fn dl_error(context: &str) -> String {
     // SAFETY: dlerror returns NULL or a NUL-terminated string valid until the next dl* call.
     let msg = unsafe { libc::dlerror() };

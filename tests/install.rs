@@ -5,8 +5,8 @@
 //! restores the env exactly. Also: `pip install` rewriting bin/zenml, the launcher serving only
 //! its own env, and the refusals.
 //!
-//! The envs come from scripts/provision-envs.sh (py3.10 … py3.13, py3.12-uv, conda-3.13), each used
-//! by one test only (the tests run in parallel). The build profile is dev (the script's
+//! The envs are copies of those scripts/provision-envs.sh made (py3.10 … py3.13, py3.12-uv,
+//! conda-3.13), one per test (the provisioned ones are shared and never written). The build profile is dev (the script's
 //! `ZENML_LAUNCHER_BUILD_PROFILE`), to keep the suite fast.
 
 mod common;
@@ -24,16 +24,29 @@ fn envs_dir() -> PathBuf {
         .unwrap_or_else(|| repo().join("target/envs"))
 }
 
-/// A provisioned env, put back as provisioned: pip's bin/zenml, no launcher file.
+/// A copy of a provisioned env (the provisioned envs are shared and read-only) under
+/// target/test-tmp, its scripts pointing at the copy (scripts/copy-env.sh), as provisioned: pip's
+/// bin/zenml, no launcher file.
 fn pristine_env(name: &str) -> PathBuf {
-    let env = envs_dir().join(name);
-    let kept = env.join(".provisioned-console-script");
+    let from = envs_dir().join(name);
     assert!(
-        kept.is_file(),
+        from.join(".provisioned-console-script").is_file(),
         "test env {} is missing: run scripts/provision-envs.sh {name} (scripts/test.sh does)",
-        env.display()
+        from.display()
     );
-    std::fs::copy(&kept, env.join("bin/zenml")).unwrap();
+    let env = scratch(&format!("env-{name}")).join(name);
+    let out = output(
+        Command::new("bash")
+            .arg(repo().join("scripts/copy-env.sh"))
+            .arg(&from)
+            .arg(&env),
+    );
+    assert!(out.status.success(), "copy-env: {}", show(&out.stderr));
+    std::fs::copy(
+        env.join(".provisioned-console-script"),
+        env.join("bin/zenml"),
+    )
+    .unwrap();
     let _ = std::fs::remove_file(env.join("bin/zenml-launcher"));
     let _ = std::fs::remove_dir_all(env.join("lib/zenml-launcher"));
     env
@@ -181,8 +194,24 @@ fn python_sys(env: &Path, home: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// How the launcher gets into an env and out again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    /// `bash scripts/install.sh` (a build from source) and `--uninstall`.
+    Script,
+    /// The wheel with the env's pip, then `zenml-launcher self install`; `self uninstall`, then
+    /// `pip uninstall -y zenml-launcher`.
+    Pip,
+    /// The same with `uv pip`.
+    Uv,
+}
+
 /// The whole cycle in one env: see the module doc.
 fn install_cycle(name: &str, tag: &str) {
+    install_cycle_with(name, tag, Way::Script);
+}
+
+fn install_cycle_with(name: &str, tag: &str, way: Way) {
     let env = pristine_env(name);
     let pip_script = std::fs::read(env.join("bin/zenml")).unwrap();
     let home = scratch(&format!("install-{name}"));
@@ -198,18 +227,53 @@ fn install_cycle(name: &str, tag: &str) {
     // certifi's bundle): what install then uninstall must give back.
     let before = tree(&env);
 
-    install(&env);
-    let installed = tree(&env);
-    let again = install(&env);
+    let again = match way {
+        Way::Script => {
+            install(&env);
+            let installed = tree(&env);
+            let again = install(&env);
+            assert_eq!(
+                differences(&installed, &tree(&env), true),
+                Vec::<String>::new(),
+                "the second install changed files"
+            );
+            again
+        }
+        Way::Pip | Way::Uv => {
+            wheel_install(&env, way);
+            assert_eq!(
+                std::fs::read(env.join("bin/zenml")).unwrap(),
+                pip_script,
+                "installing the wheel leaves pip's bin/zenml alone"
+            );
+            self_install(&env, &home);
+            // The cache is there: the first --version is a Rust answer, in ms.
+            let started = std::time::Instant::now();
+            let debug = assert_same(
+                "first --version",
+                &ref_version,
+                &zenml(&env, &home, &["--version"], true),
+            );
+            let took = started.elapsed();
+            assert!(took_rust_route(&debug, "--version"), "{debug:#?}");
+            assert!(
+                took < std::time::Duration::from_millis(1500),
+                "the first --version after self install took {took:?} (the cache was not generated?)"
+            );
+            let installed = tree(&env);
+            let again = self_install(&env, &home);
+            assert_eq!(
+                differences(&installed, &tree(&env), true),
+                Vec::<String>::new(),
+                "the second self install changed files"
+            );
+            again
+        }
+    };
     assert!(
         show(&again.stdout).contains("nothing changed"),
         "second install: {}",
         show(&again.stdout)
-    );
-    assert_eq!(
-        differences(&installed, &tree(&env), true),
-        Vec::<String>::new(),
-        "the second install changed files"
     );
     assert_eq!(
         std::fs::read(env.join("lib/zenml-launcher/zenml.console-script")).unwrap(),
@@ -239,6 +303,32 @@ fn install_cycle(name: &str, tag: &str) {
         doctor["launcher"]["embedding_library"]["path"],
         lib.display().to_string(),
         "doctor names the library built for {tag}"
+    );
+    let libpython = doctor["launcher"]["libpython"]["path"]
+        .as_str()
+        .unwrap_or_else(|| {
+            panic!(
+                "doctor names no libpython: {}",
+                doctor["launcher"]["libpython"]
+            )
+        });
+    assert!(
+        Path::new(libpython)
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with(".so.1.0")),
+        "the versioned soname: {libpython}"
+    );
+    let readelf = output(Command::new("readelf").arg("-d").arg(&lib));
+    let dynamic = show(&readelf.stdout);
+    assert!(
+        readelf.status.success() && dynamic.contains("(NEEDED)"),
+        "{dynamic}"
+    );
+    assert!(
+        !dynamic.contains("libpython")
+            && !dynamic.contains("RPATH")
+            && !dynamic.contains("RUNPATH"),
+        "the installed library links no libpython and has no search path: {dynamic}"
     );
 
     // Tier 2, a Rust route and a delegated command, against the Python CLI's answers.
@@ -291,7 +381,20 @@ fn install_cycle(name: &str, tag: &str) {
         zenml_launcher::python::server::stop(&files, std::time::Duration::from_secs(10));
     }
 
-    uninstall(&env);
+    match way {
+        Way::Script => uninstall(&env),
+        Way::Pip | Way::Uv => {
+            let out = output(
+                clean_command(env.join("bin/zenml-launcher"), &home).args(["self", "uninstall"]),
+            );
+            assert!(
+                out.status.success(),
+                "self uninstall: {}",
+                show(&out.stderr)
+            );
+            wheel_uninstall(&env, way);
+        }
+    }
     assert_eq!(std::fs::read(env.join("bin/zenml")).unwrap(), pip_script);
     assert_eq!(
         differences(&before, &tree(&env), false),
@@ -405,6 +508,312 @@ fn python_3_11_and_pip_rewriting_bin_zenml() {
     uninstall(&env);
     assert_eq!(std::fs::read(env.join("bin/zenml")).unwrap(), pip_script);
     assert!(!env.join("lib/zenml-launcher").exists() && !env.join("bin/zenml-launcher").exists());
+}
+
+/// The wheel, built once per run with scripts/build-wheel.sh (the wheel-test profile: optimised,
+/// no fat LTO) into target/test-wheels.
+fn wheel() -> PathBuf {
+    static WHEEL: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    WHEEL
+        .get_or_init(|| {
+            let dir = repo().join("target/test-wheels");
+            let out = output(
+                Command::new("bash")
+                    .arg(repo().join("scripts/build-wheel.sh"))
+                    .env("ZENML_LAUNCHER_BUILD_PROFILE", "wheel-test")
+                    .env("ZENML_LAUNCHER_WHEEL_DIR", &dir),
+            );
+            assert!(
+                out.status.success(),
+                "build-wheel.sh failed:\n{}{}",
+                show(&out.stdout),
+                show(&out.stderr)
+            );
+            let wheels: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+                .collect();
+            assert_eq!(wheels.len(), 1, "exactly one wheel: {wheels:?}");
+            let listing = output(Command::new("unzip").arg("-l").arg(&wheels[0]));
+            let listing = show(&listing.stdout);
+            assert!(
+                listing.contains(".data/scripts/zenml-launcher")
+                    && !listing.contains(".data/scripts/zenml\n")
+                    && (10..=13).all(|m| listing.contains(&format!(
+                        ".data/data/lib/zenml-launcher/embed/cp3{m}/libzenml_launcher_embed.so"
+                    ))),
+                "the wheel's files: {listing}"
+            );
+            wheels[0].clone()
+        })
+        .clone()
+}
+
+/// A command with no Rust toolchain on PATH (clean_command's PATH has none: checked).
+fn no_toolchain(program: impl AsRef<std::ffi::OsStr>, home: &Path) -> Command {
+    let cmd = clean_command(program, home);
+    let path = cmd
+        .get_envs()
+        .find(|(k, _)| *k == "PATH")
+        .and_then(|(_, v)| v)
+        .map(|v| v.to_os_string())
+        .unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        for tool in ["cargo", "rustc"] {
+            assert!(
+                !dir.join(tool).exists(),
+                "{tool} on the test PATH in {}",
+                dir.display()
+            );
+        }
+    }
+    cmd
+}
+
+fn uv() -> PathBuf {
+    envs_dir().join("tools/bin/uv")
+}
+
+/// `pip install <wheel>` (the env's pip) or `uv pip install` into `env`.
+fn wheel_install(env: &Path, way: Way) {
+    let home = env.parent().unwrap();
+    let mut cmd = match way {
+        Way::Uv => {
+            let mut cmd = no_toolchain(uv(), home);
+            cmd.args(["pip", "install", "--offline", "--no-deps", "--python"])
+                .arg(env.join("bin/python"));
+            cmd
+        }
+        _ => {
+            let mut cmd = no_toolchain(env.join("bin/python"), home);
+            cmd.args(["-m", "pip", "install", "--no-index", "--no-deps", "-q"]);
+            cmd
+        }
+    };
+    let out = output(cmd.arg(wheel()));
+    assert!(
+        out.status.success(),
+        "installing the wheel into {}: {}{}",
+        env.display(),
+        show(&out.stdout),
+        show(&out.stderr)
+    );
+}
+
+fn wheel_uninstall(env: &Path, way: Way) {
+    let home = env.parent().unwrap();
+    let mut cmd = match way {
+        Way::Uv => {
+            let mut cmd = no_toolchain(uv(), home);
+            cmd.args(["pip", "uninstall", "--python"])
+                .arg(env.join("bin/python"));
+            cmd
+        }
+        _ => {
+            let mut cmd = no_toolchain(env.join("bin/python"), home);
+            cmd.args(["-m", "pip", "uninstall", "-y", "-q"]);
+            cmd
+        }
+    };
+    let out = output(cmd.arg("zenml-launcher"));
+    assert!(
+        out.status.success(),
+        "uninstalling the wheel from {}: {}{}",
+        env.display(),
+        show(&out.stdout),
+        show(&out.stderr)
+    );
+}
+
+/// `zenml-launcher self install` as a user runs it after `pip install` (no env activated).
+fn self_install(env: &Path, home: &Path) -> Output {
+    let out = output(no_toolchain(env.join("bin/zenml-launcher"), home).args(["self", "install"]));
+    assert!(
+        out.status.success(),
+        "self install into {}: {}{}",
+        env.display(),
+        show(&out.stdout),
+        show(&out.stderr)
+    );
+    assert!(
+        std::fs::read(env.join("bin/zenml"))
+            .unwrap()
+            .starts_with(b"\x7fELF"),
+        "bin/zenml is not the launcher after self install"
+    );
+    out
+}
+
+#[test]
+fn wheel_pip_python_3_10() {
+    install_cycle_with("py3.10", "cp310", Way::Pip);
+}
+
+#[test]
+fn wheel_pip_python_3_11() {
+    install_cycle_with("py3.11", "cp311", Way::Pip);
+}
+
+#[test]
+fn wheel_pip_python_3_12() {
+    install_cycle_with("py3.12", "cp312", Way::Pip);
+}
+
+#[test]
+fn wheel_pip_python_3_13() {
+    install_cycle_with("py3.13", "cp313", Way::Pip);
+}
+
+#[test]
+fn wheel_uv_venv() {
+    install_cycle_with("py3.12-uv", "cp312", Way::Uv);
+}
+
+#[test]
+fn wheel_pip_conda_like_prefix() {
+    install_cycle_with("conda-3.13", "cp313", Way::Pip);
+}
+
+/// The wheel and then: ZenML reinstalled over the launcher (pip rewrites bin/zenml), self install
+/// again, then `pip uninstall zenml-launcher` without `self uninstall`: bin/zenml still works.
+#[test]
+fn wheel_then_zenml_upgraded_then_pip_uninstall_alone() {
+    let env = pristine_env("py3.11");
+    let pip_script = std::fs::read(env.join("bin/zenml")).unwrap();
+    let home = scratch("wheel-upgrade");
+    let filter = ["stack", "list", "--name", "contains:def"];
+    zenml(&env, &home, &filter, false);
+    let ref_filter = zenml(&env, &home, &filter, false);
+    let ref_version = zenml(&env, &home, &["--version"], false);
+    wheel_install(&env, Way::Pip);
+    self_install(&env, &home);
+
+    let out = output(
+        Command::new(uv())
+            .args([
+                "pip",
+                "install",
+                "-q",
+                "--reinstall",
+                "--no-deps",
+                "zenml[local]==0.98.0",
+                "--python",
+            ])
+            .arg(env.join("bin/python")),
+    );
+    assert!(out.status.success(), "{}", show(&out.stderr));
+    assert_eq!(
+        std::fs::read(env.join("bin/zenml")).unwrap(),
+        pip_script,
+        "pip's script again"
+    );
+    let out = zenml(&env, &home, &["--version"], true);
+    assert!(
+        !show(&out.stderr).contains("[zenml-launcher debug]"),
+        "{}",
+        show(&out.stderr)
+    );
+    assert_same(
+        "--version, Python CLI after the upgrade",
+        &ref_version,
+        &out,
+    );
+    self_install(&env, &home);
+    let debug = assert_same(
+        "--version",
+        &ref_version,
+        &zenml(&env, &home, &["--version"], true),
+    );
+    assert!(took_rust_route(&debug, "--version"), "{debug:#?}");
+
+    // pip uninstall alone: the wheel's files go, bin/zenml (a copy of the launcher) still answers
+    // in Rust, and delegates what needed the embedding library.
+    wheel_uninstall(&env, Way::Pip);
+    assert!(
+        !env.join("bin/zenml-launcher").exists()
+            && !env
+                .join("lib/zenml-launcher/embed/cp311/libzenml_launcher_embed.so")
+                .exists(),
+        "pip uninstall removes the wheel's files"
+    );
+    let debug = assert_same(
+        "--version",
+        &ref_version,
+        &zenml(&env, &home, &["--version"], true),
+    );
+    assert!(took_rust_route(&debug, "--version"), "{debug:#?}");
+    let debug = assert_same(
+        "stack list --name",
+        &ref_filter,
+        &zenml(&env, &home, &filter, true),
+    );
+    assert_eq!(tier_taken(&debug), Some(Tier::Delegated), "{debug:#?}");
+    assert!(
+        debug
+            .iter()
+            .any(|l| l.contains("no embedding library for Python 3.11")),
+        "{debug:#?}"
+    );
+}
+
+/// `self install` into an env without ZenML refuses with a hint; a Python the wheel has no
+/// library for (3.9) is told so by doctor, in one line, and nothing crashes.
+#[test]
+fn wheel_refusals_and_fallbacks() {
+    let home = scratch("wheel-refusals");
+    for (python, name) in [
+        ("3.11.7/bin/python3.11", "venv311"),
+        ("3.9.18/bin/python3.9", "venv39"),
+    ] {
+        let base = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap()
+            .join(".pyenv/versions")
+            .join(python);
+        let env = home.join(name);
+        make_venv(&base, &env, &[]);
+        let out = output(
+            no_toolchain(uv(), &home)
+                .args(["pip", "install", "--offline", "--no-deps", "--python"])
+                .arg(env.join("bin/python"))
+                .arg(wheel()),
+        );
+        assert!(out.status.success(), "{}", show(&out.stderr));
+        let before = tree(&env);
+        let out =
+            output(no_toolchain(env.join("bin/zenml-launcher"), &home).args(["self", "install"]));
+        assert_refused(&out, "ZenML is not installed");
+        assert_eq!(
+            differences(&before, &tree(&env), true),
+            Vec::<String>::new()
+        );
+        if name == "venv39" {
+            let out = output(
+                no_toolchain(env.join("bin/zenml-launcher"), &home).args(["doctor", "--json"]),
+            );
+            let doctor: serde_json::Value =
+                serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                    panic!(
+                        "doctor --json: {e}: {}{}",
+                        show(&out.stdout),
+                        show(&out.stderr)
+                    )
+                });
+            let why = doctor["launcher"]["embedding_library"]["why"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                doctor["launcher"]["embedding_library"]["path"].is_null(),
+                "{doctor}"
+            );
+            assert!(
+                why.contains("no embedding library for Python 3.9") && !why.contains('\n'),
+                "{why}"
+            );
+        }
+    }
 }
 
 /// One line on stderr, naming `what`, with a hint; exit 1; nothing written.

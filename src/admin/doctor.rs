@@ -29,6 +29,20 @@ pub fn run(as_json: bool) -> Result<u8> {
     } else {
         in_process::library_for(&env)
     };
+    let plan = library
+        .as_ref()
+        .map_err(|_| "no embedding library to load it for".to_string())
+        .and_then(|choice| in_process::libpython_plan(&env, choice));
+    let libpython = match &plan {
+        Ok(in_process::LibPythonPlan::Load(lib)) => {
+            json!({ "path": lib.path.display().to_string(), "why": lib.why })
+        }
+        Ok(in_process::LibPythonPlan::Linked(own)) => json!({
+            "path": null,
+            "why": format!("none loaded: the embedding library links {own} itself"),
+        }),
+        Err(why) => json!({ "path": null, "why": why }),
+    };
     let launcher = json!({
         "binary": std::env::current_exe().ok().map(|p| p.display().to_string()),
         "preflight": problems
@@ -40,6 +54,7 @@ pub fn run(as_json: bool) -> Result<u8> {
             Ok(choice) => json!({ "path": choice.path.display().to_string(), "why": choice.why }),
             Err(why) => json!({ "path": null, "why": why }),
         },
+        "libpython": libpython,
     });
     let env_json = json!({
         "source": env.source.as_str(),
@@ -51,7 +66,7 @@ pub fn run(as_json: bool) -> Result<u8> {
     if !as_json {
         print_text(&mut out, &env_json, &launcher)?;
     }
-    let Ok(choice) = library else {
+    let (Ok(choice), Ok(_)) = (library, plan) else {
         if as_json {
             let all = json!({ "env": env_json, "launcher": launcher });
             writeln!(out, "{all}")?;
@@ -69,18 +84,13 @@ pub fn run(as_json: bool) -> Result<u8> {
     } else {
         vec!["text".into()]
     };
-    let code = crate::os::call_library_entry(
-        &choice.path,
-        in_process::DESCRIBE_SYMBOL,
-        in_process::ABI,
-        &args,
-    )
-    .map_err(|why| {
-        crate::error::UserError::new(
-            format!("cannot run the embedding library: {why}"),
-            "reinstall the launcher into this env: bash scripts/install.sh",
-        )
-    })?;
+    let code =
+        in_process::call(&env, &choice, in_process::DESCRIBE_SYMBOL, &args).map_err(|why| {
+            crate::error::UserError::new(
+                format!("cannot run the embedding library: {why}"),
+                "reinstall the launcher into this env: zenml-launcher self install",
+            )
+        })?;
     Ok(u8::try_from(code).unwrap_or(1))
 }
 
@@ -123,6 +133,11 @@ fn print_text(out: &mut impl Write, env: &Value, launcher: &Value) -> Result<()>
             "embedding library: none ({}); commands are answered in Rust or by the env's own python",
             s(&lib["why"])
         )?,
+    }
+    let libpython = &launcher["libpython"];
+    match libpython["path"].as_str() {
+        Some(path) => writeln!(out, "libpython: {path} ({})", s(&libpython["why"]))?,
+        None => writeln!(out, "libpython: none ({})", s(&libpython["why"]))?,
     }
     Ok(())
 }

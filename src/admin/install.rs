@@ -1,13 +1,20 @@
-//! `zenml-launcher self install|uninstall`: the file work of `scripts/install.sh`, which builds the
-//! binaries first. Where each file goes is [`InstallLayout`]'s.
+//! `zenml-launcher self install|uninstall`: puts the launcher in place of the env's `bin/zenml`,
+//! and takes it out again. Where each file goes is [`InstallLayout`]'s.
 //!
-//! Install keeps pip's `bin/zenml` byte for byte (mode included) in the launcher's own directory,
-//! then puts the launcher in its place. Every file is written to a temporary name in its
-//! directory and renamed into place, and only when its bytes or mode differ: running it twice
-//! changes nothing. The marker is written last, so an interrupted install is not taken for a
-//! finished one (and is finished by running it again). Uninstall puts pip's script back and
-//! removes every launcher file. A `bin/zenml` that pip rewrote since (`pip install -U zenml`) is
-//! pip's current script: install keeps that one instead, uninstall leaves it alone.
+//! The wheel (`pip install zenml-launcher`) installs `bin/zenml-launcher` (this binary), the
+//! launcher as `lib/zenml-launcher/zenml` and the embedding libraries under
+//! `lib/zenml-launcher/embed/`; it never carries `bin/zenml`, which is ZenML's console script.
+//! `scripts/install.sh` builds the same files from source and hands them over with `--from`,
+//! which copies them into the env first. Then install keeps pip's `bin/zenml` byte for byte (mode
+//! included) in the launcher's own directory, puts a copy of the launcher in its place (a copy:
+//! uninstalling the wheel first still leaves a working `bin/zenml`), and generates the
+//! per-distribution cache, so the first `zenml --version` is answered in Rust. Every file is
+//! written to a temporary name in its directory and renamed into place, and only when its bytes
+//! or mode differ: running it twice changes nothing. The marker, written last, lists every file
+//! install wrote, so an interrupted install is not taken for a finished one, and uninstall
+//! removes exactly those (never the wheel's own files, which `pip uninstall` removes). A
+//! `bin/zenml` that pip rewrote since (`pip install -U zenml`) is pip's current script: install
+//! keeps that one instead, uninstall leaves it alone.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -16,12 +23,43 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::env::discovery::env_at;
-use crate::env::layout::{ADMIN_NAME, InstallLayout, LAUNCHER_NAME, python_tag};
+use crate::env::layout::{InstallLayout, LAUNCHER_NAME, python_tag};
 use crate::error::UserError;
 use crate::zenml::package;
 
-/// Installs the launcher into the env at `root`.
-pub fn install(root: &Path, launcher: &Path, embed_lib: &Path) -> Result<u8> {
+/// The marker's first line (a marker without `file` lines is from an older install, which
+/// owned the whole `lib/zenml-launcher` directory).
+const MARKER_HEAD: &str = "zenml-launcher install";
+
+/// The env `self install|uninstall` works on: `--env`, else the env this binary was installed
+/// into (`<root>/bin/zenml-launcher` beside `<root>/bin/python`), else the active one.
+pub fn target_env(named: Option<&Path>) -> Result<PathBuf> {
+    if let Some(root) = named {
+        return absolute(root);
+    }
+    if let Some(root) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()))
+        .filter(|root| root.join("bin/python").exists())
+    {
+        return Ok(root);
+    }
+    for var in [crate::vars::VIRTUAL_ENV, crate::vars::CONDA_PREFIX] {
+        if let Some(root) = crate::vars::os(var).filter(|v| !v.is_empty()) {
+            return absolute(Path::new(&root));
+        }
+    }
+    Err(UserError::new(
+        "no env named, none active, and this binary is not inside one",
+        "name the env's root: zenml-launcher self install --env /path/to/env",
+    )
+    .into())
+}
+
+/// Installs the launcher into the env at `root`. `from`: a directory laid out as the env
+/// (`bin/zenml-launcher`, `lib/zenml-launcher/…`) whose files are copied in first
+/// (`scripts/install.sh`); without it, the wheel's files must be in the env already.
+pub fn install(root: &Path, from: Option<&Path>) -> Result<u8> {
     let root = absolute(root)?;
     let env = env_at(root.clone());
     if !env.executable.exists() {
@@ -41,16 +79,35 @@ pub fn install(root: &Path, launcher: &Path, embed_lib: &Path) -> Result<u8> {
             "recreate the env (its pyvenv.cfg or lib/pythonX.Y is missing)",
         )
     })?;
-    for (what, path) in [("launcher", launcher), ("embedding library", embed_lib)] {
-        if !path.is_file() {
-            return Err(UserError::new(
-                format!("the {what} to install is missing: {}", path.display()),
-                "build it first (bash scripts/install.sh does)",
-            )
-            .into());
+    let layout = InstallLayout::new(&root);
+    let mut written: Vec<PathBuf> = previously_written(&layout);
+    let mut changed = Vec::new();
+    if let Some(from) = from {
+        for rel in files_under(from)? {
+            let source = from.join(&rel);
+            let to = root.join(&rel);
+            let bytes =
+                std::fs::read(&source).with_context(|| format!("reading {}", source.display()))?;
+            let mode = std::fs::metadata(&source)?.permissions().mode();
+            if put_file(&to, &bytes, mode)? {
+                changed.push(to.clone());
+            }
+            written.push(to);
         }
     }
-    let layout = InstallLayout::new(&root);
+    let launcher = layout.launcher();
+    if !launcher.is_file() {
+        return Err(UserError::new(
+            format!("the launcher to install is missing: {}", launcher.display()),
+            format!(
+                "install the wheel into this env first ({} -m pip install zenml-launcher), or build from source: bash scripts/install.sh {}",
+                env.executable.display(),
+                root.display()
+            ),
+        )
+        .into());
+    }
+    let tag = python_tag(&version);
     let script = layout.console_script();
     let current = std::fs::read(&script).map_err(|e| {
         UserError::new(
@@ -63,7 +120,6 @@ pub fn install(root: &Path, launcher: &Path, embed_lib: &Path) -> Result<u8> {
         )
     })?;
     let saved = layout.saved_console_script();
-    let mut changed = Vec::new();
     if is_binary(&current) {
         // The launcher is in place already (an earlier install, maybe interrupted): pip's script
         // must have been kept, or it would be lost.
@@ -88,27 +144,29 @@ pub fn install(root: &Path, launcher: &Path, embed_lib: &Path) -> Result<u8> {
             changed.push(saved.clone());
         }
     }
-    let tag = python_tag(&version);
-    let admin = admin_binary_next_to(launcher)?;
+    written.push(saved.clone());
     // The launcher last: until it is in place, bin/zenml stays pip's script.
-    let files = [
-        (embed_lib, layout.embed_library(&tag)),
-        (admin.as_path(), layout.admin()),
-        (launcher, script.clone()),
-    ];
-    for (from, to) in files {
-        let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
-        if put_file(&to, &bytes, 0o755)? {
-            changed.push(to);
-        }
+    let bytes =
+        std::fs::read(&launcher).with_context(|| format!("reading {}", launcher.display()))?;
+    if put_file(&script, &bytes, 0o755)? {
+        changed.push(script.clone());
     }
-    let marker = format!(
-        "{LAUNCHER_NAME}\n{ADMIN_NAME}\nzenml {}\npython {version} ({tag})\n",
+    written.push(script.clone());
+    let mut marker = format!(
+        "{MARKER_HEAD}\nzenml {}\npython {version} ({tag})\n",
         zenml.version().unwrap_or_default()
     );
+    written.sort();
+    written.dedup();
+    for path in &written {
+        if let Ok(rel) = path.strip_prefix(&root) {
+            marker.push_str(&format!("file {}\n", rel.display()));
+        }
+    }
     if put_file(&layout.marker(), marker.as_bytes(), 0o644)? {
         changed.push(layout.marker());
     }
+    let library = layout.embed_library(&tag);
     if changed.is_empty() {
         println!(
             "the launcher is installed in {} already (Python {version}, zenml {}): nothing changed",
@@ -117,24 +175,73 @@ pub fn install(root: &Path, launcher: &Path, embed_lib: &Path) -> Result<u8> {
         );
     } else {
         println!(
-            "installed the launcher into {} (Python {version}, zenml {}): bin/{LAUNCHER_NAME}, bin/{ADMIN_NAME}, {}",
+            "installed the launcher into {} (Python {version}, zenml {}): bin/{LAUNCHER_NAME}",
             root.display(),
             zenml.version().unwrap_or_default(),
-            layout.embed_library(&tag).display()
         );
         for path in &changed {
             println!("  wrote {}", path.display());
         }
         println!(
-            "pip's bin/zenml is kept in {}; undo with: bash scripts/install.sh --uninstall {}",
+            "pip's bin/zenml is kept in {}; undo with: {} self uninstall --env {}",
             saved.display(),
+            layout.admin().display(),
             root.display()
         );
+    }
+    if !library.is_file() {
+        println!(
+            "note: no embedding library for Python {version} ({tag}) in {}: the commands the launcher does not answer in Rust run in the env's own python",
+            layout.embed_dir().display()
+        );
+    }
+    // The per-distribution cache, so that the first `zenml --version` is answered in Rust.
+    let env = crate::env::discovery::env_at(root.clone());
+    match crate::cache::load_or_generate(&env, &zenml) {
+        Ok(_) => println!(
+            "generated the launcher's cache for zenml {}",
+            zenml.version().unwrap_or_default()
+        ),
+        Err(why) => println!(
+            "note: the launcher's cache was not generated ({why}); the first call generates it"
+        ),
     }
     Ok(0)
 }
 
-/// Takes the launcher out of the env at `root`: pip's `bin/zenml` back, every launcher file gone.
+/// The files an earlier install recorded in the marker (kept when installing again).
+fn previously_written(layout: &InstallLayout) -> Vec<PathBuf> {
+    std::fs::read_to_string(layout.marker())
+        .map(|text| {
+            text.lines()
+                .filter_map(|l| l.strip_prefix("file "))
+                .map(|rel| layout.root.join(rel))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every file under `dir`, relative to it, sorted.
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, root, out)?;
+            } else {
+                out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out).with_context(|| format!("listing {}", dir.display()))?;
+    out.sort();
+    Ok(out)
+}
+
+/// Takes the launcher out of the env at `root`: pip's `bin/zenml` back, and every file install
+/// wrote removed (the wheel's own files stay, for `pip uninstall`).
 pub fn uninstall(root: &Path) -> Result<u8> {
     let root = absolute(root)?;
     let layout = InstallLayout::new(&root);
@@ -142,7 +249,8 @@ pub fn uninstall(root: &Path) -> Result<u8> {
     let saved = layout.saved_console_script();
     let current = std::fs::read(&script).ok();
     let launcher_in_place = current.as_deref().is_some_and(is_binary);
-    if !launcher_in_place && !layout.dir().exists() && !layout.admin().exists() {
+    let marker = std::fs::read_to_string(layout.marker()).ok();
+    if !launcher_in_place && marker.is_none() {
         println!(
             "the launcher is not installed in {}: nothing to do",
             root.display()
@@ -162,36 +270,56 @@ pub fn uninstall(root: &Path) -> Result<u8> {
         let mode = std::fs::metadata(&saved)?.permissions().mode();
         put_file(&script, &pip_script, mode)?;
     }
-    if std::fs::read(layout.admin()).is_ok_and(|b| is_binary(&b)) {
-        std::fs::remove_file(layout.admin())
-            .with_context(|| format!("removing {}", layout.admin().display()))?;
-    }
-    if layout.dir().exists() {
-        std::fs::remove_dir_all(layout.dir())
-            .with_context(|| format!("removing {}", layout.dir().display()))?;
+    let recorded = previously_written(&layout);
+    if marker
+        .as_deref()
+        .is_some_and(|m| m.starts_with(MARKER_HEAD))
+    {
+        for path in recorded.iter().filter(|p| **p != script) {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(
+                        anyhow::Error::new(e).context(format!("removing {}", path.display()))
+                    );
+                }
+            }
+        }
+        let _ = std::fs::remove_file(layout.marker());
+        // The directories install created, when nothing else (the wheel's files) is left in them.
+        let mut dirs: Vec<PathBuf> = recorded
+            .iter()
+            .flat_map(|p| {
+                p.ancestors()
+                    .skip(1)
+                    .map(Path::to_path_buf)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|d| d.starts_with(layout.dir()))
+            .collect();
+        dirs.push(layout.dir());
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        dirs.dedup();
+        for dir in dirs {
+            let _ = std::fs::remove_dir(dir);
+        }
+    } else {
+        // An older install owned the whole directory and the admin binary.
+        if std::fs::read(layout.admin()).is_ok_and(|b| is_binary(&b)) {
+            std::fs::remove_file(layout.admin())
+                .with_context(|| format!("removing {}", layout.admin().display()))?;
+        }
+        if layout.dir().exists() {
+            std::fs::remove_dir_all(layout.dir())
+                .with_context(|| format!("removing {}", layout.dir().display()))?;
+        }
     }
     println!(
         "removed the launcher from {}: bin/zenml is pip's console script again",
         root.display()
     );
     Ok(0)
-}
-
-/// `zenml-launcher`, built next to the `zenml` being installed.
-fn admin_binary_next_to(launcher: &Path) -> Result<PathBuf> {
-    let admin = launcher.with_file_name(ADMIN_NAME);
-    if admin.is_file() {
-        Ok(admin)
-    } else {
-        Err(UserError::new(
-            format!(
-                "the admin binary to install is missing: {}",
-                admin.display()
-            ),
-            "build it first (bash scripts/install.sh does)",
-        )
-        .into())
-    }
 }
 
 /// An executable file format (ELF), not a script: pip writes scripts.

@@ -1,6 +1,6 @@
 //! The `zenml-launcher` admin binary: `doctor` (the env it serves, the embedding library it loads
 //! and why, and what that interpreter computes), `cache clear`, and `self install|uninstall`
-//! (what `scripts/install.sh` runs once it has built the binaries), and `server status|stop` (the
+//! (after `pip install zenml-launcher`, or run by `scripts/install.sh` once it has built the files), and `server status|stop` (the
 //! warm command servers). A name space of its own:
 //! nothing is added to ZenML's CLI.
 
@@ -41,8 +41,8 @@ enum Command {
         #[command(subcommand)]
         command: CacheCommand,
     },
-    /// Installs the launcher into an env, or takes it out (scripts/install.sh builds, then runs
-    /// these).
+    /// Installs the launcher into an env, or takes it out (after `pip install zenml-launcher`;
+    /// scripts/install.sh builds from source, then runs these).
     #[command(name = "self")]
     Own {
         #[command(subcommand)]
@@ -71,23 +71,24 @@ enum CacheCommand {
 
 #[derive(Subcommand)]
 enum SelfCommand {
-    /// Puts the launcher in place of the env's `bin/zenml` (pip's script is kept, byte for byte).
+    /// Puts the launcher in place of the env's `bin/zenml` (pip's script is kept, byte for byte)
+    /// and generates its cache.
     Install {
-        /// The env's root (the directory with `bin/python`).
+        /// The env's root (the directory with `bin/python`); default: the env this binary is
+        /// installed in, else the active one.
         #[arg(long)]
-        env: PathBuf,
-        /// The `zenml` launcher binary to install.
+        env: Option<PathBuf>,
+        /// A directory laid out as the env (`bin/`, `lib/zenml-launcher/`) whose files are copied
+        /// in first: a build from source (scripts/install.sh). Without it, the wheel's files
+        /// must be installed in the env already.
         #[arg(long)]
-        launcher: PathBuf,
-        /// The embedding library built for the env's Python.
-        #[arg(long)]
-        embed_lib: PathBuf,
+        from: Option<PathBuf>,
     },
     /// Restores the env's `bin/zenml` as pip wrote it and removes every launcher file.
     Uninstall {
-        /// The env's root (the directory with `bin/python`).
+        /// The env's root (the directory with `bin/python`); default as for `install`.
         #[arg(long)]
-        env: PathBuf,
+        env: Option<PathBuf>,
     },
 }
 
@@ -100,16 +101,12 @@ pub fn main() -> ExitCode {
             command: CacheCommand::Clear,
         } => cache_clear(),
         Command::Own {
-            command:
-                SelfCommand::Install {
-                    env,
-                    launcher,
-                    embed_lib,
-                },
-        } => install::install(&env, &launcher, &embed_lib),
+            command: SelfCommand::Install { env, from },
+        } => install::target_env(env.as_deref())
+            .and_then(|root| install::install(&root, from.as_deref())),
         Command::Own {
             command: SelfCommand::Uninstall { env },
-        } => install::uninstall(&env),
+        } => install::target_env(env.as_deref()).and_then(|root| install::uninstall(&root)),
         Command::Server {
             command: ServerCommand::Status,
         } => server::status(),

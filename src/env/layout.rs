@@ -5,10 +5,12 @@
 //! <root>/bin/zenml                   the launcher (in place of pip's console script)
 //! <root>/bin/zenml-launcher          the admin binary
 //! <root>/lib/zenml-launcher/         everything else, in a directory pip does not list as its own:
-//!     installed                      the marker: what was installed (one file name a line)
+//!     zenml                          the launcher as the wheel installs it (copied to bin/zenml)
+//!     installed                      the marker: what `self install` wrote (`file <path>` lines)
 //!     zenml.console-script           pip's `bin/zenml`, byte for byte (put back on uninstall)
 //!     embed/cp3XY/libzenml_launcher_embed.so
-//!                                    the embedding library built for the env's Python
+//!                                    the embedding library for CPython 3.XY (one per minor
+//!                                    version; links no libpython: see env/libpython.rs)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -53,6 +55,11 @@ impl InstallLayout {
     /// `lib/zenml-launcher`: the launcher's own directory.
     pub fn dir(&self) -> PathBuf {
         self.root.join("lib").join("zenml-launcher")
+    }
+
+    /// The launcher binary as the wheel installs it (`self install` copies it to `bin/zenml`).
+    pub fn launcher(&self) -> PathBuf {
+        self.dir().join(LAUNCHER_NAME)
     }
 
     /// The marker that says the launcher is installed here.

@@ -7,6 +7,7 @@
 
 pub mod discovery;
 pub mod layout;
+pub mod libpython;
 pub mod preflight;
 pub mod pyvenv;
 

@@ -275,6 +275,42 @@ pub fn linked_python() -> LinkedPython {
     }
 }
 
+/// The Python minor version whose `PyConfig` layout this build compiled in (`(3, 12)`), from
+/// pyo3's build configuration (`PYO3_PYTHON` or `PYO3_CONFIG_FILE`).
+pub const BUILT_FOR: (u8, u8) = if cfg!(Py_3_14) {
+    (3, 14)
+} else if cfg!(Py_3_13) {
+    (3, 13)
+} else if cfg!(Py_3_12) {
+    (3, 12)
+} else if cfg!(Py_3_11) {
+    (3, 11)
+} else if cfg!(Py_3_10) {
+    (3, 10)
+} else {
+    (3, 9)
+};
+
+/// `Err` (why, one line) when the libpython in this process is not of the minor version this
+/// build compiled in, or is a free-threaded build: its `PyConfig` would not be ours.
+pub fn check_abi() -> Result<(), String> {
+    let linked = linked_python();
+    let (major, minor) = BUILT_FOR;
+    if (linked.version.major, linked.version.minor) != (major, minor) {
+        return Err(format!(
+            "the embedding library is built for Python {major}.{minor}, the libpython loaded is {} ({})",
+            linked.version,
+            linked
+                .library
+                .map_or_else(|| "?".to_string(), |p| p.display().to_string())
+        ));
+    }
+    if !cfg!(Py_GIL_DISABLED) && linked_version_text().contains("free-threading") {
+        return Err("the libpython loaded is a free-threaded build".into());
+    }
+    Ok(())
+}
+
 /// The full `Py_GetVersion()` text.
 pub fn linked_version_text() -> String {
     // SAFETY: see `linked_python`.

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::env::PythonEnv;
 use crate::env::layout::{EMBED_LIBRARY_FILE, InstallLayout, python_tag};
+use crate::env::libpython::{self, LibPython};
 use crate::python::{delegate, ffi, startup};
 use crate::zenml::package::{self, ZenmlInstall};
 use crate::{debug, vars};
@@ -73,7 +74,7 @@ pub fn library_for(env: &PythonEnv) -> Result<LibraryChoice, String> {
     if installed.is_file() {
         return Ok(LibraryChoice {
             path: installed,
-            why: format!("built for this env's Python {version} ({tag}) at install"),
+            why: format!("the one installed for this env's Python {version} ({tag})"),
         });
     }
     let exe = std::env::current_exe()
@@ -98,18 +99,64 @@ pub fn library_for(env: &PythonEnv) -> Result<LibraryChoice, String> {
     ))
 }
 
+/// Where the embedding library's libpython comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LibPythonPlan {
+    /// The library links one itself (a developer build against one Python): its loader finds it.
+    Linked(String),
+    /// The library links none (the wheel's, `scripts/install.sh`'s): the env's base Python's
+    /// libpython is loaded first.
+    Load(LibPython),
+}
+
+/// How `choice`'s libpython would be provided for `env`. `Err`: no usable libpython, and why.
+pub fn libpython_plan(env: &PythonEnv, choice: &LibraryChoice) -> Result<LibPythonPlan, String> {
+    let needed = libpython::needed_libraries(&choice.path)
+        .map_err(|e| format!("cannot read the embedding library: {e}"))?;
+    if let Some(own) = needed.iter().find(|n| n.starts_with(b"libpython")) {
+        return Ok(LibPythonPlan::Linked(
+            String::from_utf8_lossy(own).into_owned(),
+        ));
+    }
+    libpython::find(env).map(LibPythonPlan::Load)
+}
+
+/// Loads the env's libpython when `choice` needs one, then the library, and calls `symbol` in it
+/// (see [`crate::os::call_library_entry`]). `Err`: nothing ran, and why (one line).
+pub fn call(
+    env: &PythonEnv,
+    choice: &LibraryChoice,
+    symbol: &CStr,
+    args: &[OsString],
+) -> Result<i32, String> {
+    match libpython_plan(env, choice)? {
+        LibPythonPlan::Linked(own) => {
+            debug::line(format!("in-process: the library links {own} itself"))
+        }
+        LibPythonPlan::Load(lib) => {
+            debug::line(format!(
+                "in-process: loading {} ({})",
+                lib.path.display(),
+                lib.why
+            ));
+            crate::os::load_global(&lib.path)?;
+        }
+    }
+    debug::line(format!(
+        "in-process: loading {} ({})",
+        choice.path.display(),
+        choice.why
+    ));
+    crate::os::call_library_entry(&choice.path, symbol, ABI, args)
+}
+
 /// Launcher side: runs `zenml <args>` in-process, or declines.
 pub fn run(env: &PythonEnv, args: &[OsString]) -> Outcome {
     let choice = match library_for(env) {
         Ok(choice) => choice,
         Err(why) => return Outcome::Declined(why),
     };
-    debug::line(format!(
-        "in-process: loading {} ({})",
-        choice.path.display(),
-        choice.why
-    ));
-    match crate::os::call_library_entry(&choice.path, ENTRY_SYMBOL, ABI, args) {
+    match call(env, &choice, ENTRY_SYMBOL, args) {
         Ok(code) if (0..=255).contains(&code) => Outcome::Exit(code),
         Ok(_) => Outcome::Declined("the embedded run declined".into()),
         Err(why) => Outcome::Declined(why),
@@ -136,6 +183,10 @@ pub fn library_main(abi: u32, args: Vec<OsString>) -> i32 {
         ));
         return DECLINED;
     }
+    if let Err(why) = ffi::check_abi() {
+        debug::line(format!("in-process: declined: {why}"));
+        return DECLINED;
+    }
     match run_here(&args) {
         // As exit(3) would truncate it (`sys.exit(256)` exits 0, `sys.exit(-1)` 255), so that an
         // exit code is never mistaken for DECLINED.
@@ -154,6 +205,13 @@ pub fn library_describe(abi: u32, args: Vec<OsString>) -> i32 {
     if abi != ABI {
         eprintln!(
             "{}: error: the embedding library speaks ABI {ABI}, the caller {abi} (hint: reinstall the launcher: bash scripts/install.sh)",
+            crate::error::PREFIX
+        );
+        return 1;
+    }
+    if let Err(why) = ffi::check_abi() {
+        eprintln!(
+            "{}: error: {why} (hint: reinstall the launcher: pip install --force-reinstall zenml-launcher)",
             crate::error::PREFIX
         );
         return 1;

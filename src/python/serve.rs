@@ -38,6 +38,13 @@ pub fn library_serve(abi: u32, args: Vec<OsString>) -> i32 {
         eprintln!("zenml-launcher server: ABI {abi}, library has {ABI}");
         return 1;
     }
+    if let Err(why) = ffi::check_abi() {
+        eprintln!("zenml-launcher server: not serving: {why}");
+        if let Some(marker) = args.get(3) {
+            let _ = std::fs::write(marker, format!("failed: {why}"));
+        }
+        return 1;
+    }
     let [socket, key, idle, marker] = &args[..] else {
         eprintln!(
             "zenml-launcher server: expected 4 arguments, got {}",

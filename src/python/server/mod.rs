@@ -283,7 +283,7 @@ pub fn serve_main(args: &[OsString]) -> u8 {
     let code = (|| -> Result<i32, String> {
         let env = crate::env::resolve_checked().map_err(|e| e.to_string())?;
         let library = in_process::library_for(&env)?;
-        crate::os::call_library_entry(&library.path, SERVE_SYMBOL, in_process::ABI, args)
+        in_process::call(&env, &library, SERVE_SYMBOL, args)
     })();
     match code {
         Ok(code) => code as u8,
