@@ -197,7 +197,8 @@ pub fn install(root: &Path, from: Option<&Path>) -> Result<u8> {
     }
     // The per-distribution cache, so that the first `zenml --version` is answered in Rust.
     let env = crate::env::discovery::env_at(root.clone());
-    match crate::cache::load_or_generate(&env, &zenml) {
+    let key = crate::cache::fingerprint(&env, &zenml);
+    match crate::cache::load_or_generate(&env, &zenml, &key) {
         Ok(_) => println!(
             "generated the launcher's cache for zenml {}",
             zenml.version().unwrap_or_default()
