@@ -165,8 +165,8 @@ fn run_in_server(env: &PythonEnv, fingerprint: &str, args: &[OsString]) -> Attem
 fn run_in_process(env: &PythonEnv, args: &[OsString]) -> Attempt {
     debug::line("route: in-process");
     match in_process::run(env, args) {
-        in_process::Outcome::Exit(code) => Attempt::Exit(code as u8),
-        in_process::Outcome::Declined(why) => Attempt::Declined(why.into()),
+        Ok(code) => Attempt::Exit(code),
+        Err(why) => Attempt::Declined(why),
     }
 }
 

@@ -15,6 +15,7 @@
 use std::ffi::{CStr, CString, OsString};
 use std::path::{Path, PathBuf};
 
+use crate::declined::Declined;
 use crate::env::PythonEnv;
 use crate::env::layout::{EMBED_LIBRARY_FILE, InstallLayout, python_tag};
 use crate::env::libpython::{self, LibPython};
@@ -36,12 +37,6 @@ pub const DECLINED: i32 = -1;
 pub const COMMAND_MODULES: &[(&[&str], &[&str])] = &[(&["stack", "list"], &["zenml.cli.stack"])];
 
 const HELPER: &str = include_str!("embedded_cli.py");
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Exit(i32),
-    Declined(String),
-}
 
 /// The embedding library chosen for an env, and why that one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,16 +145,13 @@ pub fn call(
     crate::os::call_library_entry(&choice.path, symbol, ABI, args)
 }
 
-/// Launcher side: runs `zenml <args>` in-process, or declines.
-pub fn run(env: &PythonEnv, args: &[OsString]) -> Outcome {
-    let choice = match library_for(env) {
-        Ok(choice) => choice,
-        Err(why) => return Outcome::Declined(why),
-    };
-    match call(env, &choice, ENTRY_SYMBOL, args) {
-        Ok(code) if (0..=255).contains(&code) => Outcome::Exit(code),
-        Ok(_) => Outcome::Declined("the embedded run declined".into()),
-        Err(why) => Outcome::Declined(why),
+/// Launcher side: runs `zenml <args>` in-process (its exit code), or says why not (nothing
+/// printed).
+pub fn run(env: &PythonEnv, args: &[OsString]) -> Result<u8, Declined> {
+    let choice = library_for(env)?;
+    match call(env, &choice, ENTRY_SYMBOL, args)? {
+        code @ 0..=255 => Ok(code as u8),
+        _ => Err("the embedded run declined".into()),
     }
 }
 
@@ -190,8 +182,8 @@ pub fn library_main(abi: u32, args: Vec<OsString>) -> i32 {
     match run_here(&args) {
         // As exit(3) would truncate it (`sys.exit(256)` exits 0, `sys.exit(-1)` 255), so that an
         // exit code is never mistaken for DECLINED.
-        Outcome::Exit(code) => code & 0xff,
-        Outcome::Declined(why) => {
+        Ok(code) => code & 0xff,
+        Err(why) => {
             debug::line(format!("in-process library: declined: {why}"));
             DECLINED
         }
@@ -224,33 +216,20 @@ pub fn library_describe(abi: u32, args: Vec<OsString>) -> i32 {
     }))
 }
 
-fn run_here(args: &[OsString]) -> Outcome {
-    let Some(modules) = command_modules(args) else {
-        return Outcome::Declined("not a call tier 2 runs".into());
-    };
-    let env = match crate::env::resolve_checked() {
-        Ok(env) => env,
-        Err(e) => return Outcome::Declined(e.to_string()),
-    };
-    let install = match package::find(&env) {
-        Ok(install) => install,
-        Err(e) => return Outcome::Declined(e.to_string()),
-    };
+/// The library side of [`run`]: the exit code of the console script, or why it did not run.
+fn run_here(args: &[OsString]) -> Result<i32, Declined> {
+    let modules = command_modules(args).ok_or("not a call tier 2 runs")?;
+    let env = crate::env::resolve_checked().map_err(|e| Declined::new(e.to_string()))?;
+    let install = package::find(&env).map_err(|e| Declined::new(e.to_string()))?;
     let version = install.version().unwrap_or_default();
     if !package::STORE_VERIFIED_VERSIONS.contains(&version.as_str()) {
-        return Outcome::Declined(format!("zenml {version:?} not verified in-process"));
+        return Err(format!("zenml {version:?} not verified in-process").into());
     }
-    let config = match console_script_config(&env, &install, args) {
-        Ok((config, _argv0)) => config,
-        Err(why) => return Outcome::Declined(why),
-    };
-    let (read, write) = match crate::os::pipe_cloexec() {
-        Ok(pair) => pair,
-        Err(e) => return Outcome::Declined(format!("pipe: {e}")),
-    };
-    let Ok(setup) = CString::new(setup_source(&env, &install, modules, &write)) else {
-        return Outcome::Declined("a NUL byte in the setup code".into());
-    };
+    let (config, _argv0) = console_script_config(&env, &install, args)?;
+    let (read, write) =
+        crate::os::pipe_cloexec().map_err(|e| Declined::new(format!("pipe: {e}")))?;
+    let setup = CString::new(setup_source(&env, &install, modules, &write))
+        .map_err(|_| Declined::new("a NUL byte in the setup code"))?;
     debug::line(format!("in-process: preparing {modules:?}"));
     let mut report = Vec::new();
     let mut raised = false;
@@ -264,19 +243,19 @@ fn run_here(args: &[OsString]) -> Outcome {
         go
     });
     match ran {
-        Err(e) => Outcome::Declined(e.to_string()),
-        Ok(Some(code)) => Outcome::Exit(code),
+        Err(e) => Err(Declined::new(e.to_string())),
+        Ok(Some(code)) => Ok(code),
         Ok(None) if report == b"interrupted" => crate::os::die_by_sigint(),
         // The setup raised something it does not catch (not an Exception, not SystemExit, which
         // ends the process) and Python printed it, as the CLI would have.
-        Ok(None) if raised => Outcome::Exit(1),
-        Ok(None) => Outcome::Declined(match report.strip_prefix(b"declined: ") {
+        Ok(None) if raised => Ok(1),
+        Ok(None) => Err(Declined::new(match report.strip_prefix(b"declined: ") {
             Some(why) => String::from_utf8_lossy(why).into_owned(),
             None => format!(
                 "unexpected setup report {:?}",
                 String::from_utf8_lossy(&report)
             ),
-        }),
+        })),
     }
 }
 
