@@ -899,15 +899,23 @@ fn tracebacks_through_the_installed_launcher_are_pip_s() {
         show(&reference.stderr)
     );
 
-    let lib = launcher().with_file_name("libzenml_launcher_embed.so");
+    // A source build laid out as the env, as scripts/install.sh stages it (`self install --from`):
+    // the launcher, and this build's embedding library for the venv's Python (3.11).
+    let stage = s.world.home.join("stage");
+    let embed = stage.join("lib/zenml-launcher/embed/cp311");
+    std::fs::create_dir_all(&embed).unwrap();
+    std::fs::copy(launcher(), stage.join("lib/zenml-launcher/zenml")).unwrap();
+    std::fs::copy(
+        launcher().with_file_name("libzenml_launcher_embed.so"),
+        embed.join("libzenml_launcher_embed.so"),
+    )
+    .unwrap();
     let out = output(
         Command::new(env!("CARGO_BIN_EXE_zenml-launcher"))
             .args(["self", "install", "--env"])
             .arg(&s.world.env)
-            .arg("--launcher")
-            .arg(launcher())
-            .arg("--embed-lib")
-            .arg(&lib),
+            .arg("--from")
+            .arg(&stage),
     );
     assert!(out.status.success(), "self install: {}", show(&out.stderr));
     let installed = |args: &[&str], extra: &[(&str, &str)]| {
