@@ -9,6 +9,7 @@ use std::io::Write;
 use anyhow::Result;
 use serde_json::{Value, json};
 
+use crate::declined::Declined;
 use crate::env::{self, preflight};
 use crate::python::in_process;
 use crate::zenml::package;
@@ -25,13 +26,13 @@ pub fn run(as_json: bool) -> Result<u8> {
         Err(e) => json!({ "error": e.to_string() }),
     };
     let library = if fatal {
-        Err("the env failed its pre-flight checks".to_string())
+        Err("the env failed its pre-flight checks".into())
     } else {
         in_process::library_for(&env)
     };
     let plan = library
         .as_ref()
-        .map_err(|_| "no embedding library to load it for".to_string())
+        .map_err(|_| Declined::new("no embedding library to load it for"))
         .and_then(|choice| in_process::libpython_plan(&env, choice));
     let libpython = match &plan {
         Ok(in_process::LibPythonPlan::Load(lib)) => {
@@ -41,7 +42,7 @@ pub fn run(as_json: bool) -> Result<u8> {
             "path": null,
             "why": format!("none loaded: the embedding library links {own} itself"),
         }),
-        Err(why) => json!({ "path": null, "why": why }),
+        Err(why) => json!({ "path": null, "why": why.reason() }),
     };
     let launcher = json!({
         "binary": std::env::current_exe().ok().map(|p| p.display().to_string()),
@@ -52,7 +53,7 @@ pub fn run(as_json: bool) -> Result<u8> {
         "zenml": zenml,
         "embedding_library": match &library {
             Ok(choice) => json!({ "path": choice.path.display().to_string(), "why": choice.why }),
-            Err(why) => json!({ "path": null, "why": why }),
+            Err(why) => json!({ "path": null, "why": why.reason() }),
         },
         "libpython": libpython,
     });

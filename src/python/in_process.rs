@@ -51,7 +51,7 @@ pub struct LibraryChoice {
 /// installed into an env, the one its build put next to it (or in `../lib/`), which serves the
 /// Python it was built with. Whichever is picked, the library's own pre-flight checks refuse an
 /// env whose Python is not the one it links (then the call is delegated). `Err`: none, and why.
-pub fn library_for(env: &PythonEnv) -> Result<LibraryChoice, String> {
+pub fn library_for(env: &PythonEnv) -> Result<LibraryChoice, Declined> {
     if let Some(path) = vars::os(vars::ZENML_LAUNCHER_EMBED_LIB) {
         return Ok(LibraryChoice {
             path: PathBuf::from(path),
@@ -74,7 +74,7 @@ pub fn library_for(env: &PythonEnv) -> Result<LibraryChoice, String> {
     }
     let exe = std::env::current_exe()
         .and_then(|e| e.canonicalize())
-        .map_err(|e| format!("cannot locate the launcher binary: {e}"))?;
+        .map_err(|e| Declined::new(format!("cannot locate the launcher binary: {e}")))?;
     let dir = exe.parent().unwrap_or(Path::new("/"));
     for path in [
         dir.join(EMBED_LIBRARY_FILE),
@@ -87,11 +87,11 @@ pub fn library_for(env: &PythonEnv) -> Result<LibraryChoice, String> {
             });
         }
     }
-    Err(format!(
+    Err(Declined::new(format!(
         "no embedding library for Python {version} ({tag}): not in {} nor next to {}",
         installed.display(),
         exe.display()
-    ))
+    )))
 }
 
 /// Where the embedding library's libpython comes from.
@@ -105,15 +105,17 @@ pub enum LibPythonPlan {
 }
 
 /// How `choice`'s libpython would be provided for `env`. `Err`: no usable libpython, and why.
-pub fn libpython_plan(env: &PythonEnv, choice: &LibraryChoice) -> Result<LibPythonPlan, String> {
+pub fn libpython_plan(env: &PythonEnv, choice: &LibraryChoice) -> Result<LibPythonPlan, Declined> {
     let needed = libpython::needed_libraries(&choice.path)
-        .map_err(|e| format!("cannot read the embedding library: {e}"))?;
+        .map_err(|e| Declined::new(format!("cannot read the embedding library: {e}")))?;
     if let Some(own) = needed.iter().find(|n| n.starts_with(b"libpython")) {
         return Ok(LibPythonPlan::Linked(
             String::from_utf8_lossy(own).into_owned(),
         ));
     }
-    libpython::find(env).map(LibPythonPlan::Load)
+    libpython::find(env)
+        .map(LibPythonPlan::Load)
+        .map_err(Declined::from)
 }
 
 /// Loads the env's libpython when `choice` needs one, then the library, and calls `symbol` in it
@@ -123,7 +125,7 @@ pub fn call(
     choice: &LibraryChoice,
     symbol: &CStr,
     args: &[OsString],
-) -> Result<i32, String> {
+) -> Result<i32, Declined> {
     match libpython_plan(env, choice)? {
         LibPythonPlan::Linked(own) => {
             debug::line(format!("in-process: the library links {own} itself"))
@@ -142,7 +144,7 @@ pub fn call(
         choice.path.display(),
         choice.why
     ));
-    crate::os::call_library_entry(&choice.path, symbol, ABI, args)
+    crate::os::call_library_entry(&choice.path, symbol, ABI, args).map_err(Declined::from)
 }
 
 /// Launcher side: runs `zenml <args>` in-process (its exit code), or says why not (nothing
@@ -223,7 +225,7 @@ fn run_here(args: &[OsString]) -> Result<i32, Declined> {
     let install = package::find(&env).map_err(|e| Declined::new(e.to_string()))?;
     let version = install.version().unwrap_or_default();
     if !package::STORE_VERIFIED_VERSIONS.contains(&version.as_str()) {
-        return Err(format!("zenml {version:?} not verified in-process").into());
+        return Err(Declined::new(format!("zenml {version:?} not verified in-process")).into());
     }
     let (config, _argv0) = console_script_config(&env, &install, args)?;
     let (read, write) =
@@ -266,16 +268,16 @@ pub fn console_script_config(
     env: &PythonEnv,
     install: &ZenmlInstall,
     args: &[OsString],
-) -> Result<(ffi::Config, Vec<OsString>), String> {
+) -> Result<(ffi::Config, Vec<OsString>), Declined> {
     let script = delegate::console_script(env);
     if let Some(path) = &script {
         // `sys.executable` and interpreter flags come from the script's `#!` line in the CLI.
         if delegate::shebang_interpreter(path).as_deref() != Some(env.executable.as_path()) {
-            return Err(format!(
+            return Err(Declined::new(format!(
                 "{}: its #! line is not {}",
                 path.display(),
                 env.executable.display()
-            ));
+            )));
         }
     }
     let argv0: Vec<OsString> = match &script {

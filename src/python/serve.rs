@@ -79,7 +79,8 @@ fn serve(
         .to_str()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("bad idle timeout {idle:?}"))?;
-    let (config, argv0) = console_script_config(&env, &install, &[])?;
+    let (config, argv0) =
+        console_script_config(&env, &install, &[]).map_err(|e| e.reason().to_string())?;
     let text = |s: &str| startup::bytes_literal(s.as_bytes()) + ".decode()";
     let list = |items: &mut dyn Iterator<Item = String>| {
         format!("[{}]", items.collect::<Vec<_>>().join(", "))

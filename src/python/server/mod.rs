@@ -280,8 +280,8 @@ pub fn list(dir: &Path) -> Vec<ServerFiles> {
 /// env's embedding library and runs the server in it. `args`: socket, key id, idle seconds,
 /// marker. Returns the exit code (in a worker: the command's).
 pub fn serve_main(args: &[OsString]) -> u8 {
-    let code = (|| -> Result<i32, String> {
-        let env = crate::env::resolve_checked().map_err(|e| e.to_string())?;
+    let code = (|| -> Result<i32, Declined> {
+        let env = crate::env::resolve_checked().map_err(|e| Declined::new(e.to_string()))?;
         let library = in_process::library_for(&env)?;
         in_process::call(&env, &library, SERVE_SYMBOL, args)
     })();
@@ -290,7 +290,7 @@ pub fn serve_main(args: &[OsString]) -> u8 {
         Err(why) => {
             eprintln!("zenml-launcher server: not serving: {why}");
             if let Some(marker) = args.get(3) {
-                Marker::write_failed(Path::new(marker), &why);
+                Marker::write_failed(Path::new(marker), why.reason());
             }
             1
         }
