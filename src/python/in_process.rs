@@ -225,7 +225,9 @@ fn run_here(args: &[OsString]) -> Result<i32, Declined> {
     let install = package::find(&env).map_err(|e| Declined::new(e.to_string()))?;
     let version = install.version().unwrap_or_default();
     if !package::STORE_VERIFIED_VERSIONS.contains(&version.as_str()) {
-        return Err(Declined::new(format!("zenml {version:?} not verified in-process")).into());
+        return Err(Declined::new(format!(
+            "zenml {version:?} not verified in-process"
+        )));
     }
     let (config, _argv0) = console_script_config(&env, &install, args)?;
     let (read, write) =
