@@ -60,16 +60,7 @@ pub fn run(args: Vec<OsString>) -> Result<u8> {
     let env = env::resolve_checked()?;
     let install = package::find(&env)?;
     let version = install.version();
-    debug::line(format!(
-        "zenml: {} (entry point {}:{}, package {})",
-        version.as_deref().unwrap_or("?"),
-        install.entry_point.module,
-        install.entry_point.attr,
-        install
-            .package_dir
-            .as_ref()
-            .map_or_else(|| "?".into(), |p| p.display().to_string())
-    ));
+    describe(&install, version.as_deref());
     // The installed ZenML's key (cache entry and server), computed once when a tier needs it.
     let fingerprint = std::cell::OnceCell::new();
     let fingerprint = || {
@@ -77,17 +68,13 @@ pub fn run(args: Vec<OsString>) -> Result<u8> {
             .get_or_init(|| cache::fingerprint(&env, &install))
             .as_str()
     };
-    let cache = if !use_python && route::needs_spec(&args) {
-        match load_cache(&env, &install, fingerprint(), version.as_deref()) {
-            Ok(cache) => Some(cache),
-            Err(why) => {
-                debug::line(format!("cache: not used: {why}"));
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let cache = (!use_python && route::needs_spec(&args))
+        .then(|| load_cache(&env, &install, fingerprint(), version.as_deref()))
+        .and_then(|loaded| {
+            loaded
+                .map_err(|why| debug::line(format!("cache: not used: {why}")))
+                .ok()
+        });
     let route = route::decide(
         &args,
         use_python,
@@ -128,6 +115,20 @@ pub fn run(args: Vec<OsString>) -> Result<u8> {
     }
     debug::line(format!("route: delegate ({})", route.delegation_reason()));
     Err(delegate::exec(&env, &install.entry_point, &python_args).into())
+}
+
+/// The debug line naming the ZenML this call runs.
+fn describe(install: &ZenmlInstall, version: Option<&str>) {
+    debug::line(format!(
+        "zenml: {} (entry point {}:{}, package {})",
+        version.unwrap_or("?"),
+        install.entry_point.module,
+        install.entry_point.attr,
+        install
+            .package_dir
+            .as_ref()
+            .map_or_else(|| "?".into(), |p| p.display().to_string())
+    ));
 }
 
 /// The per-distribution cache the Rust answers and the router's root spec come from, unless
