@@ -29,7 +29,11 @@ struct Served {
 
 impl Served {
     fn new(name: &str) -> Served {
-        let world = World::new(name);
+        Served::with_world(World::new(name), name)
+    }
+
+    /// `world`'s calls served from a private socket dir, `<name>-run` (mode 0700).
+    fn with_world(world: World, name: &str) -> Served {
         let runtime = scratch(&format!("{name}-run"));
         std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
         Served { world, runtime }
@@ -877,14 +881,7 @@ fn tracebacks_through_the_installed_launcher_are_pip_s() {
     let mut world = World::bare("server-traceback", ZENML_VERSION);
     world.env = venv_with_zenml(&world.home, false);
     world.zenml(&["status"]);
-    let s = Served {
-        world,
-        runtime: {
-            let r = scratch("server-traceback-run");
-            std::fs::set_permissions(&r, std::fs::Permissions::from_mode(0o700)).unwrap();
-            r
-        },
-    };
+    let s = Served::with_world(world, "server-traceback");
     let script = s.world.env.join("bin/zenml");
     let args = ["user", "describe"];
     let columns = [("COLUMNS", "100")];
@@ -989,14 +986,7 @@ fn an_edited_zenml_never_runs_old_code_and_idle_servers_exit() {
     let mut world = World::bare("server-edit", ZENML_VERSION);
     world.env = venv_with_own_zenml(&world.home);
     world.zenml(&["status"]);
-    let s = Served {
-        world,
-        runtime: {
-            let r = scratch("server-edit-run");
-            std::fs::set_permissions(&r, std::fs::Permissions::from_mode(0o700)).unwrap();
-            r
-        },
-    };
+    let s = Served::with_world(world, "server-edit");
     s.warm(&[]);
     let site = site_packages(&s.world.env);
     // A module the CLI imports (not under zenml/cli/, whose directory the cache key watches:
@@ -1059,18 +1049,14 @@ fn an_edited_zenml_never_runs_old_code_and_idle_servers_exit() {
     );
 
     // An idle timeout: a server started with ZENML_LAUNCHER_SERVER_IDLE_S=2 goes away by itself.
-    let idle = Served {
-        world: World {
+    let idle = Served::with_world(
+        World {
             home: s.world.home.clone(),
             env: s.world.env.clone(),
             cache: s.world.cache.clone(),
         },
-        runtime: {
-            let r = scratch("server-idle-run");
-            std::fs::set_permissions(&r, std::fs::Permissions::from_mode(0o700)).unwrap();
-            r
-        },
-    };
+        "server-idle",
+    );
     // One call starts it. The server may come up and go idle before that (delegated) call even
     // returns, so its log tells: it served, then stopped for idleness, and its process is gone.
     output(&mut idle.launcher(
@@ -1163,14 +1149,7 @@ fn migrations_run_by_a_served_call_are_the_cli_s() {
     let mut world = World::bare("server-migrate", "0.85.0");
     world.zenml(&["status"]); // a 0.85.0 config and store
     world.env = zenml_env(ZENML_VERSION);
-    let s = Served {
-        world,
-        runtime: {
-            let r = scratch("server-migrate-run");
-            std::fs::set_permissions(&r, std::fs::Permissions::from_mode(0o700)).unwrap();
-            r
-        },
-    };
+    let s = Served::with_world(world, "server-migrate");
     s.warm(&[]);
     let config = s.world.home.join("zenml-config");
     let db = config.join("local_stores/default_zen_store/zenml.db");
