@@ -68,7 +68,10 @@ pub fn run(args: Vec<OsString>) -> Result<u8> {
             .get_or_init(|| cache::fingerprint(&env, &install))
             .as_str()
     };
-    let cache = (!use_python && route::needs_spec(&args))
+    // With a standard stream closed, the CLI fails in ways only the CLI itself reproduces: no
+    // tier of ours, and no cache (whose generation would start Python for nothing).
+    let closed = crate::os::stdio_closed_at_start();
+    let cache = (closed.is_none() && !use_python && route::needs_spec(&args))
         .then(|| load_cache(&env, &install, fingerprint(), version.as_deref()))
         .and_then(|loaded| {
             loaded
@@ -82,8 +85,7 @@ pub fn run(args: Vec<OsString>) -> Result<u8> {
     );
     debug::line(format!("route: {}", route.name()));
 
-    // With a standard stream closed, the CLI fails in ways only the CLI itself reproduces.
-    let tiers = match crate::os::stdio_closed_at_start() {
+    let tiers = match closed {
         Some(fd) => {
             debug::line(format!("fd {fd} was closed at start: the Python CLI only"));
             &[][..]
