@@ -426,6 +426,66 @@ pub fn detach(cmd: &mut std::process::Command) {
     }
 }
 
+/// A sealed-size in-memory file holding `bytes`, left open across `exec` (no close-on-exec), read
+/// from its start: how the python kind of command server gets its source (`python -c` reads it
+/// from this fd, so no file is written and `ps` shows a short command line).
+pub fn inheritable_memfd(
+    name: &std::ffi::CStr,
+    bytes: &[u8],
+) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: memfd_create with a NUL-terminated name; on success the descriptor is ours.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: memfd_create succeeded: an open descriptor owned by nobody else.
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let mut file = std::fs::File::from(owned);
+    std::io::Write::write_all(&mut file, bytes)?;
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))?;
+    Ok(file.into())
+}
+
+/// Waits until process `pid` has exited, or `max` has passed (no wait when it is gone already).
+/// With `pidfd_open` (Linux 5.3) the kernel says when; otherwise `kill(pid, 0)` is polled.
+pub fn wait_for_exit(pid: i32, max: std::time::Duration) {
+    let deadline = std::time::Instant::now() + max;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as libc::c_int;
+    if fd >= 0 {
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            // SAFETY: one pollfd we own, for a descriptor we own.
+            let rc =
+                unsafe { libc::poll(&mut poll, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+            let interrupted =
+                rc < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
+            if !interrupted || left.is_zero() {
+                break;
+            }
+        }
+        // SAFETY: closes the descriptor pidfd_open gave us, once.
+        unsafe { libc::close(fd) };
+        return;
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// This process's parent.
+pub fn parent_pid() -> i32 {
+    // SAFETY: getppid cannot fail.
+    unsafe { libc::getppid() }
+}
+
 /// The worker the client's signals go to (0: none yet).
 static WORKER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 static TERMS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -566,7 +566,8 @@ impl Running {
             .iter()
             .find_map(|l| {
                 l.strip_prefix("route: server (worker ")?
-                    .strip_suffix(')')?
+                    .split_once(", ")?
+                    .0
                     .parse()
                     .ok()
             })
@@ -1113,7 +1114,7 @@ fn the_admin_binary_lists_and_stops_servers() {
     assert!(status.status.success(), "{}", show(&status.stderr));
     let text = show(&status.stdout);
     assert!(
-        text.contains(&pid.to_string()) && text.contains("RSS"),
+        text.contains(&pid.to_string()) && text.contains("RSS") && text.contains("embedded server"),
         "{text}"
     );
     // A bound of one server: starting another (another key) stops the least recently used.

@@ -1,6 +1,7 @@
 //! `zenml-launcher doctor [--json]`: what `examples/print_sys_path` shows (the env, and the
 //! `sys.*` its embedded interpreter computes), for the env the launcher would serve, plus the
-//! pre-flight findings, the installed ZenML, and which embedding library it would load and why.
+//! pre-flight findings, the installed ZenML, which embedding library it would load and why, and
+//! which kind of command server the env gets and why.
 //! The `sys.*` part is printed by that library itself: it starts the interpreter exactly as
 //! tier 2 does.
 
@@ -11,7 +12,8 @@ use serde_json::{Value, json};
 
 use crate::declined::Declined;
 use crate::env::{self, preflight};
-use crate::python::in_process;
+use crate::python::serve::{self, ServerKind};
+use crate::python::{in_process, server};
 use crate::zenml::package;
 
 pub fn run(as_json: bool) -> Result<u8> {
@@ -44,6 +46,7 @@ pub fn run(as_json: bool) -> Result<u8> {
         }),
         Err(why) => json!({ "path": null, "why": why.reason() }),
     };
+    let server = command_server(&env, fatal, &library, &plan);
     let launcher = json!({
         "binary": std::env::current_exe().ok().map(|p| p.display().to_string()),
         "preflight": problems
@@ -56,6 +59,7 @@ pub fn run(as_json: bool) -> Result<u8> {
             Err(why) => json!({ "path": null, "why": why.reason() }),
         },
         "libpython": libpython,
+        "command_server": server,
     });
     let env_json = json!({
         "source": env.source.as_str(),
@@ -93,6 +97,36 @@ pub fn run(as_json: bool) -> Result<u8> {
             )
         })?;
     Ok(u8::try_from(code).unwrap_or(1))
+}
+
+/// Which kind of command server this env gets, and why (`server::serve_main` makes the same
+/// choice: the embedding library first, else the env's own python).
+fn command_server(
+    env: &env::PythonEnv,
+    fatal: bool,
+    library: &Result<in_process::LibraryChoice, Declined>,
+    plan: &Result<in_process::LibPythonPlan, Declined>,
+) -> Value {
+    let none = |why: String| json!({ "kind": null, "why": why });
+    if fatal {
+        return none("the env failed its pre-flight checks".into());
+    }
+    if let Err(why) = server::enabled() {
+        return none(format!("turned off: {}", why.reason()));
+    }
+    if let Err(why) = serve::server_plan(env) {
+        return none(why);
+    }
+    match (library, plan) {
+        (Ok(choice), Ok(_)) => json!({
+            "kind": ServerKind::Embedded.name(),
+            "why": format!("the embedding library {} can start this env's interpreter", choice.path.display()),
+        }),
+        (Err(why), _) | (_, Err(why)) => json!({
+            "kind": ServerKind::Python.name(),
+            "why": format!("no embedded server: {}; the env's python runs the server", why.reason()),
+        }),
+    }
 }
 
 fn print_text(out: &mut impl Write, env: &Value, launcher: &Value) -> Result<()> {
@@ -139,6 +173,11 @@ fn print_text(out: &mut impl Write, env: &Value, launcher: &Value) -> Result<()>
     match libpython["path"].as_str() {
         Some(path) => writeln!(out, "libpython: {path} ({})", s(&libpython["why"]))?,
         None => writeln!(out, "libpython: none ({})", s(&libpython["why"]))?,
+    }
+    let server = &launcher["command_server"];
+    match server["kind"].as_str() {
+        Some(kind) => writeln!(out, "command server: {kind} ({})", s(&server["why"]))?,
+        None => writeln!(out, "command server: none ({})", s(&server["why"]))?,
     }
     Ok(())
 }

@@ -41,12 +41,15 @@ fn describe(files: &ServerFiles) -> String {
         |k| format!("{:.1} MiB", k as f64 / 1024.0),
     );
     format!(
-        "server {}: pid {pid}, env {}, zenml {}, up {up}, idle timeout {} s, RSS {rss}\n  socket {}",
+        "server {}: {} server, pid {pid}, env {}, zenml {}, up {up}, idle timeout {} s, RSS {rss}\n  socket {}\n  why {}: {}",
         files.name,
+        info["kind"].as_str().unwrap_or("?"),
         info["env"].as_str().unwrap_or("?"),
         info["zenml"].as_str().unwrap_or("?"),
         info["idle_s"].as_f64().unwrap_or(0.0),
-        files.socket.display()
+        files.socket.display(),
+        info["kind"].as_str().unwrap_or("?"),
+        info["why"].as_str().unwrap_or("?"),
     )
 }
 

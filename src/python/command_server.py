@@ -28,6 +28,9 @@
 #   _zl_drop      variables that belong to the launcher, removed from the environment
 #   _zl_program   what a call runs, as the `python` program would: (b"file", script path) or
 #                 (b"command", source) for `python -c`
+#   _zl_kind      "embedded" (the embedding library's interpreter) or "python" (the env's own
+#                 `python -c`, when no embedding library can serve the env)
+#   _zl_why       why this kind (for the info file: `zenml-launcher server status`)
 
 
 class _ZlServer:
@@ -39,7 +42,7 @@ class _ZlServer:
     """
 
     def __init__(self, socket_path, key_id, idle, call_argv0, preload, describe, marker, failed,
-                 program):
+                 program, kind, why):
         self.socket_path = socket_path
         self.key_id = key_id
         self.idle = idle
@@ -49,6 +52,8 @@ class _ZlServer:
         self.marker = marker
         self.failed = failed
         self.program = program
+        self.kind = kind
+        self.why = why
         self.stop = []  # why the server stops, first reason first
         self.workers = {}  # pid -> client connection
         self.started = {}  # pid -> fork time
@@ -92,6 +97,9 @@ class _ZlServer:
         import sys
 
         self.env_before = dict(os.environb)
+        # The log may already hold the launcher's own lines (why this kind of server): only what
+        # the warm-up adds counts as printed.
+        logged_before = (os.fstat(1).st_size, os.fstat(2).st_size)
         import rich.console
 
         self.consoles = []
@@ -126,7 +134,7 @@ class _ZlServer:
         self.env_unset = [k for k in self.env_before if k not in env_after]
         sys.stdout.flush()
         sys.stderr.flush()
-        if os.fstat(1).st_size or os.fstat(2).st_size:
+        if (os.fstat(1).st_size, os.fstat(2).st_size) != logged_before:
             return self.fail_start("importing ZenML printed something (the CLI would show it)")
         try:
             from zenml.client import Client
@@ -174,6 +182,8 @@ class _ZlServer:
             zenml = sys.modules.get("zenml")
             info = {
                 "pid": os.getpid(),
+                "kind": self.kind,
+                "why": self.why,
                 "env": sys.prefix,
                 "executable": sys.executable,
                 "zenml": getattr(zenml, "__version__", None),
@@ -187,7 +197,8 @@ class _ZlServer:
         except OSError:
             pass
         self.log(
-            f"serving {os.fsdecode(self.socket_path)} ({len(sys.modules)} modules, idle {self.idle}s)"
+            f"serving {os.fsdecode(self.socket_path)} ({self.kind}, {len(sys.modules)} modules,"
+            f" idle {self.idle}s)"
         )
         self.listener.setblocking(False)
 
@@ -603,9 +614,12 @@ try:
         _zl_marker,
         _zl_failed,
         _zl_program,
+        _zl_kind,
+        _zl_why,
     ).serve(_zl_drop)
 finally:
     del _ZlServer, _zl_socket, _zl_key, _zl_idle, _zl_argv, _zl_preload, _zl_describe
-    del _zl_marker, _zl_failed, _zl_drop, _zl_program, watch_sources, warm_migrations
+    del _zl_marker, _zl_failed, _zl_drop, _zl_program, _zl_kind, _zl_why
+    del watch_sources, warm_migrations
     del prepare_worker, run_program
     del system_exit_code

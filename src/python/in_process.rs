@@ -271,21 +271,8 @@ pub fn console_script_config(
     install: &ZenmlInstall,
     args: &[OsString],
 ) -> Result<(ffi::Config, Vec<OsString>), Declined> {
+    let argv0 = crate::python::serve::call_argv0(env)?;
     let script = delegate::console_script(env);
-    if let Some(path) = &script {
-        // `sys.executable` and interpreter flags come from the script's `#!` line in the CLI.
-        if delegate::shebang_interpreter(path).as_deref() != Some(env.executable.as_path()) {
-            return Err(Declined::new(format!(
-                "{}: its #! line is not {}",
-                path.display(),
-                env.executable.display()
-            )));
-        }
-    }
-    let argv0: Vec<OsString> = match &script {
-        Some(path) => vec![path.clone().into_os_string()],
-        None => vec!["-c".into(), env.bin_dir().into_os_string()],
-    };
     let mut argv = argv0.clone();
     argv.extend(args.iter().cloned());
     let mut config = startup::config_for(env, &argv).map_err(|e| e.to_string())?;

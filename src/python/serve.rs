@@ -7,7 +7,8 @@
 
 use std::ffi::{CString, OsString};
 
-use crate::python::in_process::{ABI, console_script_config};
+use crate::declined::Declined;
+use crate::python::in_process::{ABI, DECLINED, console_script_config};
 use crate::python::server::Marker;
 use crate::python::{delegate, ffi, startup};
 use crate::zenml::package;
@@ -32,18 +33,16 @@ pub const PRELOAD: &[&str] = &[
 
 /// Library side of the server: `args` are the socket path, the key id, the idle timeout in
 /// seconds and the start-up marker. Returns the master's exit code, or in a worker the console
-/// script's.
+/// script's; [`DECLINED`] when no interpreter started here (the launcher then starts the python
+/// kind of server instead: [`crate::python::server::serve_main`]).
 pub fn library_serve(abi: u32, args: Vec<OsString>) -> i32 {
     if abi != ABI {
         eprintln!("zenml-launcher server: ABI {abi}, library has {ABI}");
-        return 1;
+        return DECLINED;
     }
     if let Err(why) = ffi::check_abi() {
-        eprintln!("zenml-launcher server: not serving: {why}");
-        if let Some(marker) = args.get(3) {
-            let _ = std::fs::write(marker, format!("failed: {why}"));
-        }
-        return 1;
+        eprintln!("zenml-launcher server: the embedded kind declined: {why}");
+        return DECLINED;
     }
     let [socket, key, idle, marker] = &args[..] else {
         eprintln!(
@@ -54,7 +53,11 @@ pub fn library_serve(abi: u32, args: Vec<OsString>) -> i32 {
     };
     match serve(socket, key, idle, marker) {
         Ok(code) => code,
-        Err(why) => {
+        Err(Ok(declined)) => {
+            eprintln!("zenml-launcher server: the embedded kind declined: {declined}");
+            DECLINED
+        }
+        Err(Err(why)) => {
             eprintln!("zenml-launcher server: not serving: {why}");
             Marker::write_failed(std::path::Path::new(marker), &why);
             1
@@ -62,47 +65,76 @@ pub fn library_serve(abi: u32, args: Vec<OsString>) -> i32 {
     }
 }
 
-fn serve(
-    socket: &OsString,
-    key: &OsString,
-    idle: &OsString,
-    marker: &OsString,
-) -> Result<i32, String> {
-    use std::os::unix::ffi::OsStrExt;
-    let env = crate::env::resolve_checked().map_err(|e| e.to_string())?;
-    let install = package::find(&env).map_err(|e| e.to_string())?;
+/// How a server runs: in the embedding library's interpreter (tier 2's `PyConfig` start-up), or
+/// as the env's own `python` running the same code (no embedding library can serve the env).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    Embedded,
+    Python,
+}
+
+impl ServerKind {
+    /// Its name in the server's info file, `server status` and the debug lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerKind::Embedded => "embedded",
+            ServerKind::Python => "python",
+        }
+    }
+}
+
+/// What a server needs, checked before any interpreter starts: the env, its ZenML (a release
+/// verified with the server), and `sys.argv[:1]` of a call. `Err`: no server for this env.
+pub fn server_plan(
+    env: &crate::env::PythonEnv,
+) -> Result<(package::ZenmlInstall, Vec<OsString>), String> {
+    let install = package::find(env).map_err(|e| e.to_string())?;
     let version = install.version().unwrap_or_default();
     if !package::STORE_VERIFIED_VERSIONS.contains(&version.as_str()) {
         return Err(format!("zenml {version:?} is not verified with the server"));
     }
+    let argv0 = call_argv0(env).map_err(|e| e.reason().to_string())?;
+    Ok((install, argv0))
+}
+
+/// The master's `__main__` source: the `_zl_*` settings, then `command_worker.py` and
+/// `command_server.py`. `why`: why this kind of server (its info file says it).
+#[allow(clippy::too_many_arguments)]
+pub fn server_source(
+    env: &crate::env::PythonEnv,
+    install: &package::ZenmlInstall,
+    argv0: &[OsString],
+    [socket, key, idle, marker]: [&OsString; 4],
+    kind: ServerKind,
+    why: &str,
+) -> Result<String, String> {
+    use std::os::unix::ffi::OsStrExt;
     let idle: f64 = idle
         .to_str()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("bad idle timeout {idle:?}"))?;
-    let (config, argv0) =
-        console_script_config(&env, &install, &[]).map_err(|e| e.reason().to_string())?;
     let text = |s: &str| startup::bytes_literal(s.as_bytes()) + ".decode()";
     let list = |items: &mut dyn Iterator<Item = String>| {
         format!("[{}]", items.collect::<Vec<_>>().join(", "))
     };
     let mut preload = vec![install.entry_point.module.clone()];
     preload.extend(PRELOAD.iter().map(|s| s.to_string()));
-    let describe = startup::describe_source(&env, false, true, None);
+    let describe = startup::describe_source(env, false, true, None);
     // What `Py_RunMain` would run: the console script, or delegation's stub as `python -c`.
-    let program = match delegate::console_script(&env) {
+    let program = match delegate::console_script(env) {
         Some(script) => format!(
             "(b'file', {})",
             startup::bytes_literal(script.as_os_str().as_bytes())
         ),
         None => format!(
             "(b'command', {})",
-            startup::bytes_literal(delegate::bootstrap(&env, &install.entry_point).as_bytes())
+            startup::bytes_literal(delegate::bootstrap(env, &install.entry_point).as_bytes())
         ),
     };
-    let source = format!(
+    Ok(format!(
         "_zl_socket = {}\n_zl_key = {}\n_zl_idle = {idle:?}\n_zl_argv = {}\n_zl_preload = {}\n\
          _zl_describe = {}\n_zl_marker = {}\n_zl_failed = {}\n_zl_drop = {}\n\
-         _zl_program = {program}\n{SERVER}",
+         _zl_program = {program}\n_zl_kind = {}\n_zl_why = {}\n{SERVER}",
         startup::bytes_literal(socket.as_bytes()),
         startup::bytes_literal(key.as_bytes()),
         list(&mut argv0.iter().map(|a| startup::bytes_literal(a.as_bytes()))),
@@ -115,16 +147,63 @@ fn serve(
                 .iter()
                 .map(|v| startup::bytes_literal(v.as_bytes()))
         ),
-    );
-    let source = CString::new(source).map_err(|_| "a NUL byte in the server code".to_string())?;
+        text(kind.name()),
+        text(why),
+    ))
+}
+
+/// `sys.argv[:1]` of a call, as `python bin/zenml` sets it (the script's path; `-c` and the bin
+/// dir when `bin/zenml` is this launcher and delegation's stub runs instead). `Err` when the
+/// script's `#!` line names another interpreter than the env's (then `sys.executable` and the
+/// interpreter's flags would differ from the CLI's).
+pub fn call_argv0(env: &crate::env::PythonEnv) -> Result<Vec<OsString>, Declined> {
+    match delegate::console_script(env) {
+        Some(path) => {
+            if delegate::shebang_interpreter(&path).as_deref() != Some(env.executable.as_path()) {
+                return Err(Declined::new(format!(
+                    "{}: its #! line is not {}",
+                    path.display(),
+                    env.executable.display()
+                )));
+            }
+            Ok(vec![path.into_os_string()])
+        }
+        None => Ok(vec!["-c".into(), env.bin_dir().into_os_string()]),
+    }
+}
+
+/// The embedded server: `Err(Declined)` when it declined before its interpreter started (the
+/// launcher then runs the python kind instead), `Err(String)` when it failed after.
+fn serve(
+    socket: &OsString,
+    key: &OsString,
+    idle: &OsString,
+    marker: &OsString,
+) -> Result<i32, Result<Declined, String>> {
+    let early = |why: String| Ok(Declined::new(why));
+    let env = crate::env::resolve_checked().map_err(|e| early(e.to_string()))?;
+    let (install, _) = server_plan(&env).map_err(early)?;
+    let (config, argv0) =
+        console_script_config(&env, &install, &[]).map_err(|e| early(e.reason().to_string()))?;
+    let source = server_source(
+        &env,
+        &install,
+        &argv0,
+        [socket, key, idle, marker],
+        ServerKind::Embedded,
+        "the embedding library serves this env",
+    )
+    .map_err(early)?;
+    let source = CString::new(source).map_err(|_| early("a NUL byte in the server code".into()))?;
     let master = std::process::id();
-    debug::line("server: warming up");
+    debug::line("server: warming up (embedded)");
     let mut in_worker = false;
+    // An interpreter that failed to start ran nothing: the python kind may still serve the env.
     let ran = ffi::run_main_after(config, &source, |raised| {
         in_worker = std::process::id() != master;
         in_worker && !raised
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| early(e.to_string()))?;
     // A worker whose preparation raised (Python printed it on the client's stderr) fails the call.
     Ok(ran.unwrap_or(if in_worker { 1 } else { 0 }))
 }

@@ -47,9 +47,14 @@ fn prepare(
     if crate::os::stdin_is_background_tty() {
         return Err("a background job reading the terminal".into());
     }
-    let library = in_process::library_for(env)?;
+    // The server's code: the embedding library when there is one (its kind is decided when the
+    // server starts: the python kind when the library cannot serve), else the env's python.
+    let code = match in_process::library_for(env) {
+        Ok(library) => library.path,
+        Err(_) => std::fs::canonicalize(&env.executable).unwrap_or_else(|_| env.executable.clone()),
+    };
     let dir = super::runtime_dir()?;
-    let key = super::key(env, fingerprint, &library.path);
+    let key = super::key(env, fingerprint, &code);
     let files = ServerFiles::new(&dir, &key.name);
     debug::line(format!("server: socket {}", files.socket.display()));
     Ok((key, files))
@@ -90,10 +95,9 @@ fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Result<
     let stream = match UnixStream::connect(&files.socket) {
         Ok(stream) => stream,
         Err(e) => {
-            if e.raw_os_error() == Some(libc::ECONNREFUSED) {
-                // A socket nobody listens on: its server is gone.
-                let _ = std::fs::remove_file(&files.socket);
-            }
+            // A socket nobody listens on (ECONNREFUSED) stays: removing it could remove the
+            // live socket a new server has just renamed into its place. The next server's
+            // rename replaces it.
             let started = start_server(key, files);
             return Err(Declined::new(format!("no server ({e}); {started}")));
         }
@@ -126,7 +130,12 @@ fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Result<
         }
     };
     crate::os::forward_signals_to(pid);
-    debug::line(format!("route: server (worker {pid})"));
+    if debug::enabled() {
+        let kind = super::info(files)
+            .and_then(|info| Some(info.get("kind")?.as_str()?.to_string()))
+            .unwrap_or_else(|| "?".into());
+        debug::line(format!("route: server (worker {pid}, {kind} server)"));
+    }
     let _ = stream.set_read_timeout(None);
     match read_frame(&mut stream) {
         Ok((b'X', payload)) if payload.len() == 4 => {
@@ -275,6 +284,7 @@ fn spawn(key: &Key, files: &ServerFiles) -> std::io::Result<u32> {
         .arg(&key.id)
         .arg(idle.to_string())
         .arg(&files.marker)
+        .arg(std::process::id().to_string())
         .env(vars::ZENML_LAUNCHER_SERVE, "1")
         .env_remove(vars::ZENML_DEBUG_PYTHON)
         .env_remove(vars::ZENML_COMPLETE)

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use crate::declined::Declined;
 use crate::env::PythonEnv;
 use crate::python::in_process;
+use crate::python::serve::{self, ServerKind};
 use crate::vars;
 
 /// A server with no call for this long exits (`ZENML_LAUNCHER_SERVER_IDLE_S` changes it).
@@ -38,6 +39,9 @@ pub fn max_servers() -> usize {
         .filter(|n| *n >= 1)
         .unwrap_or(MAX_SERVERS)
 }
+/// The call that starts a server was delegated: the server waits at most this long for it to end
+/// before warming up.
+pub const WARM_UP_WAIT_S: u64 = 30;
 /// A start-up marker younger than this means a server is warming up: no second one is started.
 pub const STARTING_GRACE_S: u64 = 120;
 /// After a failed start, the key's calls are delegated for this long without another attempt.
@@ -173,17 +177,17 @@ pub struct Key {
     pub name: String,
 }
 
-/// The key of this process for `env`: the launcher binary and the embedding library (their
-/// identity on disk), the env and its installed ZenML (`fingerprint`, the cache's), ids, nice and
+/// The key of this process for `env`: the launcher binary and the server's code (the embedding
+/// library, or the env's python binary when there is none; their identity on disk), the env and its installed ZenML (`fingerprint`, the cache's), ids, nice and
 /// limits, and the variables of [`vars::SERVER_KEY_VARS`].
-pub fn key(env: &PythonEnv, fingerprint: &str, library: &Path) -> Key {
+pub fn key(env: &PythonEnv, fingerprint: &str, code: &Path) -> Key {
     let mut material: Vec<u8> = b"zenml-launcher server 1\0".to_vec();
     let mut add = |bytes: &[u8]| {
         material.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
         material.extend_from_slice(bytes);
     };
     add(env!("CARGO_PKG_VERSION").as_bytes());
-    for file in [std::env::current_exe().ok(), Some(library.to_path_buf())]
+    for file in [std::env::current_exe().ok(), Some(code.to_path_buf())]
         .into_iter()
         .flatten()
     {
@@ -276,14 +280,40 @@ pub fn list(dir: &Path) -> Vec<ServerFiles> {
     found.into_iter().map(|(_, files)| files).collect()
 }
 
-/// Launcher side of a server start (`ZENML_LAUNCHER_SERVE=1`, spawned by [`client`]): loads the
-/// env's embedding library and runs the server in it. `args`: socket, key id, idle seconds,
-/// marker. Returns the exit code (in a worker: the command's).
+/// Launcher side of a server start (`ZENML_LAUNCHER_SERVE=1`, spawned by [`client`]). `args`:
+/// socket, key id, idle seconds, marker, and the pid of the call that started it.
+///
+/// It waits until that call has ended (at most [`WARM_UP_WAIT_S`]): the call was delegated to the
+/// Python CLI, and a warm-up beside it would compete for the CPU with what the user is waiting
+/// for. Then it serves with the env's embedding library ([`ServerKind::Embedded`], the design's
+/// `PyConfig` start-up); when there is none, or it declined before its interpreter started (no
+/// shared libpython, one that fails to load, a library for another Python), it becomes the
+/// env's own `python` running the same server code ([`ServerKind::Python`]). Returns the exit
+/// code (in a worker: the command's).
 pub fn serve_main(args: &[OsString]) -> u8 {
+    if let [_, _, _, _, client] = args {
+        let client = client.to_str().and_then(|p| p.parse::<i32>().ok());
+        // Only while it is still our parent: a pid that was reused would be someone else.
+        if let Some(pid) = client.filter(|pid| *pid == crate::os::parent_pid()) {
+            crate::os::wait_for_exit(pid, std::time::Duration::from_secs(WARM_UP_WAIT_S));
+        }
+    }
+    let args = &args[..args.len().min(4)];
     let code = (|| -> Result<i32, Declined> {
         let env = crate::env::resolve_checked().map_err(|e| Declined::new(e.to_string()))?;
-        let library = in_process::library_for(&env)?;
-        in_process::call(&env, &library, SERVE_SYMBOL, args)
+        let why_python = match in_process::library_for(&env) {
+            Ok(library) => match in_process::call(&env, &library, SERVE_SYMBOL, args) {
+                Ok(in_process::DECLINED) => format!(
+                    "the embedding library {} declined before its interpreter started",
+                    library.path.display()
+                ),
+                Ok(code) => return Ok(code),
+                Err(why) => format!("no embedded server: {why}"),
+            },
+            Err(why) => format!("no embedded server: {why}"),
+        };
+        eprintln!("zenml-launcher server: {why_python}; serving with the env's python");
+        Err(exec_python_server(&env, args, &why_python))
     })();
     match code {
         Ok(code) => code as u8,
@@ -295,6 +325,52 @@ pub fn serve_main(args: &[OsString]) -> u8 {
             1
         }
     }
+}
+
+/// Replaces this process with the env's `python` running the server ([`ServerKind::Python`]):
+/// `sys.*` is that python's own by construction, and each worker runs the console script as
+/// `python bin/zenml` does. Returns only when that cannot be done, and why.
+fn exec_python_server(env: &PythonEnv, args: &[OsString], why: &str) -> Declined {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let [socket, key, idle, marker] = args else {
+        return Declined::new(format!("expected 4 arguments, got {}", args.len()));
+    };
+    let source = serve::server_plan(env).and_then(|(install, argv0)| {
+        serve::server_source(
+            env,
+            &install,
+            &argv0,
+            [socket, key, idle, marker],
+            ServerKind::Python,
+            why,
+        )
+    });
+    let source = match source {
+        Ok(source) => source,
+        Err(why) => return Declined::new(why),
+    };
+    // `python -c` puts the cwd first on sys.path (unless safe_path); the embedded server has no
+    // such entry, and a worker puts the script's directory there as `python bin/zenml` does.
+    let source = format!(
+        "import sys as _zl_sys\n\
+         if not getattr(_zl_sys.flags, 'safe_path', False) and _zl_sys.path[:1] == ['']:\n    \
+         del _zl_sys.path[0]\n\
+         del _zl_sys\n{source}"
+    );
+    let fd = match crate::os::inheritable_memfd(c"zenml-launcher-server", source.as_bytes()) {
+        Ok(fd) => fd,
+        Err(e) => return Declined::new(format!("cannot hand the server its code: {e}")),
+    };
+    let bootstrap = format!(
+        "exec(compile(open({}, 'rb').read(), '<zenml-launcher server>', 'exec'))",
+        fd.as_raw_fd()
+    );
+    let err = std::process::Command::new(&env.executable)
+        .arg("-c")
+        .arg(bootstrap)
+        .exec();
+    Declined::new(format!("cannot run {}: {err}", env.executable.display()))
 }
 
 #[cfg(feature = "launcher")]
