@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod names;
+pub mod served;
 pub mod world;
 
 use std::ffi::OsStr;

@@ -1,0 +1,386 @@
+//! A ZenML world whose launcher calls go to a warm command server with a private socket dir,
+//! compared with the live Python CLI (tests/command_server.rs, tests/python_server.rs), and the
+//! tools those tests share: file trees before and after a call, ids masked for twin worlds, a
+//! running call that takes signals, and process states.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::world::{World, comparable};
+use super::*;
+
+/// A ZenML world whose launcher calls go to a server with a private socket dir.
+pub struct Served {
+    pub world: World,
+    pub runtime: PathBuf,
+    /// The launcher it runs (the development build, or one installed in the world's env).
+    pub program: PathBuf,
+    /// The Python CLI it compares with (the world's env's `bin/zenml`, or pip's script of
+    /// another env on the same Python).
+    pub reference: PathBuf,
+    /// A program every call runs through, with the call's program and arguments after it (the
+    /// mount namespace of tests/python_server.rs).
+    pub wrapper: Option<PathBuf>,
+}
+
+impl Served {
+    pub fn new(name: &str) -> Served {
+        Served::with_world(World::new(name), name)
+    }
+
+    /// `world`'s calls served from a private socket dir, `<name>-run` (mode 0700).
+    pub fn with_world(world: World, name: &str) -> Served {
+        let runtime = scratch(&format!("{name}-run"));
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+        Served {
+            reference: world.env.join("bin/zenml"),
+            world,
+            runtime,
+            program: launcher(),
+            wrapper: None,
+        }
+    }
+
+    /// `program args` in the world, through the wrapper if there is one.
+    fn command(&self, program: &Path, args: &[&str], extra: &[(&str, &str)]) -> Command {
+        match &self.wrapper {
+            Some(wrapper) => {
+                let mut cmd = self.world.command(wrapper, &[], extra);
+                cmd.arg(program).args(args);
+                cmd
+            }
+            None => self.world.command(program, args, extra),
+        }
+    }
+
+    pub fn launcher(&self, args: &[&str], extra: &[(&str, &str)]) -> Command {
+        let mut cmd = self.command(&self.program, args, extra);
+        // Servers of a test run go away by themselves five minutes after their last call, even
+        // when a test fails before it stops them.
+        cmd.env_remove("ZENML_LAUNCHER_SERVER")
+            .env("ZENML_LAUNCHER_RUNTIME_DIR", &self.runtime)
+            .env("ZENML_LAUNCHER_SERVER_IDLE_S", "300")
+            .env("ZENML_DEBUG_PYTHON", "1");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn python(&self, args: &[&str], extra: &[(&str, &str)]) -> Command {
+        self.command(&self.reference, args, extra)
+    }
+
+    /// Registers stack `name` (default orchestrator and artifact store) through the Python CLI.
+    pub fn register_stack(&self, name: &str) {
+        self.world
+            .zenml(&["stack", "register", name, "-o", "default", "-a", "default"]);
+    }
+
+    /// Makes sure the server for `extra`'s key is up: calls until one says `route: server`.
+    pub fn warm(&self, extra: &[(&str, &str)]) {
+        // Generous: on a loaded machine a delegated call alone can take most of a minute.
+        let deadline = Instant::now() + Duration::from_secs(400);
+        loop {
+            let out = output_within(
+                &mut self.launcher(&["stack", "--help"], extra),
+                Duration::from_secs(60),
+            );
+            let (_, debug) = split_debug(&out.stderr);
+            if tier_taken(&debug) == Some(Tier::Server) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no server came up for {extra:?}: {debug:#?}\nlogs: {}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&self.runtime).unwrap().flatten() {
+            let path = entry.path();
+            if path
+                .extension()
+                .is_some_and(|e| e == "log" || e == "starting")
+            {
+                text += &format!(
+                    "{}: {}\n",
+                    path.display(),
+                    std::fs::read_to_string(&path).unwrap_or_default()
+                );
+            }
+        }
+        text
+    }
+
+    /// The pid of the (only) server in the runtime dir.
+    pub fn server_pid(&self) -> u32 {
+        let info = std::fs::read_dir(&self.runtime)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "json"))
+            .expect("a server info file");
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(info).unwrap()).unwrap();
+        v["pid"].as_u64().unwrap() as u32
+    }
+
+    /// Runs the launcher and the Python CLI with the same arguments, variables and streams;
+    /// `Err` describes any difference (or a launcher call the server did not run, when
+    /// `served`).
+    pub fn compare(
+        &self,
+        args: &[&str],
+        extra: &[(&str, &str)],
+        ttys: &[&str],
+        input: Option<&str>,
+        served: bool,
+    ) -> Result<(), String> {
+        let before = tree(&self.world.home);
+        let mine = run_streams(&self.launcher(args, extra), 100, ttys, input);
+        let mine_touched = changed(&before, &tree(&self.world.home));
+        let before = tree(&self.world.home);
+        let reference = run_streams(&self.python(args, extra), 100, ttys, input);
+        let reference_touched = changed(&before, &tree(&self.world.home));
+        let (mine, reference, debug) = comparable(mine, reference);
+        if mine != reference {
+            return Err(format!(
+                "zenml {args:?} {extra:?} ttys {ttys:?}\nlauncher {mine}\npython   {reference}"
+            ));
+        }
+        if mine_touched != reference_touched {
+            return Err(format!(
+                "zenml {args:?}: files touched differ: launcher {mine_touched:?}, python {reference_touched:?}"
+            ));
+        }
+        if served && tier_taken(&debug) != Some(Tier::Server) {
+            return Err(format!("zenml {args:?} {extra:?}: not served: {debug:#?}"));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Served {
+    /// Stops the servers this world started.
+    fn drop(&mut self) {
+        for files in zenml_launcher::python::server::list(&self.runtime) {
+            zenml_launcher::python::server::stop(&files, Duration::from_secs(5));
+        }
+    }
+}
+
+/// Every file under `dir` (the launcher's cache aside) with its size and mtime.
+pub fn tree(dir: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            let rel = path.strip_prefix(dir).unwrap().to_path_buf();
+            if rel.starts_with("cache") || rel.starts_with("setup_script.py") {
+                continue;
+            }
+            if meta.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(rel, (meta.len(), meta.modified().unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// The paths created, changed or removed between two trees.
+pub fn changed(
+    a: &BTreeMap<PathBuf, (u64, std::time::SystemTime)>,
+    b: &BTreeMap<PathBuf, (u64, std::time::SystemTime)>,
+) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = b
+        .iter()
+        .filter(|(k, v)| a.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    out.extend(a.keys().filter(|k| !b.contains_key(*k)).cloned());
+    out.sort();
+    out
+}
+
+/// UUIDs (and ISO timestamps) replaced by placeholders: twin worlds differ only there.
+pub fn without_ids(bytes: &[u8]) -> Vec<u8> {
+    let text = show(bytes);
+    let mut out = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    let is_hex = |c: char| c.is_ascii_hexdigit();
+    while i < chars.len() {
+        let uuid = chars.len() >= i + 36
+            && chars[i..i + 36].iter().enumerate().all(|(j, &c)| {
+                if [8, 13, 18, 23].contains(&j) {
+                    c == '-'
+                } else {
+                    is_hex(c)
+                }
+            });
+        if uuid {
+            out.push_str("<uuid>");
+            i += 36;
+            continue;
+        }
+        let stamp = chars.len() >= i + 19
+            && chars[i..i + 19].iter().enumerate().all(|(j, &c)| match j {
+                4 | 7 => c == '-',
+                10 => c == ' ' || c == 'T',
+                13 | 16 => c == ':',
+                _ => c.is_ascii_digit(),
+            });
+        if stamp {
+            out.push_str("<time>");
+            i += 19;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                i += 1;
+            }
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out.into_bytes()
+}
+
+/// A running call whose output is collected as it comes.
+pub struct Running {
+    pub child: Child,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Running {
+    pub fn start(mut cmd: Command) -> Running {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let collect = |mut r: Box<dyn Read + Send>| {
+            let buf = Arc::new(Mutex::new(Vec::new()));
+            let b = buf.clone();
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = r.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    b.lock().unwrap().extend_from_slice(&chunk[..n]);
+                }
+            });
+            buf
+        };
+        let stdout = collect(Box::new(child.stdout.take().unwrap()));
+        let stderr = collect(Box::new(child.stderr.take().unwrap()));
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits until the output contains `text` (the prompt is up).
+    pub fn wait_for(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let all = [
+                self.stdout.lock().unwrap().clone(),
+                self.stderr.lock().unwrap().clone(),
+            ]
+            .concat();
+            if show(&all).contains(text) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} within 60 s: {}",
+                show(&all)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        let out = output(
+            Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(self.child.id().to_string()),
+        );
+        assert!(out.status.success());
+    }
+
+    pub fn finish(mut self) -> (std::process::ExitStatus, Vec<u8>, Vec<u8>) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the call did not end");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let out = self.stdout.lock().unwrap().clone();
+        let err = self.stderr.lock().unwrap().clone();
+        (status, out, err)
+    }
+
+    /// The worker's pid, from the launcher's debug line.
+    pub fn worker(&self) -> u32 {
+        let err = self.stderr.lock().unwrap().clone();
+        let (_, debug) = split_debug(&err);
+        debug
+            .iter()
+            .find_map(|l| {
+                l.strip_prefix("route: server (worker ")?
+                    .split_once(", ")?
+                    .0
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("not served: {debug:#?}"))
+    }
+}
+
+pub fn alive(pid: u32) -> bool {
+    // A zombie counts as gone.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+pub fn state(pid: u32) -> char {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit(')').next()?.trim_start().chars().next())
+        .unwrap_or('?')
+}
+
+pub fn gone_within(pid: u32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
