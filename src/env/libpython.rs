@@ -97,7 +97,9 @@ pub fn find(env: &PythonEnv) -> Result<LibPython, String> {
             format!("in the system's multiarch directory (MULTIARCH of {shown})"),
         ));
     }
-    candidates.dedup_by(|a, b| a.0 == b.0);
+    // The same path by two rules (Debian: LIBDIR is the multiarch directory) is looked at once.
+    let mut unique = std::collections::HashSet::new();
+    candidates.retain(|(path, _)| unique.insert(path.clone()));
     if let Some((path, why)) = candidates.iter().find(|(path, _)| path.is_file()) {
         return Ok(LibPython {
             path: path.clone(),
