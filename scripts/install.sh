@@ -39,11 +39,24 @@ PROFILE="${ZENML_LAUNCHER_BUILD_PROFILE:-release}"
 case "$PROFILE" in dev) OUT=debug ;; *) OUT="$PROFILE" ;; esac
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 
-# The admin binary does the file work; the launcher and it are built with PYO3_PYTHON if set, else
-# with the env's python (they link no libpython; the crate's build script only needs a Python).
+# The admin binary does the file work. The launcher and it link no libpython: with PYO3_PYTHON
+# (developers, the tests) pyo3 is configured from that Python as for every other build here;
+# without it, from a fixed configuration with pyo3's link lines suppressed (as the wheel's
+# binaries), so the build needs neither a libpython nor its -dev files (Debian's python3.X
+# without libpython3.X installs this way too).
 build_binaries() {
-  PYO3_PYTHON="${PYO3_PYTHON:-$py}" cargo build --quiet --locked --profile "$PROFILE" \
-    --bin zenml --bin zenml-launcher --target-dir "$TARGET"
+  if [ -n "${PYO3_PYTHON:-}" ]; then
+    cargo build --quiet --locked --profile "$PROFILE" --bin zenml --bin zenml-launcher --target-dir "$TARGET"
+  else
+    local config="$TARGET/install-build/pyo3-config.txt" text
+    text="$(printf '%s\n' implementation=CPython version=3.11 shared=true abi3=false pointer_width=64 \
+      build_flags= suppress_build_script_link_lines=true)"
+    mkdir -p "$TARGET/install-build"
+    # Rewritten only when it differs: pyo3 rebuilds everything when the file's mtime changes.
+    [ "$(cat "$config" 2>/dev/null)" = "$text" ] || printf '%s\n' "$text" >"$config"
+    PYO3_CONFIG_FILE="$config" cargo build --quiet --locked --profile "$PROFILE" \
+      --bin zenml --bin zenml-launcher --target-dir "$TARGET"
+  fi
 }
 
 if [ "$uninstall" = 1 ]; then
@@ -76,8 +89,7 @@ PY
 [ -n "$zenml" ] ||
   fail "ZenML is not installed in the env at $root" "install it first: $py -m pip install 'zenml[local]'"
 [ "$shared" = 1 ] ||
-  fail "the env's base Python $base has no shared libpython, which the launcher embeds" \
-       "use a Python built with --enable-shared (pyenv: PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install <version>; uv's and conda's Pythons have one), then recreate the env"
+  echo "note: the env's base Python $base has no shared libpython: its own python runs the command server, and tier 2 is off" >&2
 
 echo "building the launcher ($PROFILE) and the embedding library for $tag (the env's base Python is $base)" >&2
 build_binaries
