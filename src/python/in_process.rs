@@ -126,6 +126,7 @@ pub fn call(
     symbol: &CStr,
     args: &[OsString],
 ) -> Result<i32, Declined> {
+    let started = std::time::Instant::now();
     match libpython_plan(env, choice)? {
         LibPythonPlan::Linked(own) => {
             debug::line(format!("in-process: the library links {own} itself"))
@@ -143,6 +144,13 @@ pub fn call(
         "in-process: loading {} ({})",
         choice.path.display(),
         choice.why
+    ));
+    // Loaded here first (the entry call's own dlopen then only counts a reference), so the debug
+    // line can say what loading costs: libpython and the library, before any Python runs.
+    crate::os::load_global(&choice.path)?;
+    debug::line(format!(
+        "in-process: loaded in {:.2} ms",
+        started.elapsed().as_secs_f64() * 1000.0
     ));
     crate::os::call_library_entry(&choice.path, symbol, ABI, args).map_err(Declined::from)
 }
