@@ -17,6 +17,9 @@
 #   target/envs/py3.12-uv      a uv-made venv (no `version` key in pyvenv.cfg) on CPython 3.12
 #   target/envs/conda-3.13     a conda-like prefix: a copy of pyenv's CPython 3.13 prefix with
 #                              zenml[local]==0.98.0 installed into it (no pyvenv.cfg)
+#   target/envs/debian-3.11    a venv of Debian's /usr/bin/python3.11 (statically linked; its
+#                              libpython3.11.so.1.0 is another package) with zenml[local]==0.98.0
+#                              (tests/python_server.rs hides that libpython in a mount namespace)
 # Usage: provision-envs.sh [ENV...]   (default: the test envs above but demo; they are
 #                                      provisioned in parallel)
 # ZENML_LAUNCHER_PYTHONS: the directory holding the CPython builds (default ~/.pyenv/versions).
@@ -58,9 +61,30 @@ python_of() { # minor
   echo "$dir/bin/python$1"
 }
 
+# Debian's own CPython 3.11 and its venv module (installed as root with apt-get when missing).
+debian_python() {
+  local py=/usr/bin/python3.11
+  if ! { [ -x "$py" ] && "$py" -c 'import ensurepip, venv' 2>/dev/null; }; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      (apt-get update -qq && apt-get install -y -qq python3.11 python3.11-venv) >/dev/null || {
+        echo "error: installing Debian's python3.11 and python3.11-venv failed" >&2
+        echo "hint: install them by hand: apt-get install -y python3.11 python3.11-venv" >&2
+        return 1
+      }
+    else
+      echo "error: Debian's $py with its venv module is missing (tests/python_server.rs needs it)" >&2
+      echo "hint: sudo apt-get install -y python3.11 python3.11-venv" >&2
+      return 1
+    fi
+  fi
+  echo "$py"
+}
+
 make_env() { # name spec [base python] [how: venv|uv|prefix]
   local dir="$ENVS/$1" spec="$2" py="${3:-$BASE_PY}" how="${4:-venv}"
   local stamp="$spec $how $py"
+  # A base Python that was asked for but not found (its finder printed why) is never replaced.
+  if [ "$#" -gt 2 ] && [ -z "$3" ]; then return 1; fi
   [ "$#" -gt 2 ] || stamp="$spec"
   if stamp_ok "$dir" "$stamp"; then return 0; fi
   echo "provisioning $dir ($spec)" >&2
@@ -101,11 +125,12 @@ provision() { # name
     py3.1[0-9]) make_env "$1" "zenml[local]==0.98.0" "$(python_of "${1#py}")" venv && keep_console_script "$1" ;;
     py3.12-uv) make_env "$1" "zenml[local]==0.98.0" "$(python_of 3.12)" uv && keep_console_script "$1" ;;
     conda-3.13) make_env "$1" "zenml[local]==0.98.0" "$(python_of 3.13)" prefix && keep_console_script "$1" ;;
-    *) echo "error: unknown env $1 (known: zenml-0.98.0 zenml-0.85.0 zenml-0.98.0-server py3.10 py3.11 py3.12 py3.13 py3.12-uv conda-3.13 demo)" >&2; return 2 ;;
+    debian-3.11) make_env "$1" "zenml[local]==0.98.0" "$(debian_python)" venv && keep_console_script "$1" ;;
+    *) echo "error: unknown env $1 (known: zenml-0.98.0 zenml-0.85.0 zenml-0.98.0-server py3.10 py3.11 py3.12 py3.13 py3.12-uv conda-3.13 debian-3.11 demo)" >&2; return 2 ;;
   esac
 }
 
-[ "$#" -gt 0 ] || set -- zenml-0.98.0 zenml-0.85.0 zenml-0.98.0-server py3.10 py3.11 py3.12 py3.13 py3.12-uv conda-3.13
+[ "$#" -gt 0 ] || set -- zenml-0.98.0 zenml-0.85.0 zenml-0.98.0-server py3.10 py3.11 py3.12 py3.13 py3.12-uv conda-3.13 debian-3.11
 # In parallel (the work is mostly downloads and unpacking); each writes its own log.
 mkdir -p "$ENVS/.logs"
 pids=()

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,6 +27,10 @@ pub struct Served {
     /// A program every call runs through, with the call's program and arguments after it (the
     /// mount namespace of tests/python_server.rs).
     pub wrapper: Option<PathBuf>,
+    /// The reference env's root and the launcher's env root, when they differ (a twin copy at a
+    /// path of the same length): the reference's output names the launcher's env instead, so
+    /// paths in warnings and tracebacks (and rich's wrapping of them) compare.
+    pub twin_roots: Option<(PathBuf, PathBuf)>,
 }
 
 impl Served {
@@ -43,6 +48,7 @@ impl Served {
             runtime,
             program: launcher(),
             wrapper: None,
+            twin_roots: None,
         }
     }
 
@@ -70,6 +76,33 @@ impl Served {
             cmd.env(k, v);
         }
         cmd
+    }
+
+    /// The reference's output with its env root replaced by the launcher's (see `twin_roots`).
+    pub fn as_launcher_env(&self, captured: Captured) -> Captured {
+        let Some((theirs, ours)) = &self.twin_roots else {
+            return captured;
+        };
+        let (theirs, ours) = (theirs.as_os_str().as_bytes(), ours.as_os_str().as_bytes());
+        assert_eq!(theirs.len(), ours.len(), "twin roots of the same length");
+        let swap = |bytes: Vec<u8>| {
+            let mut out = bytes;
+            let mut i = 0;
+            while i + theirs.len() <= out.len() {
+                if &out[i..i + theirs.len()] == theirs {
+                    out[i..i + theirs.len()].copy_from_slice(ours);
+                    i += theirs.len();
+                } else {
+                    i += 1;
+                }
+            }
+            out
+        };
+        Captured {
+            stdout: swap(captured.stdout),
+            stderr: swap(captured.stderr),
+            code: captured.code,
+        }
     }
 
     pub fn python(&self, args: &[&str], extra: &[(&str, &str)]) -> Command {
@@ -149,7 +182,8 @@ impl Served {
         let mine = run_streams(&self.launcher(args, extra), 100, ttys, input);
         let mine_touched = changed(&before, &tree(&self.world.home));
         let before = tree(&self.world.home);
-        let reference = run_streams(&self.python(args, extra), 100, ttys, input);
+        let reference =
+            self.as_launcher_env(run_streams(&self.python(args, extra), 100, ttys, input));
         let reference_touched = changed(&before, &tree(&self.world.home));
         let (mine, reference, debug) = comparable(mine, reference);
         if mine != reference {
