@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::declined::Declined;
 use crate::env::{self, preflight};
-use crate::python::serve::{self, ServerKind};
+use crate::python::server::source::{ServerKind, server_plan};
 use crate::python::{in_process, server};
 use crate::zenml::package;
 
@@ -114,7 +114,7 @@ fn command_server(
     if let Err(why) = server::enabled() {
         return none(format!("turned off: {}", why.reason()));
     }
-    if let Err(why) = serve::server_plan(env) {
+    if let Err(why) = server_plan(env) {
         return none(why);
     }
     match (library, plan) {

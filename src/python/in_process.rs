@@ -279,7 +279,7 @@ pub fn console_script_config(
     install: &ZenmlInstall,
     args: &[OsString],
 ) -> Result<(ffi::Config, Vec<OsString>), Declined> {
-    let argv0 = crate::python::serve::call_argv0(env)?;
+    let argv0 = call_argv0(env)?;
     let script = delegate::console_script(env);
     let mut argv = argv0.clone();
     argv.extend(args.iter().cloned());
@@ -321,6 +321,26 @@ fn setup_source(
     ));
     source.push_str(HELPER);
     source
+}
+
+/// `sys.argv[:1]` of a call, as `python bin/zenml` sets it (the script's path; `-c` and the bin
+/// dir when `bin/zenml` is this launcher and delegation's stub runs instead). `Err` when the
+/// script's `#!` line names another interpreter than the env's (then `sys.executable` and the
+/// interpreter's flags would differ from the CLI's).
+pub fn call_argv0(env: &crate::env::PythonEnv) -> Result<Vec<OsString>, Declined> {
+    match delegate::console_script(env) {
+        Some(path) => {
+            if delegate::shebang_interpreter(&path).as_deref() != Some(env.executable.as_path()) {
+                return Err(Declined::new(format!(
+                    "{}: its #! line is not {}",
+                    path.display(),
+                    env.executable.display()
+                )));
+            }
+            Ok(vec![path.into_os_string()])
+        }
+        None => Ok(vec!["-c".into(), env.bin_dir().into_os_string()]),
+    }
 }
 
 #[cfg(test)]

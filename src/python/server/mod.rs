@@ -13,6 +13,7 @@
 
 #[cfg(feature = "launcher")]
 pub mod client;
+pub mod source;
 
 use std::ffi::OsString;
 use std::hash::{Hash, Hasher};
@@ -23,8 +24,8 @@ use std::path::{Path, PathBuf};
 use crate::declined::Declined;
 use crate::env::PythonEnv;
 use crate::python::in_process;
-use crate::python::serve::{self, ServerKind};
 use crate::vars;
+use source::ServerKind;
 
 /// A server with no call for this long exits (`ZENML_LAUNCHER_SERVER_IDLE_S` changes it).
 pub const DEFAULT_IDLE_S: u64 = 3600;
@@ -336,8 +337,8 @@ fn exec_python_server(env: &PythonEnv, args: &[OsString], why: &str) -> Declined
     let [socket, key, idle, marker] = args else {
         return Declined::new(format!("expected 4 arguments, got {}", args.len()));
     };
-    let source = serve::server_plan(env).and_then(|(install, argv0)| {
-        serve::server_source(
+    let source = source::server_plan(env).and_then(|(install, argv0)| {
+        source::server_source(
             env,
             &install,
             &argv0,
