@@ -426,25 +426,34 @@ pub fn detach(cmd: &mut std::process::Command) {
     }
 }
 
-/// A sealed-size in-memory file holding `bytes`, left open across `exec` (no close-on-exec), read
-/// from its start: how the python kind of command server gets its source (`python -c` reads it
-/// from this fd, so no file is written and `ps` shows a short command line).
-pub fn inheritable_memfd(
-    name: &std::ffi::CStr,
-    bytes: &[u8],
-) -> std::io::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: memfd_create with a NUL-terminated name; on success the descriptor is ours.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), 0) };
-    if fd < 0 {
+/// A descriptor that reads `bytes` and then end-of-file, inherited across `exec` (a pipe whose
+/// write end is already closed; it is enlarged when `bytes` exceed the default 64 KiB). A pipe,
+/// not `memfd_create`: that needs glibc 2.27 and Linux 3.17, below the wheel's floor.
+pub fn inheritable_reader(bytes: &[u8]) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 fills two descriptors, which we own from here on.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), 0) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    // SAFETY: memfd_create succeeded: an open descriptor owned by nobody else.
-    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-    let mut file = std::fs::File::from(owned);
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (read, write) = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    if bytes.len() > 65536 {
+        let size = libc::c_int::try_from(bytes.len()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: F_SETPIPE_SZ on a pipe we own.
+        if unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, size) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    let mut file = std::fs::File::from(write);
     std::io::Write::write_all(&mut file, bytes)?;
-    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))?;
-    Ok(file.into())
+    drop(file);
+    Ok(read)
 }
 
 /// Waits until process `pid` has exited, or `max` has passed (no wait when it is gone already).

@@ -347,7 +347,12 @@ impl StderrCapture {
     fn start() -> Option<Self> {
         // SAFETY: plain fd syscalls on descriptors we own; failures leave fd 2 untouched.
         unsafe {
-            let file = libc::memfd_create(c"zenml-launcher-init".as_ptr(), libc::MFD_CLOEXEC);
+            // The raw syscall (Linux 3.17), not glibc's wrapper (2.27): the wheel's floor is 2.17.
+            let file = libc::syscall(
+                libc::SYS_memfd_create,
+                c"zenml-launcher-init".as_ptr(),
+                libc::MFD_CLOEXEC,
+            ) as libc::c_int;
             if file < 0 {
                 return None;
             }

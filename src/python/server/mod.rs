@@ -359,7 +359,7 @@ fn exec_python_server(env: &PythonEnv, args: &[OsString], why: &str) -> Declined
          del _zl_sys.path[0]\n\
          del _zl_sys\n{source}"
     );
-    let fd = match crate::os::inheritable_memfd(c"zenml-launcher-server", source.as_bytes()) {
+    let fd = match crate::os::inheritable_reader(source.as_bytes()) {
         Ok(fd) => fd,
         Err(e) => return Declined::new(format!("cannot hand the server its code: {e}")),
     };
