@@ -140,7 +140,8 @@ fn scalar(value: &str) -> Option<String> {
     Some(value.to_string())
 }
 
-fn parse(text: &str, url: &str) -> Result<Option<ServerCredentials>, Declined> {
+/// [`read`] of the text of a `credentials.yaml`.
+pub fn parse(text: &str, url: &str) -> Result<Option<ServerCredentials>, Declined> {
     let lines = lines(text)?;
     let mut i = 0;
     while i < lines.len() {

@@ -1,0 +1,1542 @@
+//! Property tests of the hand-written parsers of untrusted input (issue #22, "Hostile input"):
+//! `pyvenv.cfg`, ZenML's `config.yaml` and `credentials.yaml`, rich markup, the proxy variables
+//! and the argv router. Each property generates 10,000 cases from `proptest` strategies with a
+//! fixed seed (printed), sends them in one batch to one long-lived reference process (the 0.98.0
+//! env's python running `tests/support/hostile_reference.py`: CPython's getpath and site.py,
+//! PyYAML, ZenML's credentials model, rich, requests, Click on the installed CLI's command tree)
+//! and compares every answer. A parser must never panic, and must either give what Python gives
+//! or refuse (the launcher then leaves the call to Python). A property also fails when the parser
+//! refuses nearly everything, so it cannot pass by refusing. The first difference is shrunk
+//! (proptest's value trees, one reference call per step) and printed as a minimal input. The bugs
+//! found are named regression tests at the end.
+
+mod common;
+
+use std::ffi::OsString;
+use std::fmt::Debug;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+use std::time::Instant;
+
+use proptest::prelude::*;
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use serde_json::{Value, json};
+
+use common::{ZENML_VERSION, clean_command, repo, scratch, zenml_env};
+use zenml_launcher::cli_spec::RootSpec;
+use zenml_launcher::env::PyvenvCfg;
+use zenml_launcher::render::markup;
+use zenml_launcher::route::{self, Route};
+use zenml_launcher::zenml::config::YamlMap;
+use zenml_launcher::zenml::{credentials, proxy, rest_store};
+
+/// Cases per property and run.
+const CASES: usize = 10_000;
+/// Failures printed as found (before the first one is shrunk).
+const SHOWN_FAILURES: usize = 8;
+/// Shrinking stops after this many steps (one reference call each).
+const MAX_SHRINK_STEPS: usize = 2_000;
+/// At least this share of the cases must be parsed (not refused), or the property proves nothing.
+const MIN_PARSED: f64 = 0.2;
+
+// ------------------------------------------------------------------------------ the reference
+
+/// One long-lived `hostile_reference.py MODE` process: JSON lines in, JSON lines out.
+struct Reference {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    /// The first line it printed (`router`: the root spec).
+    ready: Value,
+}
+
+impl Reference {
+    fn start(mode: &str, extra: &[OsString]) -> Reference {
+        let env = zenml_env(ZENML_VERSION);
+        let home = scratch(&format!("hostile-{mode}"));
+        let mut cmd = clean_command(env.join("bin/python"), &home);
+        cmd.arg(repo().join("tests/support/hostile_reference.py"))
+            .arg(mode)
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let ready: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("the {mode} reference did not start ({e}): {line:?}"));
+        assert_eq!(ready["ready"], mode, "{line}");
+        Reference {
+            child,
+            stdin,
+            stdout,
+            ready,
+        }
+    }
+
+    /// All requests written by one thread while this one reads the answers (no pipe deadlock,
+    /// also when the reference fails: every line is read before anything is checked).
+    fn batch(&mut self, requests: &[Value]) -> Vec<Value> {
+        let stdin = self.stdin.as_mut().unwrap();
+        let stdout = &mut self.stdout;
+        let lines = std::thread::scope(|s| {
+            s.spawn(move || {
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, stdin);
+                for r in requests {
+                    let line = serde_json::to_string(r).unwrap() + "\n";
+                    if out.write_all(line.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+                let _ = out.flush();
+            });
+            let mut lines = Vec::with_capacity(requests.len());
+            for _ in requests {
+                let mut line = String::new();
+                match stdout.read_line(&mut line) {
+                    Ok(n) if n > 0 => lines.push(line),
+                    _ => break,
+                }
+            }
+            lines
+        });
+        assert_eq!(
+            lines.len(),
+            requests.len(),
+            "the reference process ended early (its error is above)"
+        );
+        lines
+            .iter()
+            .map(|line| {
+                let v: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not a JSON answer ({e}): {line:?}"));
+                assert!(
+                    v.get("reference_failed").is_none(),
+                    "the reference failed: {}",
+                    v["reference_failed"].as_str().unwrap_or_default()
+                );
+                v
+            })
+            .collect()
+    }
+
+    fn one(&mut self, request: &Value) -> Value {
+        self.batch(std::slice::from_ref(request)).pop().unwrap()
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        // Killed, not waited for: after a failure it may be blocked writing answers no one reads.
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// --------------------------------------------------------------------------------- the driver
+
+/// What the launcher's parser made of one case, against the reference.
+enum Verdict {
+    /// Parsed, and the same as Python.
+    Same,
+    /// Refused: the launcher leaves the call to Python.
+    Refused,
+    /// Parsed, and not what Python parses (or a panic).
+    Differs(String),
+}
+
+/// Bytes that show as `b"..."` in a failure.
+#[derive(Clone, PartialEq, Eq)]
+struct Bytes(Vec<u8>);
+
+impl Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "b\"{}\"", self.0.escape_ascii())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The launcher's side of a case, with a panic turned into a difference.
+fn judged<T>(value: &T, answer: &Value, judge: &dyn Fn(&T, &Value) -> Verdict) -> Verdict {
+    match catch_unwind(AssertUnwindSafe(|| judge(value, answer))) {
+        Ok(v) => v,
+        Err(panic) => Verdict::Differs(format!(
+            "the launcher's parser panicked: {}",
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        )),
+    }
+}
+
+/// Runs one property: `CASES` cases of `strategy` (seeded) and the `fixed` regression cases, one
+/// batch to `reference`, each answer judged; the first difference shrunk and reported.
+fn check<S>(
+    name: &str,
+    seed: u64,
+    strategy: S,
+    fixed: &[S::Value],
+    reference: &mut Reference,
+    request: &dyn Fn(&S::Value) -> Value,
+    judge: &dyn Fn(&S::Value, &Value) -> Verdict,
+) where
+    S: Strategy,
+    S::Value: Debug + Clone,
+{
+    let started = Instant::now();
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+    );
+    let mut trees: Vec<S::Tree> = (0..CASES)
+        .map(|_| strategy.new_tree(&mut runner).unwrap())
+        .collect();
+    let values: Vec<S::Value> = trees
+        .iter()
+        .map(ValueTree::current)
+        .chain(fixed.iter().cloned())
+        .collect();
+    let requests: Vec<Value> = values.iter().map(request).collect();
+    let generated = started.elapsed().as_secs_f64();
+    let answers = reference.batch(&requests);
+    let answered = started.elapsed().as_secs_f64();
+    let (mut same, mut refused) = (0usize, 0usize);
+    let mut first_failure = None;
+    let mut failures = 0usize;
+    for (i, (value, answer)) in values.iter().zip(&answers).enumerate() {
+        match judged(value, answer, judge) {
+            Verdict::Same => same += 1,
+            Verdict::Refused => refused += 1,
+            Verdict::Differs(why) => {
+                assert!(
+                    i < CASES,
+                    "{name}: the regression case {value:?} differs again:\n    {why}\n    python: {answer}"
+                );
+                if failures < SHOWN_FAILURES {
+                    eprintln!("{name}: differs: {value:?}\n    {why}");
+                }
+                failures += 1;
+                first_failure.get_or_insert(i);
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{name}: seed {seed}, {CASES} cases and {} regression cases in {seconds:.1} s \
+         (generated {generated:.1} s, Python answered {:.1} s): {same} parsed as Python does, \
+         {refused} refused, {failures} different",
+        fixed.len(),
+        answered - generated
+    );
+    if let Some(i) = first_failure {
+        // proptest's shrinking, one reference call per step.
+        let tree = &mut trees[i];
+        let fails = |v: &S::Value, reference: &mut Reference| {
+            let answer = reference.one(&request(v));
+            match judged(v, &answer, judge) {
+                Verdict::Differs(why) => Some((answer, why)),
+                _ => None,
+            }
+        };
+        let mut best = tree.current();
+        let mut best_failure = fails(&best, reference).expect("the failure reproduces");
+        let mut steps = 0;
+        if tree.simplify() {
+            while steps < MAX_SHRINK_STEPS {
+                steps += 1;
+                let v = tree.current();
+                match fails(&v, reference) {
+                    Some(f) => {
+                        best = v;
+                        best_failure = f;
+                        if !tree.simplify() {
+                            break;
+                        }
+                    }
+                    None => {
+                        if !tree.complicate() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        panic!(
+            "{name}: {failures} of {CASES} cases differ from Python (seed {seed}); minimal case:\n  \
+             input: {best:?}\n  python: {}\n  launcher: {}",
+            best_failure.0, best_failure.1
+        );
+    }
+    assert!(
+        same as f64 >= MIN_PARSED * CASES as f64,
+        "{name}: only {same} of {CASES} cases were parsed (the rest refused): the property proves too little"
+    );
+}
+
+/// A string strategy from weighted token pools: `count` tokens, concatenated.
+fn tokens(pool: &'static [&'static str], count: std::ops::Range<usize>) -> BoxedStrategy<String> {
+    prop::collection::vec(prop::sample::select(pool), count)
+        .prop_map(|t| t.concat())
+        .boxed()
+}
+
+/// Short strings of any characters (mostly printable ASCII), for the tokens no list has.
+fn wild() -> BoxedStrategy<String> {
+    let c = prop_oneof![
+        6 => prop::char::range(' ', '~'),
+        1 => prop::char::range('\0', '\u{9f}'),
+        1 => any::<char>(),
+    ];
+    prop::collection::vec(c, 0..6)
+        .prop_map(|c| c.into_iter().collect())
+        .boxed()
+}
+
+// ----------------------------------------------------------------------------------- pyvenv.cfg
+
+const PYVENV_KEYS: &[&str] = &[
+    "home",
+    "home",
+    "home",
+    "HOME",
+    "Home",
+    " home",
+    "home ",
+    "\thome",
+    "\u{a0}home",
+    "home\u{3000}",
+    "\x1chome",
+    "\u{85}home",
+    "hom",
+    "homes",
+    "#home",
+    "include-system-site-packages",
+    "include-system-site-packages",
+    "INCLUDE-SYSTEM-SITE-PACKAGES",
+    "include-system-site-pac\u{212a}ages",
+    " include-system-site-packages ",
+    "version",
+    "version",
+    "version_info",
+    "VERSION",
+    "prompt",
+    "executable",
+    "implementation",
+    "uv",
+    "[section]",
+    "",
+];
+
+const PYVENV_SEPARATORS: &[&str] = &[
+    " = ",
+    " = ",
+    " = ",
+    "=",
+    " =",
+    "= ",
+    "\t=\t",
+    "==",
+    " = =",
+    "=\u{3000}",
+    ": ",
+    "",
+];
+
+const PYVENV_VALUES: &[&str] = &[
+    "/usr/bin",
+    "/root/.pyenv/versions/3.11.7/bin",
+    "/x/bin/",
+    "/opt/py 3/bin",
+    " /a/b ",
+    "/a/b\u{a0}",
+    "\u{2003}/a/b",
+    "\x1c/a/b\x1f",
+    "/a/\u{85}b",
+    "/a/b\x0b",
+    "/a/b\x0c",
+    "/ünï/bin",
+    "a=b",
+    "",
+    "true",
+    "false",
+    "True",
+    "TRUE",
+    "FALSE",
+    " true ",
+    "yes",
+    "1",
+    "tru\u{212a}",
+    "3.11.7",
+    "3.12.1",
+    "3.11",
+    "3.13.0rc1",
+    "3.11.7 (main)",
+    "3.x",
+];
+
+const PYVENV_ENDS: &[&str] = &[
+    "\n", "\n", "\n", "\n", "\r\n", "\r", "\n\r", "\r\r\n", "\x0b", "\x0c", "\u{85}", "\u{2028}",
+    "\x1c", "",
+];
+
+/// The bytes of a `pyvenv.cfg`: generated lines, sometimes a stray byte (invalid UTF-8, NUL),
+/// sometimes a file past getpath's 32 KiB, sometimes any bytes at all.
+fn pyvenv_file() -> impl Strategy<Value = Bytes> {
+    let value =
+        prop_oneof![6 => prop::sample::select(PYVENV_VALUES).prop_map(str::to_string), 1 => wild()];
+    let line = (
+        prop::sample::select(PYVENV_KEYS),
+        prop::sample::select(PYVENV_SEPARATORS),
+        value,
+        prop::sample::select(PYVENV_ENDS),
+    )
+        .prop_map(|(k, s, v, e)| format!("{k}{s}{v}{e}").into_bytes());
+    let stray = prop_oneof![
+        Just(b"\xff".to_vec()),
+        Just(b"\xc3".to_vec()),
+        Just(b"\xed\xa0\x80".to_vec()),
+        Just(b"\0".to_vec()),
+        Just(b"\xef\xbb\xbf".to_vec()),
+    ];
+    let lines = (
+        prop::collection::vec(line, 0..7),
+        prop::option::weighted(0.1, (any::<prop::sample::Index>(), stray)),
+        prop::option::weighted(0.01, Just(())),
+    )
+        .prop_map(|(lines, stray, big)| {
+            let mut out: Vec<u8> = lines.concat();
+            if let Some((at, bytes)) = stray {
+                let at = at.index(out.len() + 1);
+                out.splice(at..at, bytes);
+            }
+            if big.is_some() {
+                out.extend(std::iter::repeat_n(b'#', 32 * 1024));
+            }
+            out
+        });
+    prop_oneof![20 => lines, 1 => prop::collection::vec(any::<u8>(), 0..40)].prop_map(Bytes)
+}
+
+#[test]
+fn pyvenv_cfg_is_read_as_cpython_reads_it() {
+    let mut reference = Reference::start("pyvenv", &[]);
+    check(
+        "pyvenv.cfg",
+        22_001,
+        pyvenv_file(),
+        &[],
+        &mut reference,
+        &|bytes| json!({ "b": hex(&bytes.0) }),
+        &|bytes, answer| judge_pyvenv(&bytes.0, answer),
+    );
+}
+
+fn judge_pyvenv(bytes: &[u8], answer: &Value) -> Verdict {
+    let cfg = PyvenvCfg::parse(bytes);
+    let getpath = &answer["getpath"];
+    let site = &answer["site"];
+    if let Some(e) = getpath["error"].as_str().or(site["error"].as_str()) {
+        return Verdict::Differs(format!("read {cfg:?}; CPython fails at start-up: {e}"));
+    }
+    let home = getpath["home"].as_str().map(unhex);
+    let ours = cfg.home.as_ref().map(|h| h.as_os_str().as_bytes().to_vec());
+    if ours != home {
+        return Verdict::Differs(format!(
+            "home {:?}, getpath's {:?}",
+            ours.map(|h| String::from_utf8_lossy(&h).into_owned()),
+            home.map(|h| String::from_utf8_lossy(&h).into_owned())
+        ));
+    }
+    if Some(cfg.system_site_packages) != site["system"].as_bool() {
+        return Verdict::Differs(format!(
+            "include-system-site-packages {}, site.py's {}",
+            cfg.system_site_packages, site["system"]
+        ));
+    }
+    Verdict::Same
+}
+
+// ---------------------------------------------------------------------------------- YAML shared
+
+/// Plain scalars PyYAML resolves to every type, and strings it treats specially.
+const YAML_SCALARS: &[&str] = &[
+    // strings
+    "0.98.0",
+    "sql",
+    "rest",
+    "sqlite:////tmp/c/local_stores/default_zen_store/zenml.db",
+    "http://127.0.0.1:8237",
+    "https://zenml.example.com",
+    "f07a065c-1bf5-4b32-871d-03c49cbeff91",
+    "F07A065C-1BF5-4B32-871D-03C49CBEFF91",
+    "password",
+    "default",
+    "a b",
+    "a  b",
+    "a#b",
+    "a #b",
+    "a:b",
+    "a: b",
+    "a:",
+    "it's",
+    "x\u{85}y",
+    "x\u{2028}y",
+    "x\u{a0}y",
+    "\u{feff}x",
+    "x\x7f",
+    "x\x01",
+    "x\0",
+    "é",
+    "日本語",
+    "😀",
+    "-x",
+    "- x",
+    "-",
+    "?x",
+    "? x",
+    ".x",
+    "<<x",
+    "=x",
+    "~x",
+    "a,b",
+    "a]b",
+    "a}b",
+    "[a",
+    "]a",
+    "{a",
+    "}a",
+    "!tag",
+    "&a",
+    "*b",
+    "|",
+    ">",
+    "%",
+    "@",
+    "`",
+    ",",
+    "#",
+    "'q'",
+    "'it''s'",
+    "'a'b'",
+    "''",
+    "'",
+    "\"dq\"",
+    "\"",
+    // booleans and nulls
+    "true",
+    "false",
+    "True",
+    "FALSE",
+    "yes",
+    "No",
+    "ON",
+    "off",
+    "y",
+    "n",
+    "tRue",
+    "null",
+    "Null",
+    "NULL",
+    "~",
+    "nUll",
+    // ints
+    "0",
+    "30",
+    "-12",
+    "+3",
+    "010",
+    "+010",
+    "08",
+    "0o17",
+    "0x1F",
+    "0b101",
+    "1_000",
+    "1:30",
+    "190:20:30",
+    "-0",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "99999999999999999999999",
+    // floats
+    "1.5",
+    "1e3",
+    "1.0e+3",
+    "1.0e3",
+    ".5",
+    "1.",
+    "1:30.5",
+    ".inf",
+    "-.Inf",
+    ".NaN",
+    "._5",
+    // timestamps
+    "2026-11-23",
+    "2026-11-23 20:26:23",
+    "2026-1-2 3:04:05",
+    "2026-11-29T10:00:00.123456Z",
+    "2026-11-29t10:00:00Z",
+    "2026-11-29 10:00:00 +01:00",
+    "2026-13-45",
+    "2026-02-30T00:00:00Z",
+    "2026-11-29T10:00:60Z",
+    // merge, value
+    "<<",
+    "=",
+];
+
+const YAML_KEYS: &[&str] = &[
+    "version",
+    "store",
+    "url",
+    "type",
+    "active_stack_id",
+    "active_project_id",
+    "analytics_opt_in",
+    "user_id",
+    "http_timeout",
+    "verify_ssl",
+    "a",
+    "b_c",
+    "A1",
+    "x",
+    "true",
+    "yes",
+    "no",
+    "on",
+    "null",
+    "Null",
+    "1",
+    "010",
+    "0x1",
+    "1.5",
+    "~",
+    "<<",
+    "=",
+    "2026-11-23",
+    "k-dash",
+    "k.dot",
+    "key with space",
+    "é",
+    "'q'",
+];
+
+/// A block mapping as lines of (indent, key, separator, value): nested by indentation.
+#[derive(Debug, Clone)]
+struct YamlLine {
+    indent: usize,
+    key: String,
+    colon: &'static str,
+    value: String,
+    comment: &'static str,
+    end: &'static str,
+}
+
+fn yaml_lines(
+    keys: BoxedStrategy<String>,
+    values: BoxedStrategy<String>,
+) -> impl Strategy<Value = Vec<YamlLine>> {
+    let line = (
+        prop_oneof![6 => Just(0usize), 4 => Just(2), 2 => Just(4), 1 => Just(1), 1 => Just(3), 1 => Just(6)],
+        keys,
+        prop::sample::select(&[": ", ": ", ": ", ": ", ":", ":  ", ":\t", " : "][..]),
+        prop_oneof![3 => values, 1 => Just(String::new())],
+        prop::sample::select(&["", "", "", "", "", " # c", "#c", " ", "\t"][..]),
+        prop::sample::select(
+            &[
+                "\n", "\n", "\n", "\n", "\n", "\n", "\r\n", "\r", "\u{85}", "\u{2028}", "\x0c",
+            ][..],
+        ),
+    )
+        .prop_map(|(indent, key, colon, value, comment, end)| YamlLine {
+            indent,
+            key,
+            colon,
+            value,
+            comment,
+            end,
+        });
+    prop::collection::vec(line, 0..9)
+}
+
+/// The text of the lines, with sometimes a stray piece (a document marker, a list item, a BOM,
+/// a blank line, a tab) inserted somewhere.
+fn yaml_text(lines: impl Strategy<Value = Vec<YamlLine>>) -> impl Strategy<Value = String> {
+    let stray = prop::sample::select(
+        &[
+            "---\n",
+            "...\n",
+            "- item\n",
+            "\u{feff}",
+            "\n",
+            "  \n",
+            "\t",
+            " ",
+            "#",
+            "%YAML 1.1\n",
+            "&a ",
+            "*a",
+            "!!str ",
+            "? ",
+            "{",
+            "[",
+        ][..],
+    );
+    (
+        lines,
+        prop::option::weighted(0.15, (any::<prop::sample::Index>(), stray)),
+    )
+        .prop_map(|(lines, stray)| {
+            let mut text: String = lines
+                .iter()
+                .map(|l| {
+                    let colon = if l.value.is_empty() {
+                        l.colon.trim_end_matches([' ', '\t'])
+                    } else {
+                        l.colon
+                    };
+                    format!(
+                        "{}{}{colon}{}{}{}",
+                        " ".repeat(l.indent),
+                        l.key,
+                        l.value,
+                        l.comment,
+                        l.end
+                    )
+                })
+                .collect();
+            if let Some((at, piece)) = stray {
+                let boundaries: Vec<usize> = text
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .chain([text.len()])
+                    .collect();
+                let at = boundaries[at.index(boundaries.len())];
+                text.insert_str(at, piece);
+            }
+            text
+        })
+}
+
+/// PyYAML's answer as (dotted key → (type, value text)).
+fn flat_answer(flat: &Value) -> Vec<(String, String, Option<String>)> {
+    flat.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e[0].as_str().unwrap().to_string(),
+                e[1].as_str().unwrap().to_string(),
+                e[2].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------- config.yaml
+
+#[test]
+fn config_yaml_is_read_as_pyyaml_reads_it() {
+    let mut reference = Reference::start("config", &[]);
+    let keys = prop_oneof![
+        8 => prop::sample::select(YAML_KEYS).prop_map(str::to_string),
+        1 => wild(),
+    ]
+    .boxed();
+    let values = prop_oneof![
+        8 => prop::sample::select(YAML_SCALARS).prop_map(str::to_string),
+        1 => wild(),
+    ]
+    .boxed();
+    check(
+        "config.yaml",
+        22_002,
+        yaml_text(yaml_lines(keys, values)),
+        &[],
+        &mut reference,
+        &|text| json!({ "t": text }),
+        &|text, answer| judge_config(text, answer),
+    );
+}
+
+fn judge_config(text: &str, answer: &Value) -> Verdict {
+    let Ok(map) = YamlMap::parse(text) else {
+        return Verdict::Refused;
+    };
+    if let Some(e) = answer.get("error") {
+        return Verdict::Differs(format!("read {map:?}; PyYAML fails: {e}"));
+    }
+    if let Some(t) = answer.get("notdict") {
+        return Verdict::Differs(format!("read {map:?}; PyYAML reads a {t}, not a mapping"));
+    }
+    let python = flat_answer(&answer["flat"]);
+    let ours: Vec<(String, String, Option<String>)> = map
+        .0
+        .iter()
+        .map(|(k, v)| (k.clone(), "str".to_string(), Some(v.clone())))
+        .collect();
+    // `key:` with nothing under it is None for PyYAML; the launcher has no such key.
+    let python: Vec<_> = python
+        .into_iter()
+        .filter(|(k, t, _)| t != "null" || ours.iter().any(|(o, _, _)| o == k))
+        .collect();
+    let comparable = |v: &[(String, String, Option<String>)]| {
+        let mut v: Vec<(String, String, Option<String>)> = v
+            .iter()
+            .map(|(k, t, x)| {
+                // Floats are compared by type only (the launcher never reads one).
+                let x = if t == "float" { None } else { x.clone() };
+                (k.clone(), t.clone(), x)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    if comparable(&ours) != comparable(&python) {
+        return Verdict::Differs(format!("read {ours:?}; PyYAML reads {python:?}"));
+    }
+    Verdict::Same
+}
+
+// ----------------------------------------------------------------------------- credentials.yaml
+
+const URLS: &[&str] = &[
+    "https://127.0.0.1:18443",
+    "https://127.0.0.1:18443",
+    "http://other:8080",
+    "https://a",
+    "https://a/",
+    "http://h:1",
+];
+
+const CREDENTIAL_FIELDS: &[&str] = &[
+    "url",
+    "url",
+    "api_key",
+    "api_key",
+    "username",
+    "password",
+    "deployment_type",
+    "server_id",
+    "server_name",
+    "status",
+    "status",
+    "version",
+    "organization_name",
+    "organization_id",
+    "workspace_name",
+    "workspace_id",
+    "pro_api_url",
+    "pro_dashboard_url",
+    "extra_field",
+];
+
+const TOKEN_FIELDS: &[&str] = &[
+    "access_token",
+    "access_token",
+    "access_token",
+    "expires_at",
+    "expires_at",
+    "expires_in",
+    "leeway",
+    "leeway",
+    "device_id",
+    "device_metadata",
+    "other",
+];
+
+const CREDENTIAL_VALUES: &[&str] = &[
+    "ZENKEY_abc==",
+    "eyJ.tok.en",
+    "'eyJ.tok.en'",
+    "''",
+    "'x'",
+    "'it''s'",
+    "available",
+    "'available'",
+    "other",
+    "cloud",
+    "local",
+    "docker",
+    "kubernetes",
+    "0.98.0",
+    "default",
+    "f07a065c-1bf5-4b32-871d-03c49cbeff91",
+    "'f07a065c-1bf5-4b32-871d-03c49cbeff91'",
+    "f07a065c1bf54b32871d03c49cbeff91",
+    "https://127.0.0.1:18443",
+    "http://other:8080",
+    "3600",
+    "30",
+    "0",
+    "-30",
+    "010",
+    "0x10",
+    "1_0",
+    "'30'",
+    "30.0",
+    "true",
+    "null",
+    "~",
+    "'2026-11-29T10:00:00.123456Z'",
+    "'2026-11-29T10:00:00Z'",
+    "'2026-11-29T10:00:00+00:00'",
+    "'2026-11-29T10:00:00+01:00'",
+    "'2026-11-29 10:00:00'",
+    "'2026-11-29T10:00:00'",
+    "'2026-11-29T10:00:00.1234567Z'",
+    "'2026-02-30T00:00:00Z'",
+    "'2026-11-29T10:00:60Z'",
+    "'2026-11-29T24:00:00Z'",
+    "'1700000000'",
+    "2026-11-29 10:00:00",
+    "2026-11-29T10:00:00Z",
+    "2026-11-29T10:00:00.5",
+    "2026-11-29",
+    "2026-02-30 00:00:00",
+];
+
+/// A `credentials.yaml`: server entries, each a mapping of fields, `api_token` nested.
+fn credentials_file() -> impl Strategy<Value = (String, String)> {
+    let value = prop_oneof![
+        8 => prop::sample::select(CREDENTIAL_VALUES).prop_map(str::to_string),
+        1 => wild(),
+    ];
+    let field = (prop::sample::select(CREDENTIAL_FIELDS), value.clone())
+        .prop_map(|(k, v)| (k.to_string(), v));
+    let token_field =
+        (prop::sample::select(TOKEN_FIELDS), value).prop_map(|(k, v)| (k.to_string(), v));
+    let entry = (
+        prop::sample::select(URLS),
+        prop::collection::vec(field, 0..6),
+        prop::option::weighted(0.6, prop::collection::vec(token_field, 0..4)),
+        prop::sample::select(&[2usize, 2, 2, 4, 1][..]),
+    )
+        .prop_map(|(url, fields, token, indent)| {
+            let pad = " ".repeat(indent);
+            let mut text = format!("{url}:\n");
+            let mut fields = fields;
+            if !fields.iter().any(|(k, _)| k == "url") && url.len() % 3 != 0 {
+                fields.push(("url".into(), url.to_string()));
+            }
+            for (k, v) in &fields {
+                text += &format!("{pad}{k}: {v}\n");
+            }
+            if let Some(token) = token {
+                text += &format!("{pad}api_token:\n");
+                for (k, v) in token {
+                    text += &format!("{pad}{pad}{k}: {v}\n");
+                }
+            }
+            text
+        });
+    let doc = yaml_text(Just(Vec::new())).prop_map(|stray| stray); // only a stray piece, rarely
+    (
+        prop::collection::vec(entry, 0..4),
+        doc,
+        prop::sample::select(URLS),
+    )
+        .prop_map(|(entries, stray, url)| (entries.concat() + &stray, url.to_string()))
+}
+
+#[test]
+fn credentials_yaml_is_read_as_zenml_reads_it() {
+    let mut reference = Reference::start("credentials", &[]);
+    check(
+        "credentials.yaml",
+        22_003,
+        credentials_file(),
+        &[],
+        &mut reference,
+        &|(text, url)| json!({ "t": text, "url": url }),
+        &|(text, url), answer| judge_credentials(text, url, answer),
+    );
+}
+
+fn judge_credentials(text: &str, url: &str, answer: &Value) -> Verdict {
+    let Ok(found) = credentials::parse(text, url) else {
+        return Verdict::Refused;
+    };
+    for what in ["logged", "raises"] {
+        if let Some(e) = answer.get(what) {
+            return Verdict::Differs(format!("read {found:?}; ZenML's loader {what}: {e}"));
+        }
+    }
+    let Some(c) = found else {
+        return if answer["found"] == false {
+            Verdict::Same
+        } else {
+            Verdict::Differs(format!("no entry read; ZenML finds {answer}"))
+        };
+    };
+    if answer["found"] != true {
+        return Verdict::Differs(format!("read {c:?}; ZenML finds no entry"));
+    }
+    let differs = |what: &str, ours: String, python: &Value| {
+        Verdict::Differs(format!("{what}: {ours}, ZenML's {python}"))
+    };
+    if c.api_key.as_ref().map(|k| k.expose()) != answer["api_key"].as_str() {
+        return differs(
+            "api_key",
+            format!("{:?}", c.api_key.as_ref().map(|k| k.expose())),
+            &answer["api_key"],
+        );
+    }
+    // `auth_status` checks `username and password is not None`, `can_refresh_token`
+    // `username is not None and password is not None`: the launcher's `has_password` is both.
+    let (user, password) = (&answer["username"], &answer["password"]);
+    let auth_status = user.as_str().is_some_and(|u| !u.is_empty()) && !password.is_null();
+    let can_refresh = !user.is_null() && !password.is_null();
+    if c.has_password != auth_status || c.has_password != can_refresh {
+        return differs(
+            "has_password",
+            c.has_password.to_string(),
+            &json!({"username": user, "password": password}),
+        );
+    }
+    let token = &answer["token"];
+    match &c.api_token {
+        None if token.is_null() => {}
+        Some(t)
+            if !token.is_null()
+                && Some(t.access_token.expose()) == token["access_token"].as_str()
+                && t.expires_with_leeway_us == token["expires_us"].as_i64() => {}
+        ours => {
+            return differs(
+                "api_token",
+                format!(
+                    "{:?}",
+                    ours.as_ref()
+                        .map(|t| (t.access_token.expose(), t.expires_with_leeway_us))
+                ),
+                token,
+            );
+        }
+    }
+    let fields = &answer["fields"];
+    for name in [
+        "deployment_type",
+        "server_name",
+        "status",
+        "version",
+        "organization_name",
+        "workspace_name",
+        "pro_api_url",
+        "pro_dashboard_url",
+    ] {
+        if c.field(name) != fields[name].as_str() {
+            return differs(name, format!("{:?}", c.field(name)), &fields[name]);
+        }
+    }
+    for name in ["server_id", "organization_id", "workspace_id"] {
+        if c.field(name).is_some() == fields[name].is_null() {
+            return differs(name, format!("{:?}", c.field(name)), &fields[name]);
+        }
+    }
+    Verdict::Same
+}
+
+// ---------------------------------------------------------------------------------- rich markup
+
+const MARKUP_TOKENS: &[&str] = &[
+    "[",
+    "[",
+    "[",
+    "]",
+    "]",
+    "]",
+    "\\",
+    "\\",
+    "\\[",
+    "[b]",
+    "[/b]",
+    "[/]",
+    "[link=",
+    "link=",
+    "[link=https://h:1]",
+    "[/link]",
+    "[/link]",
+    "/link",
+    "https://h:1",
+    "x",
+    "x",
+    "ab",
+    "A",
+    "1",
+    " ",
+    " ",
+    "#",
+    "@",
+    "=",
+    "/",
+    ":",
+    ":smile:",
+    "é",
+    "日",
+    "\n",
+    "\r",
+    "\x07",
+    "\t",
+    "[a",
+    "[1]",
+    "[ x]",
+    "[#f00]",
+    "[@click]",
+    "[link]",
+    "[link= x]",
+    "[link=a b]",
+    "[LINK=x]",
+    "[/LINK]",
+    "[/link ]",
+    "[link=x=y]",
+];
+
+#[test]
+fn rich_markup_is_parsed_as_rich_parses_it() {
+    let mut reference = Reference::start("markup", &[]);
+    check(
+        "rich markup",
+        22_004,
+        prop_oneof![
+            6 => tokens(MARKUP_TOKENS, 0..14),
+            1 => wild(),
+        ],
+        &[],
+        &mut reference,
+        &|m| json!({ "m": m }),
+        &|m, answer| judge_markup(m, answer),
+    );
+}
+
+fn judge_markup(m: &str, answer: &Value) -> Verdict {
+    let Ok((pieces, links)) = markup::pieces_and_links(m) else {
+        return Verdict::Refused;
+    };
+    // plain_pieces is pieces_and_links without links: it must agree on what it does not refuse.
+    if let Ok(plain) = markup::plain_pieces(m) {
+        if plain != pieces {
+            return Verdict::Differs(format!(
+                "plain_pieces {plain:?} but pieces_and_links {pieces:?}"
+            ));
+        }
+    }
+    if let Some(e) = answer.get("error") {
+        return Verdict::Differs(format!("read {pieces:?} {links:?}; rich fails: {e}"));
+    }
+    let python_pieces: Vec<&str> = answer["pieces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let ours: Vec<&str> = pieces
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if ours != python_pieces {
+        return Verdict::Differs(format!("pieces {ours:?}, rich's {python_pieces:?}"));
+    }
+    let spans: Vec<(u64, u64, String)> = answer["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s[0].as_u64().unwrap(),
+                s[1].as_u64().unwrap(),
+                s[2].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let ours: Vec<(u64, u64, String)> = links
+        .iter()
+        .map(|l| (l.start as u64, l.end as u64, format!("link {}", l.url)))
+        .collect();
+    if ours != spans {
+        return Verdict::Differs(format!("links {ours:?}, rich's spans {spans:?}"));
+    }
+    Verdict::Same
+}
+
+// ---------------------------------------------------------------------------------------- proxy
+
+const HOSTS: &[&str] = &[
+    "localhost",
+    "127.0.0.1",
+    "127.0.0.1",
+    "10.1.2.3",
+    "192.168.0.10",
+    "127.1",
+    "0x7f.0.0.1",
+    "0177.0.0.1",
+    "1.2.3.4.5",
+    "zenml.corp.example",
+    "zenml.corp.example",
+    "Zenml.Corp.Example",
+    "h",
+    "corp.example",
+    "bücher.example",
+    "BÜCHER.example",
+    "xn--bcher-kva.example",
+    "ho\tst",
+    "ho\nst",
+    "a..b",
+    "a_b",
+    "[::1]",
+    "-h",
+    "h.",
+    ".h",
+    "ﬀ.example",
+    "١٢٧.٠.٠.١",
+];
+
+const PORTS: &[&str] = &[
+    "", "", "", ":8080", ":8443", ":18443", ":0", ":65535", ":65536", ":", ":08", ":+80", ":80a",
+];
+
+const PROXY_NAMES: &[&str] = &[
+    "HTTPS_PROXY",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "https_proxy",
+    "Https_Proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "NO_PROXY",
+    "NO_PROXY",
+    "no_proxy",
+    "no_proxy",
+    "No_Proxy",
+    "REQUEST_METHOD",
+    "https://zenml.corp.example_proxy",
+    "https://127.0.0.1_proxy",
+    "all://zenml.corp.example_proxy",
+    "HTTPS_PROXY_X",
+    "_proxy",
+    "FTP_PROXY",
+    "hTTPS_proxy",
+    "https_PROXY",
+    "HTTPΣ_PROXY",
+];
+
+const NO_PROXY_ENTRIES: &[&str] = &[
+    "localhost",
+    "127.0.0.1",
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "127.0.0.1/32",
+    "127.0.0.0/1_6",
+    "127.0.0.0/+8",
+    "127.0.0.0/08",
+    "127.0.0.0/0",
+    "127.0.0.0/33",
+    "127.1/8",
+    ".example",
+    "corp.example",
+    "Corp.Example",
+    "zenml.corp.example",
+    "zenml.corp.example:8443",
+    "zenml.corp.example:443",
+    "*",
+    "h",
+    "ample",
+    "bücher.example",
+    "xn--bcher-kva.example",
+    " h ",
+    "\th",
+    "h\u{a0}",
+    "\x1ch",
+    "127.1",
+    "0.0.1",
+    "::1",
+    ".",
+    "",
+];
+
+fn no_proxy_value() -> BoxedStrategy<String> {
+    (
+        prop::collection::vec(prop::sample::select(NO_PROXY_ENTRIES), 1..4),
+        prop::sample::select(&[",", ", ", " ,", ",,"][..]),
+    )
+        .prop_map(|(entries, sep)| entries.join(sep))
+        .boxed()
+}
+
+/// (url, environment): a store URL and the variables of a process, in order, names possibly
+/// repeated and not UTF-8.
+fn proxy_case() -> impl Strategy<Value = (String, Vec<(Bytes, Bytes)>)> {
+    let url = (
+        prop::sample::select(&["https://", "https://", "http://"][..]),
+        prop_oneof![8 => prop::sample::select(HOSTS).prop_map(str::to_string), 1 => wild()],
+        prop::sample::select(PORTS),
+    )
+        .prop_map(|(s, h, p)| format!("{s}{h}{p}"));
+    let name = prop_oneof![
+        10 => prop::sample::select(PROXY_NAMES).prop_map(|n| n.as_bytes().to_vec()),
+        1 => Just(b"HTTPS\xff_PROXY".to_vec()),
+        1 => Just(b"https_proxy\xff".to_vec()),
+    ];
+    let value = prop_oneof![
+        4 => Just(b"http://proxy:3128".to_vec()),
+        1 => Just(b"http://other:3128".to_vec()),
+        2 => Just(Vec::new()),
+        1 => Just(b"GET".to_vec()),
+        1 => Just(b"http://proxy\xff:3128".to_vec()),
+        4 => no_proxy_value().prop_map(String::into_bytes),
+    ];
+    (
+        url,
+        prop::collection::vec((name.prop_map(Bytes), value.prop_map(Bytes)), 0..6),
+    )
+}
+
+#[test]
+fn proxy_rules_are_the_rules_requests_follows() {
+    let mut reference = Reference::start("proxy", &[]);
+    check(
+        "proxy rules",
+        22_005,
+        proxy_case(),
+        &[],
+        &mut reference,
+        &|(url, env)| {
+            json!({
+                "url": url,
+                "env": env.iter().map(|(n, v)| [hex(&n.0), hex(&v.0)]).collect::<Vec<_>>(),
+            })
+        },
+        &|(url, env), answer| judge_proxy(url, env, answer),
+    );
+}
+
+fn judge_proxy(url: &str, env: &[(Bytes, Bytes)], answer: &Value) -> Verdict {
+    let Some(https) = rest_store::check_url(url) else {
+        return Verdict::Refused;
+    };
+    let (host, port) = rest_store::host_and_port(url);
+    let env: Vec<(OsString, OsString)> = env
+        .iter()
+        .map(|(n, v)| {
+            (
+                OsString::from_vec(n.0.clone()),
+                OsString::from_vec(v.0.clone()),
+            )
+        })
+        .collect();
+    match proxy::proxy_used(https, host, port, &env) {
+        Err(_) => Verdict::Refused,
+        // A proxy that requests would use: the launcher leaves the call to Python.
+        Ok(Some(_)) if answer["proxy"].is_string() => Verdict::Same,
+        Ok(Some(_)) => Verdict::Refused,
+        Ok(None) => match (answer.get("error"), &answer["proxy"]) {
+            (Some(e), _) => Verdict::Differs(format!("a direct connection; requests fails: {e}")),
+            (None, Value::Null) => Verdict::Same,
+            (None, p) => Verdict::Differs(format!("a direct connection; requests uses proxy {p}")),
+        },
+    }
+}
+
+// ----------------------------------------------------------------------------------- the router
+
+const ARGV_TOKENS: &[&str] = &[
+    "--version",
+    "-v",
+    "--help",
+    "-h",
+    "--vers",
+    "-vv",
+    "--version=1",
+    "--",
+    "-",
+    "version",
+    "version",
+    "status",
+    "status",
+    "clean",
+    "clean",
+    "stack",
+    "stack",
+    "stack",
+    "list",
+    "list",
+    "list",
+    "describe",
+    "login",
+    "logout",
+    "secret",
+    "create",
+    "user",
+    "pipeline",
+    "go",
+    "-o",
+    "-o",
+    "--output",
+    "-c",
+    "--columns",
+    "-ojson",
+    "-o=json",
+    "--output=json",
+    "--output=",
+    "--columns=name",
+    "-cname",
+    "json",
+    "json",
+    "yaml",
+    "table",
+    "csv",
+    "tsv",
+    "xml",
+    "JSON",
+    "name,id",
+    "all",
+    "--name",
+    "--sort_by",
+    "--size",
+    "--yes",
+    "-y",
+    "--local",
+    "x",
+    "Stack",
+    "",
+];
+
+const ARGV_PREFIXES: &[&[&str]] = &[
+    &[],
+    &["stack", "list"],
+    &["stack", "list"],
+    &["stack", "list"],
+    &["status"],
+    &["version"],
+    &["clean"],
+    &["--version"],
+    &["--help"],
+];
+
+/// An argv: vocabulary tokens (some not UTF-8), mostly starting like the commands Rust answers.
+fn argv() -> impl Strategy<Value = Vec<Bytes>> {
+    let token = prop_oneof![
+        20 => prop::sample::select(ARGV_TOKENS).prop_map(|t| t.as_bytes().to_vec()),
+        2 => wild().prop_map(String::into_bytes),
+        1 => Just(b"-\xff".to_vec()),
+        1 => Just(b"stack\xff".to_vec()),
+    ];
+    let prefix = prop::sample::select(ARGV_PREFIXES);
+    (prefix, prop::collection::vec(token, 0..5)).prop_map(|(prefix, rest)| {
+        prefix
+            .iter()
+            .map(|t| t.as_bytes().to_vec())
+            .chain(rest)
+            .map(Bytes)
+            .collect()
+    })
+}
+
+#[test]
+fn the_router_follows_clicks_parsing_of_the_installed_cli() {
+    let generator = [
+        repo().join("src/gen_cache_theme.py"),
+        repo().join("src/gen_cache.py"),
+    ];
+    let mut extra: Vec<OsString> = vec!["zenml_cli".into(), "cli".into()];
+    extra.extend(generator.iter().map(|p| p.clone().into_os_string()));
+    let mut reference = Reference::start("router", &extra);
+    let spec: RootSpec =
+        serde_json::from_value(reference.ready["spec"].clone()).expect("the generator's root spec");
+    check(
+        "router",
+        22_006,
+        argv(),
+        &[],
+        &mut reference,
+        &|args| json!({ "args": args.iter().map(|a| hex(&a.0)).collect::<Vec<_>>() }),
+        &|args, answer| judge_route(args, &spec, answer),
+    );
+}
+
+fn judge_route(args: &[Bytes], spec: &RootSpec, answer: &Value) -> Verdict {
+    let args: Vec<OsString> = args
+        .iter()
+        .map(|a| OsString::from_vec(a.0.clone()))
+        .collect();
+    let route = route::decide(&args, false, Some(spec));
+    // The command server must not run what needs a terminal or starts daemons.
+    let path: Vec<&str> = answer["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let runs = answer.get("params").is_some();
+    if runs {
+        let not_served = route::NOT_SERVED.iter().any(|(cmd, sub, _)| {
+            path.first() == Some(cmd) && (sub.is_empty() || path.get(1) == Some(sub))
+        });
+        if not_served && route::server_refusal(&args).is_none() {
+            return Verdict::Differs(format!(
+                "the server would run {path:?}, which is in NOT_SERVED"
+            ));
+        }
+    }
+    let defaults_except = |names: &[&str]| {
+        answer["params"].as_object().is_some_and(|params| {
+            params
+                .iter()
+                .all(|(n, v)| names.contains(&n.as_str()) || v[1] == "DEFAULT")
+        })
+    };
+    let eager = answer["eager"].as_str();
+    let runs_alone = |cmd: &[&str]| runs && path == cmd && defaults_except(&[]);
+    let same = match &route {
+        Route::Delegate(_) | Route::InProcess(_) | Route::UsePythonCli => return Verdict::Refused,
+        Route::VersionFlag => eager == Some("version zenml"),
+        Route::RootHelp => eager == Some("help zenml"),
+        Route::NoArgsHelp => answer["no_args_help"] == true && path.is_empty(),
+        Route::VersionCommand => runs_alone(&["version"]),
+        Route::Status => runs_alone(&["status"]),
+        Route::CleanPrompt => runs_alone(&["clean"]),
+        Route::StackList(a) => {
+            let params = &answer["params"];
+            let option = |ours: &Option<String>, name: &str| match ours {
+                None => params[name][1] == "DEFAULT",
+                Some(v) => params[name][0] == v.as_str() && params[name][1] == "COMMANDLINE",
+            };
+            runs && path == ["stack", "list"]
+                && defaults_except(&["output_format", "columns"])
+                && option(&a.output, "output_format")
+                && option(&a.columns, "columns")
+        }
+    };
+    if same {
+        Verdict::Same
+    } else {
+        Verdict::Differs(format!("route {route:?}; Click: {answer}"))
+    }
+}
