@@ -1318,6 +1318,11 @@ fn proxy_case() -> impl Strategy<Value = (String, Vec<(Bytes, Bytes)>)> {
     )
 }
 
+/// The minimal cases of the bugs found, checked against requests on every run.
+fn proxy_regressions() -> Vec<(String, Vec<(Bytes, Bytes)>)> {
+    vec![("https://ho\tst".into(), vec![])]
+}
+
 #[test]
 fn proxy_rules_are_the_rules_requests_follows() {
     let mut reference = Reference::start("proxy", &[]);
@@ -1325,7 +1330,7 @@ fn proxy_rules_are_the_rules_requests_follows() {
         "proxy rules",
         22_005,
         proxy_case(),
-        &[],
+        &proxy_regressions(),
         &mut reference,
         &|(url, env)| {
             json!({
@@ -1539,4 +1544,15 @@ fn judge_route(args: &[Bytes], spec: &RootSpec, answer: &Value) -> Verdict {
     } else {
         Verdict::Differs(format!("route {route:?}; Click: {answer}"))
     }
+}
+
+// -------------------------------------------------------------- regressions (the bugs found here)
+
+/// A store URL whose host has a tab: requests refuses it (`InvalidURL`), the launcher read the
+/// server directly (and compared no_proxy entries with a host requests never sees).
+#[test]
+fn regression_a_control_character_in_the_store_host_is_refused() {
+    assert_eq!(rest_store::check_url("https://ho\tst"), None);
+    assert_eq!(rest_store::check_url("https://.h"), None);
+    assert_eq!(rest_store::check_url("https://bücher.example"), None);
 }
