@@ -1320,7 +1320,14 @@ fn proxy_case() -> impl Strategy<Value = (String, Vec<(Bytes, Bytes)>)> {
 
 /// The minimal cases of the bugs found, checked against requests on every run.
 fn proxy_regressions() -> Vec<(String, Vec<(Bytes, Bytes)>)> {
-    vec![("https://ho\tst".into(), vec![])]
+    let var = |n: &str, v: &str| (Bytes(n.into()), Bytes(v.into()));
+    vec![
+        ("https://ho\tst".into(), vec![]),
+        (
+            "https://zenml.corp.example".into(),
+            vec![var("https://zenml.corp.example_proxy", "localhost")],
+        ),
+    ]
 }
 
 #[test]
@@ -1555,4 +1562,19 @@ fn regression_a_control_character_in_the_store_host_is_refused() {
     assert_eq!(rest_store::check_url("https://ho\tst"), None);
     assert_eq!(rest_store::check_url("https://.h"), None);
     assert_eq!(rest_store::check_url("https://bücher.example"), None);
+}
+
+/// `https://zenml.corp.example_proxy=localhost`: requests' `select_proxy` uses the variable of
+/// the scheme and host first; the launcher only looked at `https` and `all`, and connected
+/// directly.
+#[test]
+fn regression_a_scheme_and_host_proxy_variable_is_seen() {
+    let env = [(
+        OsString::from("https://zenml.corp.example_proxy"),
+        OsString::from("localhost"),
+    )];
+    assert_eq!(
+        proxy::proxy_used(true, "zenml.corp.example", None, &env).unwrap(),
+        Some("https://zenml.corp.example_proxy".into())
+    );
 }
