@@ -1327,6 +1327,13 @@ fn proxy_regressions() -> Vec<(String, Vec<(Bytes, Bytes)>)> {
             "https://zenml.corp.example".into(),
             vec![var("https://zenml.corp.example_proxy", "localhost")],
         ),
+        (
+            "https://h".into(),
+            vec![
+                var("https_proxy", "http://proxy:3128"),
+                var("https_proxy", ""),
+            ],
+        ),
     ]
 }
 
@@ -1576,5 +1583,23 @@ fn regression_a_scheme_and_host_proxy_variable_is_seen() {
     assert_eq!(
         proxy::proxy_used(true, "zenml.corp.example", None, &env).unwrap(),
         Some("https://zenml.corp.example_proxy".into())
+    );
+}
+
+/// An environment with `https_proxy` twice (possible with execve): CPython's `os.environ` keeps
+/// the first (`http://proxy:3128`, so requests uses it); the launcher let the second (empty)
+/// remove it and read the server directly.
+#[test]
+fn regression_the_first_of_two_equal_variable_names_is_the_one_python_sees() {
+    let env = [
+        (
+            OsString::from("https_proxy"),
+            OsString::from("http://proxy:3128"),
+        ),
+        (OsString::from("https_proxy"), OsString::new()),
+    ];
+    assert_eq!(
+        proxy::proxy_used(true, "h", None, &env).unwrap(),
+        Some("https_proxy".into())
     );
 }

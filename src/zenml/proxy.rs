@@ -148,14 +148,21 @@ fn urllib_bypass(hostname: &str, no_proxy: Option<&str>) -> bool {
 }
 
 /// The variable whose proxy `requests` would use for `https`/`http` calls to `hostname:port`
-/// (`Ok(None)`: none, the launcher may connect directly), given the environment `env`.
+/// (`Ok(None)`: none, the launcher may connect directly), given the environment `env` (as the
+/// process has it: a name may appear twice, and CPython's `os.environ` keeps the first).
 pub fn proxy_used(
     https: bool,
     hostname: &str,
     port: Option<u16>,
     env: &[(OsString, OsString)],
 ) -> Result<Option<String>, Declined> {
-    let proxies = environment_proxies(env)?;
+    let mut seen = std::collections::HashSet::new();
+    let env: Vec<(OsString, OsString)> = env
+        .iter()
+        .filter(|(name, _)| seen.insert(name))
+        .cloned()
+        .collect();
+    let proxies = environment_proxies(&env)?;
     let scheme = if https { "https" } else { "http" };
     let hostname = hostname.to_lowercase();
     // `select_proxy`: the first of `scheme://host`, `scheme`, `all://host`, `all` it has.
@@ -261,6 +268,11 @@ mod tests {
             Some("all://h_proxy".into())
         );
         assert_eq!(used(true, "h", &[("https://other_proxy", p)]), None);
+        // The first of two equal names is the one CPython's os.environ has.
+        assert_eq!(
+            used(true, "h", &[("https_proxy", p), ("https_proxy", "")]),
+            Some("https_proxy".into())
+        );
     }
 
     #[test]
