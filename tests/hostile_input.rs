@@ -440,6 +440,11 @@ fn pyvenv_file() -> impl Strategy<Value = Bytes> {
     prop_oneof![20 => lines, 1 => prop::collection::vec(any::<u8>(), 0..40)].prop_map(Bytes)
 }
 
+/// The minimal cases of the bugs found, checked against CPython on every run.
+fn pyvenv_regressions() -> Vec<Bytes> {
+    [&b""[..]].iter().map(|b| Bytes(b.to_vec())).collect()
+}
+
 #[test]
 fn pyvenv_cfg_is_read_as_cpython_reads_it() {
     let mut reference = Reference::start("pyvenv", &[]);
@@ -447,7 +452,7 @@ fn pyvenv_cfg_is_read_as_cpython_reads_it() {
         "pyvenv.cfg",
         22_001,
         pyvenv_file(),
-        &[],
+        &pyvenv_regressions(),
         &mut reference,
         &|bytes| json!({ "b": hex(&bytes.0) }),
         &|bytes, answer| judge_pyvenv(&bytes.0, answer),
@@ -1602,4 +1607,14 @@ fn regression_the_first_of_two_equal_variable_names_is_the_one_python_sees() {
         proxy::proxy_used(true, "h", None, &env).unwrap(),
         Some("https_proxy".into())
     );
+}
+
+/// A pyvenv.cfg without `include-system-site-packages`: site.py's `venv()` starts from
+/// `system_site = "true"`, so the base's site-packages are on sys.path; the launcher took
+/// `false` and did not look for ZenML there.
+#[test]
+fn regression_a_pyvenv_cfg_without_the_key_includes_system_site_packages() {
+    assert!(PyvenvCfg::parse(b"").system_site_packages);
+    assert!(PyvenvCfg::parse(b"home = /usr/bin\n").system_site_packages);
+    assert!(!PyvenvCfg::parse(b"include-system-site-packages = false\n").system_site_packages);
 }

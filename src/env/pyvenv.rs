@@ -13,7 +13,7 @@ pub struct PyvenvCfg {
     pub home: Option<PathBuf>,
     /// `version` (venv, virtualenv) or `version_info` (virtualenv, uv).
     pub version: Option<PyVersion>,
-    /// `include-system-site-packages`.
+    /// `include-system-site-packages`: `true` when absent, as site.py reads it.
     pub system_site_packages: bool,
 }
 
@@ -23,7 +23,10 @@ impl PyvenvCfg {
     }
 
     pub fn parse(content: &[u8]) -> Self {
-        let mut cfg = PyvenvCfg::default();
+        let mut cfg = PyvenvCfg {
+            system_site_packages: true,
+            ..PyvenvCfg::default()
+        };
         let mut version = None;
         let mut version_info = None;
         for line in content.split(|&b| b == b'\n') {
