@@ -442,7 +442,10 @@ fn pyvenv_file() -> impl Strategy<Value = Bytes> {
 
 /// The minimal cases of the bugs found, checked against CPython on every run.
 fn pyvenv_regressions() -> Vec<Bytes> {
-    [&b""[..]].iter().map(|b| Bytes(b.to_vec())).collect()
+    [&b""[..], b"home = /usr/bin\nprompt = \xff\n"]
+        .iter()
+        .map(|b| Bytes(b.to_vec()))
+        .collect()
 }
 
 #[test]
@@ -461,6 +464,9 @@ fn pyvenv_cfg_is_read_as_cpython_reads_it() {
 
 fn judge_pyvenv(bytes: &[u8], answer: &Value) -> Verdict {
     let cfg = PyvenvCfg::parse(bytes);
+    if cfg.refused.is_some() {
+        return Verdict::Refused;
+    }
     let getpath = &answer["getpath"];
     let site = &answer["site"];
     if let Some(e) = getpath["error"].as_str().or(site["error"].as_str()) {
@@ -1617,4 +1623,24 @@ fn regression_a_pyvenv_cfg_without_the_key_includes_system_site_packages() {
     assert!(PyvenvCfg::parse(b"").system_site_packages);
     assert!(PyvenvCfg::parse(b"home = /usr/bin\n").system_site_packages);
     assert!(!PyvenvCfg::parse(b"include-system-site-packages = false\n").system_site_packages);
+}
+
+/// A pyvenv.cfg that is not UTF-8: site.py stops CPython's start-up (UnicodeDecodeError, checked
+/// on 3.10-3.13); the launcher read `home` as bytes and ran the env. Now pre-flight refuses it,
+/// one line naming the file.
+#[test]
+fn regression_a_pyvenv_cfg_python_cannot_decode_refuses_the_env() {
+    use zenml_launcher::env::preflight;
+    let dir = scratch("pyvenv-not-utf8");
+    std::fs::create_dir(dir.join("bin")).unwrap();
+    std::os::unix::fs::symlink(common::base_python(), dir.join("bin/python")).unwrap();
+    std::fs::write(dir.join("pyvenv.cfg"), b"home = /usr/bin\nprompt = \xff\n").unwrap();
+    let env = zenml_launcher::env::discovery::env_at(dir.clone());
+    let problems = preflight::check(&env, &preflight::CheckInput::default());
+    let fatal = preflight::first_fatal(&problems).expect("the env is refused");
+    let shown = fatal.error.to_string();
+    assert!(
+        shown.contains("pyvenv.cfg: not UTF-8") && !shown.contains('\n'),
+        "{shown}"
+    );
 }

@@ -15,7 +15,13 @@ pub struct PyvenvCfg {
     pub version: Option<PyVersion>,
     /// `include-system-site-packages`: `true` when absent, as site.py reads it.
     pub system_site_packages: bool,
+    /// Why CPython cannot start with this file (then nothing else is read, and pre-flight
+    /// refuses the env).
+    pub refused: Option<String>,
 }
+
+/// getpath.c's `readlines` reads at most this much; a larger file stops CPython's start-up.
+const GETPATH_MAX_FILE: usize = 32 * 1024;
 
 impl PyvenvCfg {
     pub fn read(path: &Path) -> std::io::Result<Self> {
@@ -27,6 +33,17 @@ impl PyvenvCfg {
             system_site_packages: true,
             ..PyvenvCfg::default()
         };
+        let refused = if content.len() >= GETPATH_MAX_FILE {
+            Some("larger than the 32 KiB CPython's getpath reads")
+        } else if std::str::from_utf8(content).is_err() {
+            Some("not UTF-8, which site.py cannot decode")
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            cfg.refused = Some(format!("{why}: Python cannot start with it"));
+            return cfg;
+        }
         let mut version = None;
         let mut version_info = None;
         for line in content.split(|&b| b == b'\n') {
@@ -127,8 +144,18 @@ mod tests {
     }
 
     #[test]
-    fn non_utf8_home_is_kept_as_bytes() {
+    fn files_python_cannot_start_with_are_refused() {
+        // site.py reads the file as UTF-8 and stops the start-up on anything else (3.10-3.13).
         let cfg = PyvenvCfg::parse(b"home = /bad\xffdir/bin\n");
-        assert_eq!(cfg.home.unwrap().as_os_str().as_bytes(), b"/bad\xffdir/bin");
+        assert!(
+            cfg.refused.as_deref().unwrap().contains("not UTF-8"),
+            "{cfg:?}"
+        );
+        assert_eq!(cfg.home, None);
+        let mut big = b"home = /usr/bin\n".to_vec();
+        big.resize(GETPATH_MAX_FILE, b'#');
+        assert!(PyvenvCfg::parse(&big).refused.is_some());
+        big.pop();
+        assert!(PyvenvCfg::parse(&big).refused.is_none());
     }
 }
