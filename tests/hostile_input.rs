@@ -442,10 +442,17 @@ fn pyvenv_file() -> impl Strategy<Value = Bytes> {
 
 /// The minimal cases of the bugs found, checked against CPython on every run.
 fn pyvenv_regressions() -> Vec<Bytes> {
-    [&b""[..], b"home = /usr/bin\nprompt = \xff\n"]
-        .iter()
-        .map(|b| Bytes(b.to_vec()))
-        .collect()
+    [
+        &b""[..],
+        b"home = /usr/bin\nprompt = \xff\n",
+        b"Home=/usr/bin\n",
+        b"home = /usr/bin\x0b\n",
+        b"home = /a/bin\nhome = /b/bin\n",
+        b"include-system-site-packages = false\rhome = /usr/bin\n",
+    ]
+    .iter()
+    .map(|b| Bytes(b.to_vec()))
+    .collect()
 }
 
 #[test]
@@ -1643,4 +1650,38 @@ fn regression_a_pyvenv_cfg_python_cannot_decode_refuses_the_env() {
         shown.contains("pyvenv.cfg: not UTF-8") && !shown.contains('\n'),
         "{shown}"
     );
+}
+
+/// `Home=/usr/bin`: getpath compares `key.strip().lower()` with `home`; the launcher saw no
+/// `home` and refused a venv Python runs.
+#[test]
+fn regression_a_home_key_in_capitals_is_read() {
+    let cfg = PyvenvCfg::parse(b"Home=/usr/bin\n");
+    assert_eq!(cfg.home.as_deref(), Some(std::path::Path::new("/usr/bin")));
+}
+
+/// `home = /usr/bin\x0b`: Python's `strip()` removes U+000B (and U+001C..U+001F, U+00A0, ...);
+/// the launcher's ASCII trim kept it, and looked for the base Python in `/usr/bin\x0b`.
+#[test]
+fn regression_values_are_stripped_of_pythons_white_space() {
+    let cfg = PyvenvCfg::parse(b"home = /usr/bin\x0b\n");
+    assert_eq!(cfg.home.as_deref(), Some(std::path::Path::new("/usr/bin")));
+}
+
+/// Two `home` lines: getpath takes the first (`break`); the launcher took the last, another base
+/// Python than the interpreter's.
+#[test]
+fn regression_the_first_home_line_is_the_one_getpath_reads() {
+    let cfg = PyvenvCfg::parse(b"home = /a/bin\nhome = /b/bin\n");
+    assert_eq!(cfg.home.as_deref(), Some(std::path::Path::new("/a/bin")));
+}
+
+/// A lone `\r`: site.py reads the file in text mode, where it ends a line (so
+/// `include-system-site-packages = false` counts), while getpath only splits at `\n` (so that
+/// line has no `home` key). The launcher split at `\n` for both.
+#[test]
+fn regression_a_lone_carriage_return_ends_a_line_for_site_py_only() {
+    let cfg = PyvenvCfg::parse(b"include-system-site-packages = false\rhome = /usr/bin\n");
+    assert!(!cfg.system_site_packages);
+    assert_eq!(cfg.home, None);
 }
