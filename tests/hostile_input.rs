@@ -30,7 +30,8 @@ use zenml_launcher::cli_spec::RootSpec;
 use zenml_launcher::env::PyvenvCfg;
 use zenml_launcher::render::markup;
 use zenml_launcher::route::{self, Route};
-use zenml_launcher::zenml::config::YamlMap;
+use zenml_launcher::zenml::config::{Scalar, YamlMap};
+use zenml_launcher::zenml::http::VerifySsl;
 use zenml_launcher::zenml::{credentials, proxy, rest_store};
 
 /// Cases per property and run.
@@ -296,6 +297,16 @@ fn check<S>(
     );
 }
 
+/// A lower-case identifier (`[a-z_]{1,8}`).
+fn identifier() -> BoxedStrategy<String> {
+    prop::collection::vec(
+        prop::sample::select(&b"abcdefghijklmnopqrstuvwxyz_"[..]),
+        1..9,
+    )
+    .prop_map(|b| String::from_utf8(b).unwrap())
+    .boxed()
+}
+
 /// A string strategy from weighted token pools: `count` tokens, concatenated.
 fn tokens(pool: &'static [&'static str], count: std::ops::Range<usize>) -> BoxedStrategy<String> {
     prop::collection::vec(prop::sample::select(pool), count)
@@ -499,6 +510,45 @@ fn judge_pyvenv(bytes: &[u8], answer: &Value) -> Verdict {
 
 // ---------------------------------------------------------------------------------- YAML shared
 
+/// The scalars a config most often holds (strings, booleans, integers, nulls, floats).
+const YAML_PLAIN_SCALARS: &[&str] = &[
+    "0.98.0",
+    "sql",
+    "rest",
+    "sqlite:////tmp/c/local_stores/default_zen_store/zenml.db",
+    "https://zenml.example.com",
+    "f07a065c-1bf5-4b32-871d-03c49cbeff91",
+    "password",
+    "true",
+    "false",
+    "yes",
+    "Off",
+    "null",
+    "~",
+    "30",
+    "010",
+    "0x1F",
+    "1_000",
+    "-12",
+    "1.5",
+    "x",
+    "a b",
+];
+
+/// The keys a config most often holds.
+const YAML_PLAIN_KEYS: &[&str] = &[
+    "version",
+    "store",
+    "url",
+    "type",
+    "active_stack_id",
+    "analytics_opt_in",
+    "http_timeout",
+    "verify_ssl",
+    "a",
+    "b_c",
+];
+
 /// Plain scalars PyYAML resolves to every type, and strings it treats specially.
 const YAML_SCALARS: &[&str] = &[
     // strings
@@ -673,31 +723,77 @@ struct YamlLine {
     end: &'static str,
 }
 
+/// One generated line before its indentation is known: how many levels it closes, and its
+/// parts (mostly well-formed, each part sometimes not).
+type LineParts = (
+    usize,
+    String,
+    &'static str,
+    String,
+    &'static str,
+    &'static str,
+    bool,
+);
+
+/// Lines nested as PyYAML's block mappings nest (a `key:` with no value opens a level, a line
+/// may close levels), indented by a step of 2 (sometimes 4, 1 or 3), with a line now and then
+/// off by one column.
 fn yaml_lines(
     keys: BoxedStrategy<String>,
     values: BoxedStrategy<String>,
 ) -> impl Strategy<Value = Vec<YamlLine>> {
     let line = (
-        prop_oneof![6 => Just(0usize), 4 => Just(2), 2 => Just(4), 1 => Just(1), 1 => Just(3), 1 => Just(6)],
+        prop::sample::select(&[0usize, 0, 0, 1, 1, 2][..]),
         keys,
-        prop::sample::select(&[": ", ": ", ": ", ": ", ":", ":  ", ":\t", " : "][..]),
-        prop_oneof![3 => values, 1 => Just(String::new())],
-        prop::sample::select(&["", "", "", "", "", " # c", "#c", " ", "\t"][..]),
-        prop::sample::select(
-            &[
-                "\n", "\n", "\n", "\n", "\n", "\n", "\r\n", "\r", "\u{85}", "\u{2028}", "\x0c",
-            ][..],
-        ),
+        prop_oneof![
+            30 => Just(": "),
+            1 => Just(":"),
+            1 => Just(":  "),
+            1 => Just(" : "),
+        ],
+        prop_oneof![4 => values, 1 => Just(String::new())],
+        prop_oneof![
+            40 => Just(""),
+            1 => Just(" # c"),
+            1 => Just("#c"),
+            1 => Just(" "),
+        ],
+        prop_oneof![
+            40 => Just("\n"),
+            2 => Just("\r\n"),
+            1 => Just("\r"),
+            1 => Just("\u{85}"),
+            1 => Just("\u{2028}"),
+        ],
+        prop::bool::weighted(0.04),
+    );
+    (
+        prop::sample::select(&[2usize, 2, 2, 2, 4, 1, 3][..]),
+        prop::collection::vec(line, 0..9),
     )
-        .prop_map(|(indent, key, colon, value, comment, end)| YamlLine {
-            indent,
-            key,
-            colon,
-            value,
-            comment,
-            end,
-        });
-    prop::collection::vec(line, 0..9)
+        .prop_map(|(step, lines): (usize, Vec<LineParts>)| {
+            let mut depth = 0usize;
+            let mut opens = false;
+            lines
+                .into_iter()
+                .map(|(close, key, colon, value, comment, end, off)| {
+                    depth = if opens {
+                        depth + 1
+                    } else {
+                        depth.saturating_sub(close)
+                    };
+                    opens = value.is_empty() && depth < 3;
+                    YamlLine {
+                        indent: depth * step + usize::from(off),
+                        key,
+                        colon,
+                        value,
+                        comment,
+                        end,
+                    }
+                })
+                .collect()
+        })
 }
 
 /// The text of the lines, with sometimes a stray piece (a document marker, a list item, a BOM,
@@ -776,16 +872,31 @@ fn flat_answer(flat: &Value) -> Vec<(String, String, Option<String>)> {
 
 // ---------------------------------------------------------------------------------- config.yaml
 
+/// The minimal cases of the bugs found, checked against PyYAML on every run.
+fn config_regressions() -> Vec<String> {
+    [
+        "true: 0.98.0\n",
+        "version: 2026-11-23\n",
+        "store:\n  http_timeout: 010\n",
+        "store:\n  verify_ssl: yes\n",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 #[test]
 fn config_yaml_is_read_as_pyyaml_reads_it() {
     let mut reference = Reference::start("config", &[]);
     let keys = prop_oneof![
-        8 => prop::sample::select(YAML_KEYS).prop_map(str::to_string),
+        10 => prop::sample::select(YAML_PLAIN_KEYS).prop_map(str::to_string),
+        10 => identifier(),
+        2 => prop::sample::select(YAML_KEYS).prop_map(str::to_string),
         1 => wild(),
     ]
     .boxed();
     let values = prop_oneof![
-        8 => prop::sample::select(YAML_SCALARS).prop_map(str::to_string),
+        24 => prop::sample::select(YAML_PLAIN_SCALARS).prop_map(str::to_string),
+        4 => prop::sample::select(YAML_SCALARS).prop_map(str::to_string),
         1 => wild(),
     ]
     .boxed();
@@ -793,7 +904,7 @@ fn config_yaml_is_read_as_pyyaml_reads_it() {
         "config.yaml",
         22_002,
         yaml_text(yaml_lines(keys, values)),
-        &[],
+        &config_regressions(),
         &mut reference,
         &|text| json!({ "t": text }),
         &|text, answer| judge_config(text, answer),
@@ -812,14 +923,8 @@ fn judge_config(text: &str, answer: &Value) -> Verdict {
     }
     let python = flat_answer(&answer["flat"]);
     let ours: Vec<(String, String, Option<String>)> = map
-        .0
-        .iter()
-        .map(|(k, v)| (k.clone(), "str".to_string(), Some(v.clone())))
-        .collect();
-    // `key:` with nothing under it is None for PyYAML; the launcher has no such key.
-    let python: Vec<_> = python
-        .into_iter()
-        .filter(|(k, t, _)| t != "null" || ours.iter().any(|(o, _, _)| o == k))
+        .entries()
+        .map(|(k, v)| (k.to_string(), v.type_name().to_string(), v.text()))
         .collect();
     let comparable = |v: &[(String, String, Option<String>)]| {
         let mut v: Vec<(String, String, Option<String>)> = v
@@ -1684,4 +1789,36 @@ fn regression_a_lone_carriage_return_ends_a_line_for_site_py_only() {
     let cfg = PyvenvCfg::parse(b"include-system-site-packages = false\rhome = /usr/bin\n");
     assert!(!cfg.system_site_packages);
     assert_eq!(cfg.home, None);
+}
+
+/// `true: 0.98.0`: PyYAML's key is the boolean `True`; the launcher read a key `"true"`.
+#[test]
+fn regression_a_key_pyyaml_reads_as_a_boolean_is_refused() {
+    assert!(YamlMap::parse("true: 0.98.0\n").is_err());
+    assert!(YamlMap::parse("1: x\n").is_err());
+}
+
+/// `version: 2026-11-23`: PyYAML constructs a `datetime.date`; the launcher read the string.
+#[test]
+fn regression_a_timestamp_is_refused() {
+    assert!(YamlMap::parse("version: 2026-11-23\n").is_err());
+}
+
+/// `http_timeout: 010` is YAML 1.1's octal 8 for PyYAML (so for ZenML's timeout); the launcher
+/// parsed 10.
+#[test]
+fn regression_an_octal_http_timeout_is_pyyamls_integer() {
+    let map = YamlMap::parse("store:\n  http_timeout: 010\n").unwrap();
+    assert_eq!(map.get_scalar("store.http_timeout"), Some(&Scalar::Int(8)));
+    assert_eq!(map.get("store.http_timeout"), None);
+}
+
+/// `verify_ssl: yes` is PyYAML's `True`; the launcher took `yes` as the path of a CA bundle.
+#[test]
+fn regression_verify_ssl_yes_is_a_boolean() {
+    let map = YamlMap::parse("store:\n  verify_ssl: yes\n").unwrap();
+    assert_eq!(
+        VerifySsl::from_config(map.get_scalar("store.verify_ssl")),
+        Ok(VerifySsl::Yes)
+    );
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::declined::Declined;
 use crate::vars;
-use crate::zenml::config::YamlMap;
+use crate::zenml::config::{Scalar, YamlMap};
 use crate::zenml::credentials::{self, ServerCredentials};
 use crate::zenml::http::{self, Client, Verify, VerifySsl};
 use crate::zenml::paths;
@@ -119,15 +119,19 @@ impl Server {
                 vars::ZENML_DISABLE_CREDENTIALS_DISK_CACHING
             )));
         }
-        let timeout = match global.get("store.http_timeout") {
+        let timeout = match global.get_scalar("store.http_timeout") {
             None => DEFAULT_HTTP_TIMEOUT,
-            Some(t) => t.parse::<u64>().map_err(|_| "http_timeout not an int")?,
+            Some(Scalar::Int(t)) => u64::try_from(*t).map_err(|_| "http_timeout negative")?,
+            Some(_) => return Err("http_timeout not an int".into()),
         };
         if timeout == 0 {
             return Err("http_timeout 0".into());
         }
         let verify = if https {
-            Some(VerifySsl::parse(global.get("store.verify_ssl")).resolve(site_packages)?)
+            Some(
+                VerifySsl::from_config(global.get_scalar("store.verify_ssl"))?
+                    .resolve(site_packages)?,
+            )
         } else {
             None
         };
