@@ -879,6 +879,12 @@ fn config_regressions() -> Vec<String> {
         "version: 2026-11-23\n",
         "store:\n  http_timeout: 010\n",
         "store:\n  verify_ssl: yes\n",
+        "version:0.98.0\n",
+        "a: \u{e}\n",
+        "\t",
+        "a: x\u{2028}y\n",
+        "type: a:\n",
+        "a:\n    b: 1\n  c: 2\n",
     ]
     .map(String::from)
     .to_vec()
@@ -1821,4 +1827,36 @@ fn regression_verify_ssl_yes_is_a_boolean() {
         VerifySsl::from_config(map.get_scalar("store.verify_ssl")),
         Ok(VerifySsl::Yes)
     );
+}
+
+/// `version:0.98.0`: without a space after the colon PyYAML reads one plain scalar, the whole
+/// document a string (ZenML: "not a valid YAML file"); the launcher read `version: 0.98.0`.
+#[test]
+fn regression_a_colon_without_a_space_is_not_a_key() {
+    assert!(YamlMap::parse("version:0.98.0\n").is_err());
+}
+
+/// `a: \x0e` and a lone tab: PyYAML's reader and scanner reject them (ReaderError,
+/// ScannerError); the launcher read `a` and an empty mapping.
+#[test]
+fn regression_characters_pyyaml_rejects_are_refused() {
+    assert!(YamlMap::parse("a: \u{e}\n").is_err());
+    assert!(YamlMap::parse("\t").is_err());
+    assert!(YamlMap::parse("a: \u{7f}\n").is_err());
+}
+
+/// `a: x\u{2028}y`: U+2028 (and U+0085) end a line for PyYAML; the launcher kept them in the
+/// value.
+#[test]
+fn regression_unicode_line_breaks_are_refused() {
+    assert!(YamlMap::parse("a: x\u{2028}y\n").is_err());
+    assert!(YamlMap::parse("a: x\u{85}y\n").is_err());
+}
+
+/// `type: a:` and a line indented between two levels: PyYAML fails ("mapping values are not
+/// allowed here", "expected <block end>"); the launcher read `type = "a:"` and `a.c`.
+#[test]
+fn regression_lines_pyyaml_cannot_parse_are_refused() {
+    assert!(YamlMap::parse("type: a:\n").is_err());
+    assert!(YamlMap::parse("a:\n    b: 1\n  c: 2\n").is_err());
 }

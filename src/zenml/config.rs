@@ -1,11 +1,12 @@
 //! ZenML's `config.yaml` files (global and repository), read without Python.
 //!
 //! They are written by PyYAML's `yaml.dump(..., sort_keys=True)` in block style. Only that plain
-//! shape is read: nested mappings by indentation and plain scalars, each typed as PyYAML's
-//! `safe_load` types it ([`resolve_plain`]: strings, booleans, integers, nulls, floats). Anything
-//! else (quotes, flow collections, anchors, multi-line scalars, tabs, timestamps, keys that are
-//! not strings) is refused, and the caller delegates. tests/hostile_input.rs compares it with
-//! PyYAML.
+//! shape is read ([`block_mapping`], also used for `credentials.yaml`): nested mappings by
+//! indentation and plain scalars, each typed as PyYAML's `safe_load` types it
+//! ([`resolve_plain`]: strings, booleans, integers, nulls, floats). Anything else (quotes, flow
+//! collections, anchors, multi-line scalars, tabs, characters PyYAML rejects, timestamps, keys
+//! that are not strings) is refused, and the caller delegates. tests/hostile_input.rs compares it
+//! with PyYAML.
 
 use crate::declined::Declined;
 use std::collections::BTreeMap;
@@ -192,77 +193,200 @@ impl YamlMap {
     }
 
     pub fn parse(text: &str) -> Result<Self, Declined> {
-        let mut map = BTreeMap::new();
-        // (indent, key) of the open mappings.
-        let mut stack: Vec<(usize, String)> = Vec::new();
-        // A `key:` with nothing after it yet: null unless a deeper line follows.
-        let mut pending: Option<(usize, String)> = None;
-        // Every dotted key so far, mappings included (PyYAML's last duplicate would win).
-        let mut seen = std::collections::HashSet::new();
-        for (n, raw) in text.lines().enumerate() {
-            let err = |what: &str| Declined::new(format!("line {}: {what}", n + 1));
-            if raw.trim().is_empty() {
-                continue;
-            }
-            if raw.contains('\t') {
-                return Err(err("tab"));
-            }
-            let indent = raw.len() - raw.trim_start().len();
-            let line = raw.trim_start();
-            if line.starts_with('#')
-                || line.starts_with("- ")
-                || line == "-"
-                || line.starts_with("---")
-            {
-                return Err(err("not a plain block mapping"));
-            }
-            let (key, value) = line.split_once(':').ok_or_else(|| err("no key"))?;
-            if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || key.is_empty() {
-                return Err(err("unusual key"));
-            }
-            if !matches!(resolve_plain(key), Ok(Scalar::Str(_))) {
-                return Err(err("a key PyYAML does not read as a string"));
-            }
-            if let Some((i, dotted)) = pending.take() {
-                if indent > i {
-                    stack.push((i, dotted.rsplit('.').next().unwrap_or_default().to_string()));
+        fn flatten(prefix: &str, entries: Vec<(String, Node)>, map: &mut BTreeMap<String, Scalar>) {
+            for (key, node) in entries {
+                let dotted = if prefix.is_empty() {
+                    key
                 } else {
-                    map.insert(dotted, Scalar::Null);
+                    format!("{prefix}.{key}")
+                };
+                match node {
+                    Node::Scalar(s) => {
+                        map.insert(dotted, s);
+                    }
+                    Node::Map(m) => flatten(&dotted, m, map),
                 }
             }
-            while stack.last().is_some_and(|(i, _)| *i >= indent) {
-                stack.pop();
-            }
-            let path: Vec<&str> = stack.iter().map(|(_, k)| k.as_str()).chain([key]).collect();
-            let dotted = path.join(".");
-            if !seen.insert(dotted.clone()) {
-                return Err(err("duplicate key"));
-            }
-            let value = value.strip_prefix(' ').unwrap_or(value);
-            if value.is_empty() {
-                pending = Some((indent, dotted));
-                continue;
-            }
-            if !plain_scalar(value) {
-                return Err(err("not a plain scalar"));
-            }
-            let scalar = resolve_plain(value).map_err(|e| err(&e.to_string()))?;
-            map.insert(dotted, scalar);
         }
-        if let Some((_, dotted)) = pending {
-            map.insert(dotted, Scalar::Null);
-        }
+        let entries = block_mapping(text, &CONFIG_SHAPE)?;
+        let mut map = BTreeMap::new();
+        flatten("", entries, &mut map);
         Ok(YamlMap(map))
     }
 }
 
-/// A PyYAML plain scalar that reads back as the same text.
-fn plain_scalar(value: &str) -> bool {
-    let first = value.chars().next().unwrap_or(' ');
-    !"'\"{[&*!|>%@`#,?-".contains(first)
-        && !value.contains(" #")
-        && !value.contains(": ")
-        && value.trim() == value
+/// The config's keys: ZenML's field names (no `.`, so the dotted keys are unambiguous).
+const CONFIG_SHAPE: Shape = Shape {
+    key: |k| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+    quoted: false,
+};
+
+/// A value of a block mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Scalar(Scalar),
+    /// The entries in file order.
+    Map(Vec<(String, Node)>),
+}
+
+/// What a block mapping's keys and values may be, beyond the rest of [`block_mapping`]'s rules.
+pub struct Shape {
+    /// Which plain keys are accepted (they must also be strings for PyYAML).
+    pub key: fn(&str) -> bool,
+    /// Whether single-quoted scalar values (one line) are read.
+    pub quoted: bool,
+}
+
+/// A character PyYAML's reader accepts (printable) and that the lines here can hold: no tab, no
+/// line break but `\n` (`\r` is translated first), no BOM.
+fn modelled_char(c: char) -> bool {
+    c == '\n'
+        || (' '..='~').contains(&c)
+        || (c >= '\u{a0}'
+            && !matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+            ))
+}
+
+/// PyYAML's `safe_load` of a file in the plain block shape `yaml.dump` writes: `key: value`
+/// lines nested by indentation, plain scalars (typed as PyYAML types them) and, with
+/// `shape.quoted`, one-line single-quoted strings. The text is first read as Python's text mode
+/// reads it (universal newlines). Anything else is refused: characters PyYAML rejects, tabs and
+/// other line breaks, comments, document markers, flow collections, anchors, tags, block
+/// scalars and sequences, multi-line scalars, keys that are not strings or are repeated,
+/// indentation PyYAML would read otherwise.
+pub fn block_mapping(text: &str, shape: &Shape) -> Result<Vec<(String, Node)>, Declined> {
+    struct Level {
+        indent: usize,
+        /// The key (in the level below) this mapping is the value of.
+        key: Option<String>,
+        entries: Vec<(String, Node)>,
+    }
+    let close = |levels: &mut Vec<Level>| {
+        let level = levels.pop().expect("a nested level");
+        let parent = levels.last_mut().expect("under the root");
+        parent
+            .entries
+            .push((level.key.expect("nested"), Node::Map(level.entries)));
+    };
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    if let Some(c) = text.chars().find(|&c| !modelled_char(c)) {
+        return Err(Declined::new(format!("character {c:?} not modelled")));
+    }
+    let mut levels: Vec<Level> = Vec::new();
+    // A `key:` with nothing after it: a mapping if deeper lines follow, else null.
+    let mut pending: Option<(usize, String)> = None;
+    for (n, line) in text.split('\n').enumerate() {
+        let err = |what: &str| Declined::new(format!("line {}: {what}", n + 1));
+        let content = line.trim_start_matches(' ');
+        if content.is_empty() {
+            continue;
+        }
+        let indent = line.len() - content.len();
+        match pending.take() {
+            Some((above, key)) if indent > above => levels.push(Level {
+                indent,
+                key: Some(key),
+                entries: Vec::new(),
+            }),
+            Some((_, key)) => {
+                let top = levels.last_mut().expect("a pending key has a level");
+                top.entries.push((key, Node::Scalar(Scalar::Null)));
+            }
+            None => {}
+        }
+        if levels.is_empty() {
+            levels.push(Level {
+                indent,
+                key: None,
+                entries: Vec::new(),
+            });
+        }
+        while indent < levels.last().map_or(0, |l| l.indent) {
+            if levels.len() == 1 {
+                return Err(err("a line left of the first key"));
+            }
+            close(&mut levels);
+        }
+        let top = levels.last_mut().expect("a level");
+        if indent != top.indent {
+            return Err(err("indentation not modelled"));
+        }
+        let (key, rest) = match content.find(": ") {
+            Some(i) => (&content[..i], &content[i + 2..]),
+            None => match content.strip_suffix(':') {
+                Some(key) => (key, ""),
+                None => return Err(err("not a `key: value` line")),
+            },
+        };
+        if key.is_empty()
+            || key.chars().count() > 1000
+            || !(shape.key)(key)
+            || !plain_start(key)
+            || key.ends_with([' ', ':'])
+            || key.contains(" #")
+            || !matches!(resolve_plain(key), Ok(Scalar::Str(_)))
+        {
+            return Err(err("a key not modelled"));
+        }
+        if top.entries.iter().any(|(k, _)| k == key) {
+            return Err(err("a repeated key"));
+        }
+        if rest.trim_start_matches(' ').is_empty() {
+            pending = Some((indent, key.to_string()));
+            continue;
+        }
+        let value = scalar(rest, shape).map_err(|e| err(&e.to_string()))?;
+        top.entries.push((key.to_string(), Node::Scalar(value)));
+    }
+    if let Some((_, key)) = pending {
+        let top = levels.last_mut().expect("a pending key has a level");
+        top.entries.push((key, Node::Scalar(Scalar::Null)));
+    }
+    while levels.len() > 1 {
+        close(&mut levels);
+    }
+    Ok(levels.pop().map(|l| l.entries).unwrap_or_default())
+}
+
+/// PyYAML's `check_plain` in block context: a plain scalar may start with `-`, `?` or `:` only
+/// when a non-space follows, and with no other indicator.
+fn plain_start(text: &str) -> bool {
+    let mut chars = text.chars();
+    let first = chars.next().unwrap_or(' ');
+    let second = chars.next();
+    !"-?:,[]{}#&*!|>'\"%@` ".contains(first)
+        || ("-?:".contains(first) && second.is_some_and(|c| c != ' '))
+}
+
+/// A one-line value: plain (typed) or, with `shape.quoted`, single-quoted (a string).
+fn scalar(text: &str, shape: &Shape) -> Result<Scalar, Declined> {
+    if shape.quoted {
+        if let Some(inner) = text.strip_prefix('\'') {
+            let inner = inner
+                .strip_suffix('\'')
+                .ok_or_else(|| Declined::new("a quoted scalar with text after it"))?;
+            let mut out = String::new();
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                if c == '\'' && chars.next() != Some('\'') {
+                    return Err(Declined::new("a lone quote in a quoted scalar"));
+                }
+                out.push(c);
+            }
+            return Ok(Scalar::Str(out));
+        }
+    }
+    if text.starts_with(' ')
+        || !plain_start(text)
+        || text.contains(": ")
+        || text.contains(" #")
+        || text.ends_with([' ', ':'])
+    {
+        return Err(Declined::new("not a plain scalar"));
+    }
+    resolve_plain(text)
 }
 
 /// `8-4-4-4-12` from 32 hex digits.
@@ -381,6 +505,23 @@ version: 0.98.0
         assert!(YamlMap::parse("a:\n- 1\n").is_err());
         assert!(YamlMap::parse("a: 1\na: 2\n").is_err());
         assert!(YamlMap::parse("b:\n  c: 1\nb:\n  d: 2\n").is_err());
+        for bad in [
+            "a:b\n",
+            "a: b:\n",
+            "a: x\u{1}\n",
+            "a: x\u{85}y\n",
+            "\t",
+            "a:\n    b: 1\n  c: 2\n",
+            "  a: 1\nb: 2\n",
+            "a: 1\n  b: 2\n",
+            "# c\na: 1\n",
+        ] {
+            assert!(YamlMap::parse(bad).is_err(), "{bad:?}");
+        }
+        let m = YamlMap::parse("a: -12\r\nb: x\rc: ?x\n").unwrap();
+        assert_eq!(m.get_scalar("a"), Some(&Scalar::Int(-12)));
+        assert_eq!(m.get("b"), Some("x"));
+        assert_eq!(m.get("c"), Some("?x"));
     }
 
     #[test]
