@@ -1217,6 +1217,23 @@ fn credentials_file() -> impl Strategy<Value = (String, String)> {
         .prop_map(|(entries, stray, url)| (entries + &stray, url.to_string()))
 }
 
+/// The minimal cases of the bugs found, checked against ZenML's loader on every run.
+fn credentials_regressions() -> Vec<(String, String)> {
+    let url = "https://127.0.0.1:18443";
+    [
+        "https://a:\n  api_key: ZENKEY_abc==\n",
+        "https://127.0.0.1:18443:\n  deployment_type: ZENKEY_abc==\n  url: https://127.0.0.1:18443\n",
+        "https://127.0.0.1:18443:\n  url: https://127.0.0.1:18443\n  status: 123\n",
+        "https://127.0.0.1:18443:\n  url: https://127.0.0.1:18443\n  api_key: k\nhttps://127.0.0.1:18443:\n  url: https://127.0.0.1:18443\n",
+        "https://127.0.0.1:18443:\n  url: https://127.0.0.1:18443\n  api_token:\n    access_token: t\n    expires_at: '2026-02-30T00:00:00Z'\n",
+        "https://127.0.0.1:18443:\n  url: https://127.0.0.1:18443\n  api_key: ''\n",
+        "https://a:\n",
+    ]
+    .iter()
+    .map(|t| (t.to_string(), url.to_string()))
+    .collect()
+}
+
 #[test]
 fn credentials_yaml_is_read_as_zenml_reads_it() {
     let mut reference = Reference::start("credentials", &[]);
@@ -1224,7 +1241,7 @@ fn credentials_yaml_is_read_as_zenml_reads_it() {
         "credentials.yaml",
         22_003,
         credentials_file(),
-        &[],
+        &credentials_regressions(),
         &mut reference,
         &|(text, url)| json!({ "t": text, "url": url }),
         &|(text, url)| answers(credentials::parse(text, url).is_ok()),
@@ -1994,4 +2011,63 @@ fn regression_unicode_line_breaks_are_refused() {
 fn regression_lines_pyyaml_cannot_parse_are_refused() {
     assert!(YamlMap::parse("type: a:\n").is_err());
     assert!(YamlMap::parse("a:\n    b: 1\n  c: 2\n").is_err());
+}
+
+/// The credentials of the store's server, and a `credentials.yaml` whose other entry has no
+/// `url`: ZenML's loader logs "Failed to load credentials for https://a" (printed by `zenml
+/// status`); the launcher looked at its own entry only and printed nothing.
+#[test]
+fn regression_an_entry_zenml_rejects_for_another_server_is_refused() {
+    let text = "https://a:\n  api_key: ZENKEY_abc==\nhttps://h:\n  url: https://h\n";
+    assert!(credentials::parse(text, "https://h").is_err());
+}
+
+/// `deployment_type: ZENKEY_abc==` and `status: 123`: pydantic rejects the entry (an unknown
+/// ServerDeploymentType, an int for a str), ZenML drops it with a warning; the launcher used it.
+#[test]
+fn regression_a_field_pydantic_rejects_is_refused() {
+    let entry = |field: &str| format!("https://h:\n  url: https://h\n  {field}\n");
+    for field in [
+        "deployment_type: ZENKEY_abc==",
+        "status: 123",
+        "version: 1.5",
+    ] {
+        assert!(
+            credentials::parse(&entry(field), "https://h").is_err(),
+            "{field}"
+        );
+    }
+}
+
+/// The same server twice: PyYAML keeps the last entry; the launcher took the first (its API key).
+#[test]
+fn regression_a_repeated_server_entry_is_refused() {
+    let text = "https://h:\n  url: https://h\n  api_key: k\nhttps://h:\n  url: https://h\n";
+    assert!(credentials::parse(text, "https://h").is_err());
+}
+
+/// `expires_at: '2026-02-30T00:00:00Z'`: pydantic rejects the date (ZenML drops the entry with a
+/// warning); the launcher computed March 2nd.
+#[test]
+fn regression_an_impossible_expiry_date_is_refused() {
+    let text = "https://h:\n  url: https://h\n  api_token:\n    access_token: t\n    expires_at: '2026-02-30T00:00:00Z'\n";
+    assert!(credentials::parse(text, "https://h").is_err());
+    assert_eq!(credentials::unix_seconds("2026-02-30T00:00:00Z"), None);
+    assert_eq!(credentials::unix_seconds("2026-11-29T10:00:60Z"), None);
+    assert!(credentials::unix_seconds("2028-02-29T00:00:00Z").is_some());
+}
+
+/// `api_key: ''`: `auth_status` tests it for truth ("N/A"), `can_refresh_token` for `None`; the
+/// launcher printed "API key".
+#[test]
+fn regression_an_empty_api_key_is_refused() {
+    let text = "https://h:\n  url: https://h\n  api_key: ''\n";
+    assert!(credentials::parse(text, "https://h").is_err());
+}
+
+/// A server entry with nothing under it: `ServerCredentials(**None)` raises a TypeError in
+/// ZenML's loader; the launcher ignored it.
+#[test]
+fn regression_an_empty_server_entry_is_refused() {
+    assert!(credentials::parse("https://a:\nhttps://h:\n  url: https://h\n", "https://h").is_err());
 }
