@@ -13,7 +13,8 @@
 #                `include-system-site-packages`
 #   config       `yaml.safe_load` of the text as ZenML reads it (`open(path, encoding="utf-8")`)
 #   credentials  ZenML's `CredentialsStore._load_credentials` steps: PyYAML, then
-#                `ServerCredentials(**entry)` for every entry
+#                `ServerCredentials(**entry)` for every entry (and, when ready, files ZenML's
+#                `_save_credentials` steps write for the usual logins)
 #   markup       rich's `markup.render` (no emoji), recording the pieces it appends
 #   proxy        `requests`: the prepared URL, `get_environ_proxies` and `select_proxy`, over an
 #                `os.environ` built as CPython builds it from an environment block
@@ -287,7 +288,51 @@ def credentials_setup():
             },
         }
 
-    return {}, answer
+    # Files as ZenML writes them (`_save_credentials`: model_dump in JSON mode, write_yaml), for
+    # the usual logins: an API key with a device-flow-like token, a local server's token, a
+    # password; the launcher must read these.
+    import tempfile
+    import uuid
+
+    from zenml.login.credentials import APIToken
+    from zenml.utils import yaml_utils
+
+    now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    logins = [
+        ServerCredentials(
+            url="https://127.0.0.1:18443",
+            api_key="ZENKEY_" + "eyJpZCI6ICIxMjM0NTY3OCJ9" * 4,
+            api_token=APIToken(
+                access_token="eyJhbGciOiJIUzI1NiJ9." + "x" * 200,
+                expires_in=3600,
+                expires_at=now,
+                leeway=30,
+                device_id=uuid.uuid4(),
+            ),
+            server_id=uuid.uuid4(),
+            deployment_type="other",
+            server_name="default",
+            status="available",
+            version="0.98.0",
+        ),
+        ServerCredentials(
+            url="http://127.0.0.1:8237",
+            api_token=APIToken(access_token="tok", expires_at=now.replace(tzinfo=None)),
+        ),
+        ServerCredentials(url="https://zenml.example.com", username="u", password="p"),
+    ]
+    written = []
+    path = os.path.join(tempfile.mkdtemp(prefix="hostile-credentials-"), "credentials.yaml")
+    for subset in ([c] for c in logins + [logins]):
+        subset = logins if subset == [logins] else subset
+        store = {
+            c.url: c.model_dump(mode="json", exclude_none=True, exclude_unset=True)
+            for c in subset
+        }
+        yaml_utils.write_yaml(path, store)
+        with open(path, encoding="utf-8") as f:
+            written.append([f.read(), [c.url for c in subset]])
+    return {"written": written}, answer
 
 
 # ---------------------------------------------------------------------------------------- markup
