@@ -107,6 +107,13 @@ pub fn check(env: &PythonEnv, input: &CheckInput) -> Vec<Problem> {
         );
         return finish(problems);
     }
+    if let Some(why) = env.pyvenv.as_ref().and_then(|c| c.refused.as_ref()) {
+        fatal!(
+            format!("{}: {why}", cfg_path.display()),
+            format!("fix or recreate that file; {leave}"),
+        );
+        return finish(problems);
+    }
     let Some(version) = env.version else {
         fatal!(
             format!(

@@ -3,13 +3,15 @@
 //!
 //! The file is written by `yaml_utils.write_yaml` (PyYAML block style): top-level keys are server
 //! URLs, each a mapping of `ServerCredentials` fields; `api_token` a nested mapping. Only that
-//! plain shape is read (plain or single-quoted scalars, nested mappings); anything else makes the
-//! caller leave the call to Python.
+//! plain shape is read (`config::block_mapping`: plain or single-quoted scalars, nested
+//! mappings), and every entry is checked as pydantic checks it; anything else makes the caller
+//! leave the call to Python. tests/hostile_input.rs compares it with ZenML's own loader.
 //!
 //! Secrets (the key, the token, a password) are kept in [`Secret`], whose `Debug` never shows
 //! them, and are only ever put in an `Authorization` header.
 
 use crate::declined::Declined;
+use crate::zenml::config::{Node, Scalar, Shape, block_mapping, uuid_hex};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,11 +45,14 @@ pub struct ApiToken {
 /// The `ServerCredentials` of one server URL, as far as the Rust routes use them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerCredentials {
+    /// The entry's `url` field.
     pub url: String,
     pub api_key: Option<Secret>,
+    /// A `username` and a `password` (neither null).
     pub has_password: bool,
     pub api_token: Option<ApiToken>,
-    /// The other scalar fields, by name (`status`, `deployment_type`, `organization_id`, …).
+    /// The other string fields ZenML's model has, when set (`status`, `deployment_type`,
+    /// `organization_id`, …).
     pub fields: BTreeMap<String, String>,
 }
 
@@ -88,167 +93,189 @@ pub fn read(path: &Path, url: &str) -> Result<Option<ServerCredentials>, Decline
     parse(&text, url).map_err(|e| Declined::new(format!("{}: {e}", path.display())))
 }
 
-/// One parsed line: indent, key, value (`None`: a nested mapping follows).
-fn lines(text: &str) -> Result<Vec<(usize, String, Option<String>)>, Declined> {
-    let mut out = Vec::new();
-    for (n, raw) in text.lines().enumerate() {
-        let err = |what: &str| Declined::new(format!("line {}: {what}", n + 1));
-        if raw.trim().is_empty() {
-            continue;
-        }
-        if raw.contains('\t') {
-            return Err(err("tab"));
-        }
-        let indent = raw.len() - raw.trim_start().len();
-        let line = raw.trim_start();
-        if line.starts_with(['#', '-', '\'', '"', '{', '[', '?', '&', '*', '!', '|', '>']) {
-            return Err(err("not a plain block mapping"));
-        }
-        let (key, value) = match line.split_once(": ") {
-            Some((k, v)) => (
-                k,
-                Some(scalar(v).ok_or_else(|| err("scalar not modelled"))?),
-            ),
-            None => match line.strip_suffix(':') {
-                Some(k) => (k, None),
-                None => return Err(err("not a key")),
-            },
+/// The shape read: keys are plain scalars without white space (the server URLs, the field
+/// names), values plain or single-quoted.
+const CREDENTIALS_SHAPE: Shape = Shape {
+    key: |k| !k.contains(char::is_whitespace),
+    quoted: true,
+};
+
+/// `ServerDeploymentType`'s values (zenml/enums.py, 0.98.0): pydantic rejects any other, and
+/// ZenML then drops the entry with a warning.
+const DEPLOYMENT_TYPES: &[&str] = &[
+    "local",
+    "docker",
+    "kubernetes",
+    "aws",
+    "gcp",
+    "azure",
+    "alpha",
+    "other",
+    "hf_spaces",
+    "sandbox",
+    "cloud",
+];
+
+/// [`read`] of the text of a `credentials.yaml`, as `CredentialsStore._load_credentials` loads
+/// it: PyYAML, then `ServerCredentials(**entry)` for every entry. An entry pydantic would reject
+/// makes ZenML log a warning (and a file it cannot load, an error), whichever server it is for,
+/// so every entry is checked and anything not certainly valid is refused.
+pub fn parse(text: &str, url: &str) -> Result<Option<ServerCredentials>, Declined> {
+    let mut found = None;
+    for (key, node) in block_mapping(text, &CREDENTIALS_SHAPE)? {
+        let Node::Map(fields) = node else {
+            return Err(Declined::new(format!("entry {key}: not a mapping")));
         };
-        if key.is_empty() || key.contains(": ") || key.contains(" #") {
-            return Err(err("unusual key"));
-        }
-        out.push((indent, key.to_string(), value));
-    }
-    Ok(out)
-}
-
-/// A plain or single-quoted PyYAML scalar's text.
-fn scalar(value: &str) -> Option<String> {
-    if let Some(inner) = value.strip_prefix('\'') {
-        let inner = inner.strip_suffix('\'')?;
-        let text = inner.replace("''", "'");
-        // A lone quote inside would have been doubled.
-        if inner.replace("''", "").contains('\'') {
-            return None;
-        }
-        return Some(text);
-    }
-    let first = value.chars().next()?;
-    if "\"{[&*!|>%@`#,?-".contains(first) || value.contains(" #") || value.trim() != value {
-        return None;
-    }
-    Some(value.to_string())
-}
-
-fn parse(text: &str, url: &str) -> Result<Option<ServerCredentials>, Declined> {
-    let lines = lines(text)?;
-    let mut i = 0;
-    while i < lines.len() {
-        let (indent, key, value) = &lines[i];
-        if *indent != 0 || value.is_some() {
-            return Err(Declined::new(format!("entry {key}: not a server mapping")));
-        }
-        let start = i + 1;
-        let mut end = start;
-        while end < lines.len() && lines[end].0 > 0 {
-            end += 1;
-        }
+        let credentials = entry(fields).map_err(|e| Declined::new(format!("entry {key}: {e}")))?;
         if key == url {
-            return entry(url, &lines[start..end]).map(Some);
+            found = Some(credentials);
         }
-        i = end;
     }
-    Ok(None)
+    Ok(found)
 }
 
-fn entry(
-    url: &str,
-    lines: &[(usize, String, Option<String>)],
-) -> Result<ServerCredentials, Declined> {
-    let Some(field_indent) = lines.first().map(|l| l.0) else {
-        return Err("empty server entry".into());
-    };
-    let mut fields = BTreeMap::new();
-    let mut token: BTreeMap<String, String> = BTreeMap::new();
-    let mut has_token = false;
-    let mut i = 0;
-    while i < lines.len() {
-        let (indent, key, value) = &lines[i];
-        if *indent != field_indent {
-            return Err(Declined::new(format!(
-                "field {key}: unexpected indentation"
-            )));
-        }
-        match value {
-            Some(v) => {
-                fields.insert(key.clone(), v.clone());
-                i += 1;
+/// An `Optional[str]` field: a string or null (pydantic takes no other type for `str`).
+fn optional_str(name: &str, node: Node) -> Result<Option<String>, Declined> {
+    match node {
+        Node::Scalar(Scalar::Str(s)) => Ok(Some(s)),
+        Node::Scalar(Scalar::Null) => Ok(None),
+        _ => Err(Declined::new(format!("{name} not a string"))),
+    }
+}
+
+/// An `Optional[UUID]` field, in the canonical form only (pydantic takes a few more).
+fn optional_uuid(name: &str, node: Node) -> Result<Option<String>, Declined> {
+    let value = optional_str(name, node)?;
+    if value.as_deref().is_some_and(|v| uuid_hex(v).is_none()) {
+        return Err(Declined::new(format!("{name} not a canonical UUID")));
+    }
+    Ok(value)
+}
+
+/// An `Optional[int]` field.
+fn optional_int(name: &str, node: Node) -> Result<Option<i64>, Declined> {
+    match node {
+        Node::Scalar(Scalar::Int(i)) => Ok(Some(i)),
+        Node::Scalar(Scalar::Null) => Ok(None),
+        _ => Err(Declined::new(format!("{name} not an integer"))),
+    }
+}
+
+/// `ServerCredentials(**fields)`, for the fields the launcher models; the others are ignored,
+/// as pydantic ignores them.
+fn entry(fields: Vec<(String, Node)>) -> Result<ServerCredentials, Declined> {
+    let mut url = None;
+    let mut api_key = None;
+    let mut username = None;
+    let mut password = None;
+    let mut api_token = None;
+    let mut texts = BTreeMap::new();
+    for (name, node) in fields {
+        let text = match name.as_str() {
+            "url" => {
+                url = optional_str(&name, node)?;
+                continue;
             }
-            None if key == "api_token" => {
-                has_token = true;
-                i += 1;
-                while i < lines.len() && lines[i].0 > field_indent {
-                    let (_, k, v) = &lines[i];
-                    let v = v
-                        .as_ref()
-                        .ok_or_else(|| Declined::new(format!("api_token.{k} not modelled")))?;
-                    token.insert(k.clone(), v.clone());
-                    i += 1;
+            "api_key" => {
+                api_key = optional_str(&name, node)?;
+                continue;
+            }
+            "username" => {
+                username = optional_str(&name, node)?;
+                continue;
+            }
+            "password" => {
+                password = optional_str(&name, node)?;
+                continue;
+            }
+            "api_token" => {
+                api_token = match node {
+                    Node::Scalar(Scalar::Null) => None,
+                    Node::Map(m) => Some(token(m)?),
+                    Node::Scalar(_) => return Err("api_token not a mapping".into()),
+                };
+                continue;
+            }
+            "deployment_type" => {
+                let value = optional_str(&name, node)?;
+                if value
+                    .as_deref()
+                    .is_some_and(|v| !DEPLOYMENT_TYPES.contains(&v))
+                {
+                    return Err("deployment_type not one of ServerDeploymentType's".into());
                 }
+                value
             }
-            None => return Err(Declined::new(format!("field {key} not modelled"))),
+            "server_id" | "organization_id" | "workspace_id" => optional_uuid(&name, node)?,
+            "server_name" | "status" | "version" | "organization_name" | "workspace_name"
+            | "pro_api_url" | "pro_dashboard_url" => optional_str(&name, node)?,
+            _ => continue,
+        };
+        if let Some(text) = text {
+            texts.insert(name, text);
         }
     }
-    let api_token = if has_token {
-        Some(api_token(&token)?)
-    } else {
-        None
-    };
+    let url = url.ok_or("no url (pydantic requires it)")?;
+    // `auth_status` tests `api_key` and `username` for truth, `can_refresh_token` for `None`:
+    // an empty one would be read both ways.
+    if api_key.as_deref() == Some("") || username.as_deref() == Some("") {
+        return Err("an empty api_key or username".into());
+    }
     Ok(ServerCredentials {
-        url: url.to_string(),
-        api_key: fields.remove("api_key").map(Secret),
-        has_password: fields.contains_key("username") && fields.contains_key("password"),
+        url,
+        api_key: api_key.map(Secret),
+        has_password: username.is_some() && password.is_some(),
         api_token,
-        fields: fields
-            .into_iter()
-            .filter(|(k, _)| k != "password")
-            .collect(),
+        fields: texts,
     })
 }
 
-fn api_token(token: &BTreeMap<String, String>) -> Result<ApiToken, Declined> {
-    for key in token.keys() {
-        if ![
-            "access_token",
-            "expires_in",
-            "expires_at",
-            "leeway",
-            "device_id",
-        ]
-        .contains(&key.as_str())
-        {
-            return Err(Declined::new(format!("api_token.{key} not modelled")));
+/// The earliest and latest microseconds Python's `datetime` holds (years 1 to 9999).
+const DATETIME_RANGE_US: std::ops::RangeInclusive<i64> =
+    -62_135_596_800_000_000..=253_402_300_799_999_999;
+
+/// `APIToken(**fields)`, for the fields the launcher models (any other is refused).
+fn token(fields: Vec<(String, Node)>) -> Result<ApiToken, Declined> {
+    let mut access_token = None;
+    let mut expires_at = None;
+    let mut leeway = None;
+    for (name, node) in fields {
+        match name.as_str() {
+            "access_token" => access_token = optional_str(&name, node)?,
+            "expires_in" => {
+                optional_int(&name, node)?;
+            }
+            "leeway" => leeway = optional_int(&name, node)?,
+            "expires_at" => {
+                expires_at = match optional_str(&name, node)? {
+                    None => None,
+                    Some(text) => Some(
+                        unix_micros(&text)
+                            .ok_or(Declined::from("api_token.expires_at not modelled"))?,
+                    ),
+                }
+            }
+            "device_id" => {
+                optional_uuid(&name, node)?;
+            }
+            "device_metadata" => match node {
+                Node::Map(_) | Node::Scalar(Scalar::Null) => {}
+                Node::Scalar(_) => return Err("api_token.device_metadata not a mapping".into()),
+            },
+            _ => return Err(Declined::new(format!("api_token.{name} not modelled"))),
         }
     }
-    let access_token = Secret(
-        token
-            .get("access_token")
-            .ok_or("api_token without access_token")?
-            .clone(),
-    );
-    let leeway = match token.get("leeway") {
-        None => 0,
-        Some(v) if v == "null" => 0,
-        Some(v) => v
-            .parse::<i64>()
-            .map_err(|_| "api_token.leeway not an int")?,
-    };
-    let expires_with_leeway_us = match token.get("expires_at") {
-        None => None,
-        Some(v) if v == "null" => None,
-        Some(v) => Some(
-            unix_micros(v).ok_or(Declined::from("api_token.expires_at not modelled"))?
-                - leeway * 1_000_000,
+    let access_token = Secret(access_token.ok_or("api_token without access_token")?);
+    // `expires_at_with_leeway`: `expires_at - timedelta(seconds=leeway)` when both are truthy.
+    let expires_with_leeway_us = match (expires_at, leeway) {
+        (None, _) => None,
+        (Some(at), None | Some(0)) => Some(at),
+        (Some(at), Some(leeway)) => Some(
+            leeway
+                .checked_mul(1_000_000)
+                .and_then(|l| at.checked_sub(l))
+                .filter(|us| DATETIME_RANGE_US.contains(us))
+                .ok_or("api_token.leeway out of range")?,
         ),
     };
     Ok(ApiToken {
@@ -294,7 +321,17 @@ pub fn unix_micros(text: &str) -> Option<i64> {
     if !matches!(rest, "" | "Z" | "+00:00") {
         return None;
     }
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+    // What Python's datetime holds (pydantic refuses the rest): years 1..9999, real days, no
+    // leap second.
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if y < 1 || !(1..=month_days).contains(&d) || h > 23 || mi > 59 || s > 59 {
         return None;
     }
     // Days from the civil date (Howard Hinnant's algorithm).

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::declined::Declined;
 use crate::vars;
+use crate::zenml::config::Scalar;
 use crate::zenml::credentials::Secret;
 
 /// The longest the launcher waits on a server for one call (all its requests), before passing
@@ -41,12 +42,17 @@ pub enum VerifySsl {
 }
 
 impl VerifySsl {
-    /// The YAML scalar of the store config (`None`: the key is absent, pydantic's default `True`).
-    pub fn parse(value: Option<&str>) -> VerifySsl {
+    /// The store config's `verify_ssl` (`None`: the key is absent, pydantic's default `True`);
+    /// `Union[bool, str]`: a boolean or a path. `Err` for any other type.
+    pub fn from_config(value: Option<&Scalar>) -> Result<VerifySsl, Declined> {
         match value {
-            None | Some("true") => VerifySsl::Yes,
-            Some("false") => VerifySsl::No,
-            Some(path) => VerifySsl::Path(PathBuf::from(path)),
+            None | Some(Scalar::Bool(true)) => Ok(VerifySsl::Yes),
+            Some(Scalar::Bool(false)) => Ok(VerifySsl::No),
+            Some(Scalar::Str(path)) => Ok(VerifySsl::Path(PathBuf::from(path))),
+            Some(other) => Err(Declined::new(format!(
+                "verify_ssl of type {} not modelled",
+                other.type_name()
+            ))),
         }
     }
 
@@ -198,13 +204,15 @@ mod tests {
 
     #[test]
     fn verify_ssl_values() {
-        assert_eq!(VerifySsl::parse(None), VerifySsl::Yes);
-        assert_eq!(VerifySsl::parse(Some("true")), VerifySsl::Yes);
-        assert_eq!(VerifySsl::parse(Some("false")), VerifySsl::No);
+        let from = |v: Option<Scalar>| VerifySsl::from_config(v.as_ref());
+        assert_eq!(from(None), Ok(VerifySsl::Yes));
+        assert_eq!(from(Some(Scalar::Bool(true))), Ok(VerifySsl::Yes));
+        assert_eq!(from(Some(Scalar::Bool(false))), Ok(VerifySsl::No));
         assert_eq!(
-            VerifySsl::parse(Some("/c/ca.pem")),
-            VerifySsl::Path("/c/ca.pem".into())
+            from(Some(Scalar::Str("/c/ca.pem".into()))),
+            Ok(VerifySsl::Path("/c/ca.pem".into()))
         );
+        assert!(from(Some(Scalar::Null)).is_err());
         assert_eq!(VerifySsl::No.resolve(None), Ok(Verify::Off));
         assert!(
             VerifySsl::Path("/nonexistent/ca.pem".into())

@@ -1,8 +1,9 @@
 //! Whether `requests` would send ZenML's calls to a server through a proxy named in the
 //! environment: `urllib.request.getproxies_environment` (any `<scheme>_proxy` variable, any
 //! case, lowercase preferred), `requests.utils.should_bypass_proxies` (`no_proxy`/`NO_PROXY`:
-//! host names with their dotted suffixes, IPv4 addresses and CIDR networks) and
-//! `urllib.request.proxy_bypass_environment` (`*`, suffixes). The launcher reads a server
+//! host names with their dotted suffixes, IPv4 addresses and CIDR networks),
+//! `urllib.request.proxy_bypass_environment` (`*`, suffixes) and `requests.utils.select_proxy`
+//! (`scheme://host`, `scheme`, `all://host`, `all`). The launcher reads a server
 //! itself only when no proxy applies; a shape it does not model is reported, and the call goes
 //! to Python.
 
@@ -147,23 +148,36 @@ fn urllib_bypass(hostname: &str, no_proxy: Option<&str>) -> bool {
 }
 
 /// The variable whose proxy `requests` would use for `https`/`http` calls to `hostname:port`
-/// (`Ok(None)`: none, the launcher may connect directly), given the environment `env`.
+/// (`Ok(None)`: none, the launcher may connect directly), given the environment `env` (as the
+/// process has it: a name may appear twice, and CPython's `os.environ` keeps the first).
 pub fn proxy_used(
     https: bool,
     hostname: &str,
     port: Option<u16>,
     env: &[(OsString, OsString)],
 ) -> Result<Option<String>, Declined> {
-    let proxies = environment_proxies(env)?;
-    let scheme = if https { "https" } else { "http" };
-    let Some((name, _)) = proxies
+    let mut seen = std::collections::HashSet::new();
+    let env: Vec<(OsString, OsString)> = env
         .iter()
-        .find(|(s, _)| s == scheme)
-        .or_else(|| proxies.iter().find(|(s, _)| s == "all"))
+        .filter(|(name, _)| seen.insert(name))
+        .cloned()
+        .collect();
+    let proxies = environment_proxies(&env)?;
+    let scheme = if https { "https" } else { "http" };
+    let hostname = hostname.to_lowercase();
+    // `select_proxy`: the first of `scheme://host`, `scheme`, `all://host`, `all` it has.
+    let keys = [
+        format!("{scheme}://{hostname}"),
+        scheme.to_string(),
+        format!("all://{hostname}"),
+        "all".to_string(),
+    ];
+    let Some((name, _)) = keys
+        .iter()
+        .find_map(|key| proxies.iter().find(|(s, _)| s == key))
     else {
         return Ok(None);
     };
-    let hostname = hostname.to_lowercase();
     // requests' get_proxy("no_proxy"): `no_proxy`, else (unset or empty) `NO_PROXY`.
     let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v);
     let no_proxy = [crate::vars::NO_PROXY_LOWER, crate::vars::NO_PROXY]
@@ -244,6 +258,21 @@ mod tests {
             ("https_proxy", ""),
         ];
         assert_eq!(used(true, "h", &both), None);
+        // `select_proxy` looks for `scheme://host` and `all://host` first.
+        assert_eq!(
+            used(true, "H.example", &[("https://h.example_proxy", p)]),
+            Some("https://h.example_proxy".into())
+        );
+        assert_eq!(
+            used(false, "h", &[("all://h_proxy", p)]),
+            Some("all://h_proxy".into())
+        );
+        assert_eq!(used(true, "h", &[("https://other_proxy", p)]), None);
+        // The first of two equal names is the one CPython's os.environ has.
+        assert_eq!(
+            used(true, "h", &[("https_proxy", p), ("https_proxy", "")]),
+            Some("https_proxy".into())
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::declined::Declined;
 use crate::vars;
-use crate::zenml::config::YamlMap;
+use crate::zenml::config::{Scalar, YamlMap};
 use crate::zenml::credentials::{self, ServerCredentials};
 use crate::zenml::http::{self, Client, Verify, VerifySsl};
 use crate::zenml::paths;
@@ -55,20 +55,29 @@ pub fn host_and_port(url: &str) -> (&str, Option<u16>) {
     }
 }
 
-/// `scheme://host[:port]` with no path, query or user info: the only store URLs modelled.
+/// `scheme://host[:port]` with no path, query or user info: the only store URLs modelled. The
+/// host is a plain ASCII name or IPv4 address (dot-separated labels of letters, digits, `-` and
+/// `_`): `requests` refuses control characters and empty labels, and sends non-ASCII names
+/// IDNA-encoded, so the proxy rules would not see the host the launcher sees.
 pub fn check_url(url: &str) -> Option<bool> {
     let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
         (true, r)
     } else {
         (false, url.strip_prefix("http://")?)
     };
-    if rest.is_empty() || rest.contains(['/', '?', '#', '@', '\\', ' ', '%']) {
-        return None;
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (rest, None),
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if !host.split('.').all(label) {
+        return None; // IPv6 literals are not modelled either
     }
-    if let Some((host, port)) = rest.rsplit_once(':') {
-        if host.is_empty() || host.contains(':') {
-            return None; // IPv6 literals are not modelled
-        }
+    if let Some(port) = port {
         if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -110,15 +119,19 @@ impl Server {
                 vars::ZENML_DISABLE_CREDENTIALS_DISK_CACHING
             )));
         }
-        let timeout = match global.get("store.http_timeout") {
+        let timeout = match global.get_scalar("store.http_timeout") {
             None => DEFAULT_HTTP_TIMEOUT,
-            Some(t) => t.parse::<u64>().map_err(|_| "http_timeout not an int")?,
+            Some(Scalar::Int(t)) => u64::try_from(*t).map_err(|_| "http_timeout negative")?,
+            Some(_) => return Err("http_timeout not an int".into()),
         };
         if timeout == 0 {
             return Err("http_timeout 0".into());
         }
         let verify = if https {
-            Some(VerifySsl::parse(global.get("store.verify_ssl")).resolve(site_packages)?)
+            Some(
+                VerifySsl::from_config(global.get_scalar("store.verify_ssl"))?
+                    .resolve(site_packages)?,
+            )
         } else {
             None
         };
@@ -191,6 +204,13 @@ mod tests {
             "https://[::1]:443",
             "mysql://127.0.0.1:3306",
             "https://",
+            "https://ho\tst",
+            "https://ho\nst:8443",
+            "https://.h",
+            "https://a..b",
+            "https://h.",
+            "https://bücher.example",
+            "https://１２７.0.0.1",
         ] {
             assert_eq!(check_url(url), None, "{url}");
         }
