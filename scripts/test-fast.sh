@@ -21,7 +21,7 @@ bash scripts/provision-envs.sh zenml-0.98.0
 echo "PYO3_PYTHON=$PYO3_PYTHON" >&2
 "$ZENML_LAUNCHER_BASE_PYTHON" scripts/run_tests.py "$@" --workspace --lib \
   --test layout --test highlight_parity --test table_parity --test pyformat_parity \
-  --test env_shapes --test docs
+  --test env_shapes --test docs --test hostile_input
 # Doc tests only when the library has some (as scripts/test.sh).
 if grep -rqE '^\s*//[/!].*```' src; then
   cargo test --quiet --doc
