@@ -849,9 +849,24 @@ fn refusals_are_one_line_with_a_hint() {
     )
     .unwrap();
     std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // It is installed (its own python runs the command server: tests/python_server.rs), with a
+    // note saying so; this one is refused only because ZenML is not really in it.
     let out = install_sh(&[&fake]);
-    assert_refused(&out, "/opt/static/bin/python3.12 has no shared libpython");
-    assert!(show(&out.stderr).contains("--enable-shared"));
+    let stderr = show(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.lines().next().is_some_and(|l| l.starts_with(
+            "note: the env's base Python /opt/static/bin/python3.12 has no shared libpython: \
+             its own python runs the command server"
+        )),
+        "{stderr}"
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("zenml-launcher: error: ZenML is not installed in the env at")
+            && last.contains("(hint: "),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read_dir(fake.join("bin")).unwrap().count(), 1);
     // Uninstalling where nothing is installed changes nothing.
     let out = install_sh(&[Path::new("--uninstall"), &fake]);
