@@ -47,11 +47,32 @@ DATA="$ROOT/target/wheel-data/data/lib/zenml-launcher"
 rm -rf "$ROOT/target/wheel-data"
 mkdir -p "$DATA/embed"
 
+# cargo-zigbuild's wrappers (zig as C compiler, archiver and linker) go under target/, not the
+# user's cache shared by every checkout.
+export CARGO_ZIGBUILD_CACHE_DIR="$ROOT/target/wheel-build/zig"
+
 echo "== the launcher (lib/zenml-launcher/zenml), $PROFILE, glibc $GLIBC" >&2
 cargo zigbuild --quiet --locked --profile "$PROFILE" --bin zenml --target "$TRIPLE.$GLIBC" \
   --target-dir target/wheel-build
 cp "target/wheel-build/$TRIPLE/$DIR/zenml" "$DATA/zenml"
 strip "$DATA/zenml" 2>/dev/null || true
+
+# maturin (below) drives zig through its own copy of cargo-zigbuild, whose wrappers have other
+# paths: cargo would see another linker and C compiler and rebuild every dependency in place, a
+# second full build. Both take these variables when they are set (cargo-zigbuild sets only the
+# missing ones), so every build here uses the wrappers the launcher's build just used.
+cc=()
+for f in "$CARGO_ZIGBUILD_CACHE_DIR"/cargo-zigbuild/*/wrappers/*/"zigcc-$TRIPLE.$GLIBC"-*.sh; do
+  grep -qF "\"$TOOLS/bin/cargo-zigbuild\" zig cc" "$f" 2>/dev/null && cc+=("$f")
+done
+[ "${#cc[@]}" -eq 1 ] ||
+  die "expected one cargo-zigbuild cc wrapper for $TRIPLE.$GLIBC under $CARGO_ZIGBUILD_CACHE_DIR, found ${#cc[@]}" \
+    "remove $CARGO_ZIGBUILD_CACHE_DIR and build again"
+wrappers="$(dirname "${cc[0]}")"
+env_target="${TRIPLE//-/_}"
+export "CC_$env_target=${cc[0]}" "CXX_$env_target=$wrappers/$(basename "${cc[0]}" | sed 's/^zigcc-/zigcxx-/')" \
+  "AR_$env_target=$wrappers/ar" "RANLIB_$env_target=$wrappers/zigranlib.sh" \
+  "CARGO_TARGET_${env_target^^}_LINKER=${cc[0]}"
 
 echo "== the embedding libraries cp310 … cp313" >&2
 ZENML_LAUNCHER_ZIG_TARGET="$TRIPLE.$GLIBC" ZENML_LAUNCHER_BUILD_PROFILE="$PROFILE" \

@@ -6,7 +6,9 @@ binary's output is printed whole when it ends (cargo's `Running …` header firs
 known binaries start first (durations from the last run, in target/test-durations.json), and the
 exit code is non-zero when any binary failed, with the failing ones named at the end. A binary
 that takes more than 5 min (SLOW_LIMIT) gets a warning line, after its output and again at the
-end (issue #20: the suite's time is kept in check binary by binary).
+end (issue #20: the suite's time is kept in check binary by binary). Each binary's CPU time (its
+own and its waited-for children's: the Python CLI runs) is printed beside its wall time and kept
+in target/test-cpu-times.json: on a shared machine it moves far less than the wall time.
 
     python3 scripts/run_tests.py [--jobs N] [CARGO_TARGET_SELECTION...]
         --jobs: default ZENML_LAUNCHER_TEST_JOBS, else 2
@@ -27,6 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DURATIONS = REPO / "target" / "test-durations.json"
+# The CPU seconds of each binary's last run (user + system, its waited-for children included).
+CPU_TIMES = REPO / "target" / "test-cpu-times.json"
 # Before any run has recorded durations: the binaries that took longest on this suite.
 SLOW_FIRST = [
     "command_server",
@@ -121,7 +125,11 @@ def main():
     # As `cargo test` runs them: the cwd is the package root, CARGO names cargo.
     env = dict(os.environ, CARGO=os.environ.get("CARGO") or shutil.which("cargo") or "cargo")
     lock = threading.Lock()
-    failed, slow, durations = [], [], dict(known)
+    try:
+        cpu_times = json.loads(CPU_TIMES.read_text())
+    except (OSError, ValueError):
+        cpu_times = {}
+    failed, slow, durations, this_run = [], [], dict(known), {}
     started = time.monotonic()
 
     def worker():
@@ -131,16 +139,26 @@ def main():
                     return
                 name, label, exe = queue.pop(0)
             t0 = time.monotonic()
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 [exe], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
+            out = proc.stdout.read()
+            proc.stdout.close()
+            # wait4: the CPU time of the binary and of every process it waited for (the Python
+            # CLI runs, builds; not the servers that detach), a figure a shared machine's load
+            # changes far less than the wall time.
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
             took = time.monotonic() - t0
+            cpu = usage.ru_utime + usage.ru_stime
             with lock:
                 durations[label] = round(took, 1)
+                cpu_times[label] = this_run[label] = round(cpu, 1)
                 sys.stdout.write(f"     Running {label} ({os.path.relpath(exe, REPO)})\n")
-                sys.stdout.buffer.write(proc.stdout)
-                sys.stdout.write(f"     ({label}: exit {proc.returncode} after {took:.0f} s)\n")
+                sys.stdout.buffer.write(out)
+                sys.stdout.write(f"     ({label}: exit {proc.returncode} after {took:.0f} s, "
+                                 f"CPU {cpu:.0f} s)\n")
                 if took > SLOW_LIMIT:
                     slow.append((label, took))
                     sys.stdout.write(slow_warning(label, took) + "\n")
@@ -157,8 +175,10 @@ def main():
 
     DURATIONS.parent.mkdir(parents=True, exist_ok=True)
     DURATIONS.write_text(json.dumps(durations, indent=1, sort_keys=True) + "\n")
+    CPU_TIMES.write_text(json.dumps(cpu_times, indent=1, sort_keys=True) + "\n")
     total = time.monotonic() - started
-    print(f"{len(binaries)} test binaries, {jobs} at a time: {total:.0f} s")
+    print(f"{len(binaries)} test binaries, {jobs} at a time: {total:.0f} s "
+          f"(CPU {sum(this_run.values()):.0f} s)")
     for label, took in slow:
         print(slow_warning(label, took))
     if failed:

@@ -16,6 +16,10 @@ use std::path::Path;
 use common::world::*;
 use common::*;
 
+/// The default stack alone (the table's first check runs on a cold cache). YAML, CSV and TSV
+/// are compared in the worlds with more stacks, whose output holds this same default stack's
+/// row: the formats render row by row with one code path for one row or many
+/// (`render::pyformat`), as ZenML's do.
 #[test]
 fn single_default_stack_every_format() {
     let w = World::new("sl-single");
@@ -23,17 +27,16 @@ fn single_default_stack_every_format() {
     for args in [
         &[][..],
         &["-o", "json"],
-        &["-o", "yaml"],
-        &["-o", "csv"],
-        &["-o", "tsv"],
         &["-c", "all"],
         &["-c", "all", "-o", "json"],
     ] {
         results.push(w.check(args, &[], PIPE, Tier::Rust));
     }
     results.push(w.check(&[], &[("COLUMNS", "120")], PIPE, Tier::Rust));
-    results.push(w.check(&[], &[("NO_COLOR", "1")], PIPE, Tier::Rust));
-    results.push(w.check(&[], &[("NO_COLOR", "")], PIPE, Tier::Rust));
+    // NO_COLOR in a pipe: once, with the names of any script. In a pipe rich has no colour
+    // system and the launcher reads NO_COLOR only on a terminal (`table::Console::new`'s codes
+    // are off without one; `text::sgr` returns nothing without a colour system), so `1`, ``
+    // and unset print the bytes of the plain pipe, whatever the stacks.
     results.push(w.check(&["--output=json", "-cname,active"], &[], PIPE, Tier::Rust));
     all_ok(results);
 }
@@ -166,7 +169,6 @@ fn names_of_any_script_every_format_width_and_terminal() {
         (&[], &[("COLUMNS", "200")]),
         (&[], &[("ZENML_CLI_COLUMN_WIDTH", "150")]),
         (&[], &[("NO_COLOR", "1")]),
-        (&[], &[("NO_COLOR", "")]),
         (&["-o", "json"], &[]),
         (&["-o", "yaml"], &[]),
         (&["-o", "csv"], &[]),
@@ -183,6 +185,14 @@ fn names_of_any_script_every_format_width_and_terminal() {
     results.push(w.check(
         &[],
         &[("TERM", "xterm"), ("COLUMNS", "150")],
+        &["stdout"],
+        Tier::Rust,
+    ));
+    // The table on a terminal under NO_COLOR: rich's attributes without colours
+    // (`table::Console`'s `Codes::Attributes`; in a pipe NO_COLOR changes nothing, above).
+    results.push(w.check(
+        &[],
+        &[("TERM", "xterm"), ("NO_COLOR", "1")],
         &["stdout"],
         Tier::Rust,
     ));
