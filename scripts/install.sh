@@ -43,7 +43,9 @@ TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 # (developers, the tests) pyo3 is configured from that Python as for every other build here;
 # without it, from a fixed configuration with pyo3's link lines suppressed (as the wheel's
 # binaries), so the build needs neither a libpython nor its -dev files (Debian's python3.X
-# without libpython3.X installs this way too).
+# without libpython3.X installs this way too), in a target dir of its own: built in the same one,
+# pyo3's changed configuration would rebuild the developers' (and the tests') build each time.
+if [ -n "${PYO3_PYTHON:-}" ]; then BIN="$TARGET/$OUT"; else BIN="$TARGET/install-build/$OUT"; fi
 build_binaries() {
   if [ -n "${PYO3_PYTHON:-}" ]; then
     cargo build --quiet --locked --profile "$PROFILE" --bin zenml --bin zenml-launcher --target-dir "$TARGET"
@@ -55,7 +57,7 @@ build_binaries() {
     # Rewritten only when it differs: pyo3 rebuilds everything when the file's mtime changes.
     [ "$(cat "$config" 2>/dev/null)" = "$text" ] || printf '%s\n' "$text" >"$config"
     PYO3_CONFIG_FILE="$config" cargo build --quiet --locked --profile "$PROFILE" \
-      --bin zenml --bin zenml-launcher --target-dir "$TARGET"
+      --bin zenml --bin zenml-launcher --target-dir "$TARGET/install-build"
   fi
 }
 
@@ -64,7 +66,7 @@ if [ "$uninstall" = 1 ]; then
   admin="$root/bin/zenml-launcher"
   if ! head -c 4 "$admin" 2>/dev/null | grep -q ELF; then
     build_binaries
-    admin="$TARGET/$OUT/zenml-launcher"
+    admin="$BIN/zenml-launcher"
   fi
   exec "$admin" self uninstall --env "$root"
 fi
@@ -96,11 +98,11 @@ build_binaries
 stage="$TARGET/stage/$tag"
 rm -rf "$stage"
 mkdir -p "$stage/bin" "$stage/lib/zenml-launcher/embed"
-cp "$TARGET/$OUT/zenml-launcher" "$stage/bin/zenml-launcher"
-cp "$TARGET/$OUT/zenml" "$stage/lib/zenml-launcher/zenml"
+cp "$BIN/zenml-launcher" "$stage/bin/zenml-launcher"
+cp "$BIN/zenml" "$stage/lib/zenml-launcher/zenml"
 case "$tag" in
   cp310 | cp311 | cp312 | cp313) CARGO_TARGET_DIR="$TARGET" bash scripts/build-embed.sh "$stage/lib/zenml-launcher/embed" "$tag" ;;
   *) echo "note: no embedding library for $tag (the launcher embeds CPython 3.10 to 3.13); the env's own python runs what Rust does not answer" >&2 ;;
 esac
 
-exec "$TARGET/$OUT/zenml-launcher" self install --env "$root" --from "$stage"
+exec "$BIN/zenml-launcher" self install --env "$root" --from "$stage"
