@@ -1,13 +1,24 @@
-//! `scripts/install.sh` into real envs of every CPython ZenML 0.98 supports here (3.10–3.13), a
+//! The launcher installed into real envs of every CPython ZenML 0.98 supports here (3.10–3.13), a
 //! uv venv and a conda-like prefix (a copy of a CPython prefix with ZenML installed into it):
 //! install (twice: nothing changes), `zenml-launcher doctor --json` against the env's own python,
-//! tier 2 in-process, a Rust route and a delegated command against the Python CLI, then uninstall
-//! restores the env exactly. Also: `pip install` rewriting bin/zenml, the launcher serving only
-//! its own env, and the refusals.
+//! tier 2 in-process, a Rust route, a delegated and a served command against the Python CLI, then
+//! uninstall restores the env exactly. Also: `pip install` rewriting bin/zenml, the launcher
+//! serving only its own env, ZenML reinstalled over the wheel's launcher, and the refusals.
+//!
+//! Two ways in, and the env shapes, covered pairwise: the wheel (`pip`, or `uv pip` in the uv
+//! venv, then `zenml-launcher self install`) goes into every shape (3.10, 3.11, 3.12, 3.13, the uv
+//! venv, the conda-like prefix): what depends on the shape (finding the env and its base Python,
+//! the libpython and the embedding library of its minor version, `sys.*` parity, the server) is
+//! the same code whichever way the files came, and the wheel's libraries are the ones users get.
+//! `scripts/install.sh` (a build from source, then `self install --from` its stage) goes into a
+//! venv (3.11) and the conda-like prefix (3.13): what depends on the way (the build, the stage,
+//! the kept pip script, `install.sh --uninstall`) does not depend on the shape beyond venv or not,
+//! and its embedding libraries come from the same `scripts/build-embed.sh` as the wheel's.
 //!
 //! The envs are copies of those scripts/provision-envs.sh made (py3.10 … py3.13, py3.12-uv,
-//! conda-3.13), one per test (the provisioned ones are shared and never written). The build profile is dev (the script's
-//! `ZENML_LAUNCHER_BUILD_PROFILE`), to keep the suite fast.
+//! conda-3.13), one per test (the provisioned ones are shared and never written). install.sh
+//! builds with the dev profile (its `ZENML_LAUNCHER_BUILD_PROFILE`), the wheel with wheel-test,
+//! to keep the suite fast.
 
 mod common;
 
@@ -375,6 +386,8 @@ fn install_cycle_with(name: &str, tag: &str, way: Way) {
             std::time::Instant::now() < deadline,
             "no server for {name} within 180 s: {debug:#?}"
         );
+        // While it warms up, a call would be delegated: one more Python start.
+        wait_while_a_server_starts(&run_dir, deadline);
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
     for files in zenml_launcher::python::server::list(&run_dir) {
@@ -413,26 +426,6 @@ fn install_cycle_with(name: &str, tag: &str, way: Way) {
         show(&check.stdout),
         show(&check.stderr)
     );
-}
-
-#[test]
-fn python_3_10() {
-    install_cycle("py3.10", "cp310");
-}
-
-#[test]
-fn python_3_12() {
-    install_cycle("py3.12", "cp312");
-}
-
-#[test]
-fn python_3_13() {
-    install_cycle("py3.13", "cp313");
-}
-
-#[test]
-fn uv_venv() {
-    install_cycle("py3.12-uv", "cp312");
 }
 
 #[test]
