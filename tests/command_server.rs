@@ -20,8 +20,9 @@ use common::served::*;
 use common::world::World;
 use common::*;
 
-/// A world with a pipeline run (pipeline, run, artifact, model and version) and a second stack;
-/// its server is warm.
+/// A world with a pipeline run (pipeline, run, artifact, model and version) and a second stack
+/// (registered by the same script, through ZenML's client, as `stack register zl_second -o
+/// default -a default` does); its server is warm.
 fn with_a_pipeline_run() -> Served {
     {
         let s = Served::new("server-run");
@@ -31,11 +32,13 @@ fn with_a_pipeline_run() -> Served {
             src.join("run.py"),
             "from typing import Annotated\n\
              from zenml import Model, pipeline, step\n\
+             from zenml.client import Client\n\
              @step\n\
              def make() -> Annotated[int, 'zl_number']:\n    return 42\n\
              @pipeline(model=Model(name='zl_model'))\n\
              def zl_pipeline():\n    make()\n\
-             if __name__ == '__main__':\n    zl_pipeline()\n",
+             if __name__ == '__main__':\n    zl_pipeline()\n    \
+             Client().create_stack(name='zl_second', components={'orchestrator': 'default', 'artifact_store': 'default'})\n",
         )
         .unwrap();
         let mut run = s
@@ -44,7 +47,6 @@ fn with_a_pipeline_run() -> Served {
         run.current_dir(&src);
         let out = output(&mut run);
         assert!(out.status.success(), "pipeline run: {}", show(&out.stderr));
-        s.register_stack("zl_second");
         s.warm(&[]);
         s
     }
@@ -625,6 +627,7 @@ fn tracebacks_through_the_installed_launcher_are_pip_s() {
             "no server came up: {debug:#?}\nlogs: {}",
             s.logs()
         );
+        wait_while_a_server_starts(&s.runtime, deadline);
         std::thread::sleep(Duration::from_millis(300));
     }
     let served = installed(&args, &[]);

@@ -312,7 +312,11 @@ fn status_and_stack_list_on_an_authenticated_https_server() {
             "verify_ssl is not a path: {config}"
         );
         w.zenml(&["artifact-store", "register", "as2", "-f", "local"]);
-        w.zenml(&["stack", "register", "s1", "-a", "as2", "-o", "default"]);
+        // `--set`: made active by the run that creates it (`client.activate_stack`, as
+        // `stack set`).
+        w.zenml(&[
+            "stack", "register", "s1", "-a", "as2", "-o", "default", "--set",
+        ]);
         w.zenml(&[
             "stack",
             "register",
@@ -322,7 +326,6 @@ fn status_and_stack_list_on_an_authenticated_https_server() {
             "-o",
             "default",
         ]);
-        w.zenml(&["stack", "set", "s1"]);
         let (v, n) = others.join().unwrap();
         (w, v, n)
     });

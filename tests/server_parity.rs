@@ -67,7 +67,10 @@ fn stack_list_on_a_local_server() {
     let w = &server.world;
     w.zenml(&["artifact-store", "register", "as2", "-f", "local"]);
     w.zenml(&["orchestrator", "register", "orch2", "-f", "local"]);
-    w.zenml(&["stack", "register", "s1", "-a", "as2", "-o", "orch2"]);
+    // `--set`: made active by the run that creates it (`client.activate_stack`, as `stack set`).
+    w.zenml(&[
+        "stack", "register", "s1", "-a", "as2", "-o", "orch2", "--set",
+    ]);
     w.zenml(&[
         "stack",
         "register",
@@ -77,7 +80,6 @@ fn stack_list_on_a_local_server() {
         "-o",
         "default",
     ]);
-    w.zenml(&["stack", "set", "s1"]);
     let mut results = Vec::new();
     for (args, extra) in [
         (&[][..], &[][..]),

@@ -487,3 +487,32 @@ pub fn generate_meta(env: &Path, dir: &Path) -> zenml_launcher::render::highligh
     );
     meta
 }
+
+/// Waits, until `deadline`, while a command server in the socket dir `run_dir` warms up (its
+/// start-up marker, `<name>.starting`, is there: `python::server::Marker`). A test that wants
+/// its next call served waits here instead of calling again and again meanwhile: each such call
+/// is delegated, one more Python CLI start. Panics with the reason when a start failed.
+pub fn wait_while_a_server_starts(run_dir: &Path, deadline: std::time::Instant) {
+    use zenml_launcher::python::server::Marker;
+    loop {
+        let markers: Vec<PathBuf> = std::fs::read_dir(run_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "starting"))
+            .collect();
+        if markers.is_empty() || std::time::Instant::now() > deadline {
+            return;
+        }
+        for marker in &markers {
+            if let Ok(Marker::Failed(why)) = Marker::read(marker) {
+                panic!(
+                    "a command server in {} failed to start: {why}",
+                    run_dir.display()
+                );
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -115,7 +115,10 @@ impl Served {
             .zenml(&["stack", "register", name, "-o", "default", "-a", "default"]);
     }
 
-    /// Makes sure the server for `extra`'s key is up: calls until one says `route: server`.
+    /// Makes sure the server for `extra`'s key is up: calls until one says `route: server`,
+    /// waiting while a server warms up rather than calling meanwhile (each such call is
+    /// delegated: one more Python start). Normally two calls: the one that starts the server
+    /// (delegated), and a served one.
     pub fn warm(&self, extra: &[(&str, &str)]) {
         // Generous: on a loaded machine a delegated call alone can take most of a minute.
         let deadline = Instant::now() + Duration::from_secs(400);
@@ -133,6 +136,7 @@ impl Served {
                 "no server came up for {extra:?}: {debug:#?}\nlogs: {}",
                 self.logs()
             );
+            wait_while_a_server_starts(&self.runtime, deadline);
             std::thread::sleep(Duration::from_millis(300));
         }
     }
