@@ -86,7 +86,7 @@ make_env() { # name spec [base python] [how: venv|uv|prefix]
   # A base Python that was asked for but not found (its finder printed why) is never replaced.
   if [ "$#" -gt 2 ] && [ -z "$3" ]; then return 1; fi
   [ "$#" -gt 2 ] || stamp="$spec"
-  if stamp_ok "$dir" "$stamp"; then return 0; fi
+  if stamp_ok "$dir" "$stamp"; then compile_env "$dir"; return 0; fi
   echo "provisioning $dir ($spec)" >&2
   rm -rf "$dir"
   rm -f "$dir/.provisioned-console-script"
@@ -100,7 +100,21 @@ make_env() { # name spec [base python] [how: venv|uv|prefix]
   else
     "$UV" pip install -q --python "$dir/bin/python" "$spec"
   fi
+  compile_env "$dir"
   echo "$stamp" > "$dir/.provisioned"
+}
+
+# The installed packages' bytecode, written once, as pip writes it when it installs (uv does
+# not by default). Without it every Python start compiles ZenML's modules again in memory
+# wherever bytecode is not written (PYTHONDONTWRITEBYTECODE=1, as in CI's environment): about
+# twice the CPU per start (3.3 s against 5.1–6.2 s user for `import zenml.cli.cli` in py3.12).
+# Files that do not compile are left as pip leaves them.
+compile_env() { # dir
+  local dir="$1" site
+  [ -f "$dir/.compiled" ] && return 0
+  site="$("$dir/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  "$dir/bin/python" -m compileall -q -j 0 "$site" >/dev/null 2>&1 || true
+  touch "$dir/.compiled"
 }
 
 # A copy of pip's bin/zenml as provisioned: tests/install.rs puts it back before each run (an

@@ -231,6 +231,9 @@ fn interrupt_at_prompt(mut cmd: Command, prompt: &str) -> Output {
     // SAFETY: plain kill(2) on our own child's pid, which has not been reaped yet.
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_eq!(rc, 0, "kill(SIGINT) failed");
+    // A time of its own from the signal on: on a loaded machine the prompt alone can take most
+    // of the first one.
+    let deadline = Instant::now() + LIMIT;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
