@@ -1240,7 +1240,8 @@ fn run(args: &Args) -> Result<bool> {
         .into_iter()
         .filter(|c| args.filter.as_deref().is_none_or(|f| c.name.contains(f)))
         .collect();
-    if selected.is_empty() {
+    let load_selected = args.filter.as_deref().is_none_or(|f| LOAD_CASE.contains(f));
+    if selected.is_empty() && !load_selected {
         bail!(
             "no case matches --filter {:?}",
             args.filter.as_deref().unwrap_or("")
@@ -1286,7 +1287,7 @@ fn run(args: &Args) -> Result<bool> {
     report_command_servers(&ctx);
     stop_command_servers(&ctx);
     stop_server(&ctx);
-    let load = if args.filter.as_deref().is_none_or(|f| LOAD_CASE.contains(f)) {
+    let load = if load_selected {
         Some(library_load(&ctx, args.runs))
     } else {
         None
