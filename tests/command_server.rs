@@ -318,11 +318,14 @@ fn signals_killed_clients_and_a_killed_server() {
     run.wait_for(PROMPT);
     let worker = run.worker();
     run.signal(libc::SIGUSR1);
-    let (status, _, _) = run.finish();
+    let (status, out, err) = run.finish();
     if status.signal() != Some(libc::SIGUSR1) || !gone_within(worker, Duration::from_secs(5)) {
         failures.push(format!(
-            "SIGUSR1: client {status:?}, worker alive {}",
-            alive(worker)
+            "SIGUSR1: client {status:?}, worker alive {}, stdout {:?}, stderr {:?}\nlogs: {}",
+            alive(worker),
+            show(&out),
+            show(&err),
+            s.logs()
         ));
     }
 
