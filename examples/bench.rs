@@ -677,6 +677,16 @@ const NO_LIBRARY: (&str, &str) = (
     "/nonexistent/libzenml_launcher_embed.so",
 );
 
+impl Cmd {
+    /// The same command, served by a server of `kind`.
+    fn on(self, kind: Kind) -> Cmd {
+        match kind {
+            Kind::Embedded => self,
+            Kind::Python => self.env(NO_LIBRARY.0, NO_LIBRARY.1),
+        }
+    }
+}
+
 /// [`command_server_case`] on the python kind of server.
 fn python_server_case(
     ctx: &Ctx,
@@ -687,7 +697,7 @@ fn python_server_case(
 ) -> Case {
     let case = command_server_case(ctx, name, args, vars, speedup);
     Case {
-        launcher: case.launcher.env(NO_LIBRARY.0, NO_LIBRARY.1),
+        launcher: case.launcher.on(Kind::Python),
         prepare: Some(warm_python_command_server),
         ..case
     }
@@ -697,14 +707,12 @@ fn python_server_case(
 /// beside a process spinning on one core.
 fn cold_case(ctx: &Ctx, name: &'static str, kind: Kind, burner: bool) -> Case {
     let env = &ctx.env;
-    let mut launcher = Cmd::new(ctx.zenml())
+    let launcher = Cmd::new(ctx.zenml())
         .args(["stack", "describe"])
         .env("VIRTUAL_ENV", env)
         .env("ZENML_LAUNCHER_SERVER", "1")
-        .env("ZENML_LAUNCHER_RUNTIME_DIR", ctx.cold_runtime());
-    if kind == Kind::Python {
-        launcher = launcher.env(NO_LIBRARY.0, NO_LIBRARY.1);
-    }
+        .env("ZENML_LAUNCHER_RUNTIME_DIR", ctx.cold_runtime())
+        .on(kind);
     Case {
         name,
         launcher,
@@ -759,15 +767,13 @@ fn warm_python_command_server(ctx: &Ctx) -> Result<()> {
 
 fn warm_server_of(ctx: &Ctx, kind: Kind) -> Result<()> {
     private_dir(&ctx.server_runtime())?;
-    let mut probe = Cmd::new(ctx.zenml())
+    let probe = Cmd::new(ctx.zenml())
         .args(["stack", "--help"])
         .env("VIRTUAL_ENV", &ctx.env)
         .env("ZENML_LAUNCHER_SERVER", "1")
         .env("ZENML_LAUNCHER_RUNTIME_DIR", ctx.server_runtime())
-        .env("ZENML_DEBUG_PYTHON", "1");
-    if kind == Kind::Python {
-        probe = probe.env(NO_LIBRARY.0, NO_LIBRARY.1);
-    }
+        .env("ZENML_DEBUG_PYTHON", "1")
+        .on(kind);
     let deadline = Instant::now() + std::time::Duration::from_secs(180);
     loop {
         let out = base_command(&probe, &ctx.scratch)
