@@ -179,6 +179,10 @@ impl Ctx {
     fn server_runtime(&self) -> PathBuf {
         self.scratch.join("server-run")
     }
+    /// The private config dir whose local store holds 200 pipeline runs (see [`make_runs_store`]).
+    fn runs_config(&self) -> PathBuf {
+        self.scratch.join("runs-config")
+    }
     /// The socket dir of the cold-server case (emptied after each of its runs).
     fn cold_runtime(&self) -> PathBuf {
         self.scratch.join("cold-server-run")
@@ -343,42 +347,42 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
             "zenml stack describe (server)",
             &["stack", "describe"],
             &[],
-            10.0,
+            40.0,
         ),
         command_server_case(
             ctx,
             "zenml pipeline list (server)",
             &["pipeline", "list"],
             &[],
-            10.0,
+            40.0,
         ),
         command_server_case(
             ctx,
             "zenml orchestrator list (server)",
             &["orchestrator", "list"],
             &[],
-            10.0,
+            40.0,
         ),
         command_server_case(
             ctx,
             "zenml project list (server)",
             &["project", "list"],
             &[],
-            10.0,
+            40.0,
         ),
         command_server_case(
             ctx,
             "zenml stack --help (server)",
             &["stack", "--help"],
             &[],
-            50.0,
+            100.0,
         ),
         command_server_case(
             ctx,
             "zenml pipeline runs list --help (server)",
             &["pipeline", "runs", "list", "--help"],
             &[],
-            50.0,
+            100.0,
         ),
         command_server_case(
             ctx,
@@ -389,7 +393,12 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
                 ("COMP_WORDS", "zenml stack de"),
                 ("COMP_CWORD", "2"),
             ],
-            50.0,
+            100.0,
+        ),
+        runs_case(
+            ctx,
+            "zenml pipeline runs list, 200 runs (server)",
+            Kind::Embedded,
         ),
         // The same on the python kind of server (the env's own `bin/python` runs the server's
         // code: Pythons without a shared libpython, issue #19), forced here by an embedding
@@ -399,42 +408,42 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
             "zenml stack describe (python server)",
             &["stack", "describe"],
             &[],
-            10.0,
+            40.0,
         ),
         python_server_case(
             ctx,
             "zenml pipeline list (python server)",
             &["pipeline", "list"],
             &[],
-            10.0,
+            40.0,
         ),
         python_server_case(
             ctx,
             "zenml orchestrator list (python server)",
             &["orchestrator", "list"],
             &[],
-            10.0,
+            40.0,
         ),
         python_server_case(
             ctx,
             "zenml project list (python server)",
             &["project", "list"],
             &[],
-            10.0,
+            40.0,
         ),
         python_server_case(
             ctx,
             "zenml stack --help (python server)",
             &["stack", "--help"],
             &[],
-            50.0,
+            100.0,
         ),
         python_server_case(
             ctx,
             "zenml pipeline runs list --help (python srv)",
             &["pipeline", "runs", "list", "--help"],
             &[],
-            50.0,
+            100.0,
         ),
         python_server_case(
             ctx,
@@ -445,7 +454,12 @@ fn cases(ctx: &Ctx) -> Vec<Case> {
                 ("COMP_WORDS", "zenml stack de"),
                 ("COMP_CWORD", "2"),
             ],
-            50.0,
+            100.0,
+        ),
+        runs_case(
+            ctx,
+            "zenml pipeline runs list, 200 runs (python srv)",
+            Kind::Python,
         ),
         // The call that finds no server: it starts one in the background and is delegated. After
         // each timed run the new server is waited for and stopped, untimed, so that its warm-up
@@ -703,6 +717,88 @@ fn python_server_case(
     }
 }
 
+/// `zenml pipeline runs list` through a warm server of `kind`, on a local store with 200 runs
+/// (its own config dir, so its own server).
+fn runs_case(ctx: &Ctx, name: &'static str, kind: Kind) -> Case {
+    let case = command_server_case(ctx, name, &["pipeline", "runs", "list"], &[], 40.0);
+    let config = ctx.runs_config();
+    Case {
+        launcher: case.launcher.env("ZENML_CONFIG_PATH", &config).on(kind),
+        reference: case.reference.env("ZENML_CONFIG_PATH", &config),
+        prepare: Some(match kind {
+            Kind::Embedded => |ctx: &Ctx| {
+                make_runs_store(ctx)?;
+                warm_server_with(ctx, Kind::Embedded, Some(&ctx.runs_config()))
+            },
+            Kind::Python => |ctx: &Ctx| {
+                make_runs_store(ctx)?;
+                warm_server_with(ctx, Kind::Python, Some(&ctx.runs_config()))
+            },
+        }),
+        ..case
+    }
+}
+
+/// The number of pipeline runs in [`Ctx::runs_config`]'s store.
+const STORE_RUNS: usize = 200;
+
+/// A local store with [`STORE_RUNS`] pipeline runs, made once (kept under target/bench-tmp,
+/// marked complete at the end): one run of a one-step pipeline by ZenML, then the others
+/// created through the store from that run's snapshot, each completed.
+fn make_runs_store(ctx: &Ctx) -> Result<()> {
+    let config = ctx.runs_config();
+    let marker = config.join(".bench-complete");
+    if marker.exists() {
+        return Ok(());
+    }
+    let _ = std::fs::remove_dir_all(&config);
+    let src = ctx.scratch.join("runs-src");
+    std::fs::create_dir_all(&src).with_context(|| format!("cannot create {}", src.display()))?;
+    let script = format!(
+        "from datetime import datetime, timedelta, timezone\n\
+         from zenml import pipeline, step\n\
+         from zenml.client import Client\n\
+         from zenml.enums import ExecutionStatus\n\
+         from zenml.models import PipelineRunRequest, PipelineRunUpdate\n\
+         @step\n\
+         def make() -> int:\n    return 42\n\
+         @pipeline\n\
+         def bench_pipeline():\n    make()\n\
+         first = bench_pipeline()\n\
+         client = Client()\n\
+         store, project = client.zen_store, client.active_project.id\n\
+         start = datetime.now(timezone.utc)\n\
+         for i in range(1, {STORE_RUNS}):\n    \
+             run, _ = store.get_or_create_run(PipelineRunRequest(\n        \
+                 name=f'bench-run-{{i:03}}', snapshot=first.snapshot.id, project=project,\n        \
+                 status=ExecutionStatus.RUNNING, start_time=start + timedelta(seconds=i)))\n    \
+             store.update_run(run.id, PipelineRunUpdate(\n        \
+                 status=ExecutionStatus.COMPLETED, end_time=start + timedelta(seconds=i + 1)))\n\
+         total = client.list_pipeline_runs(size=1).total\n\
+         assert total == {STORE_RUNS}, total\n"
+    );
+    std::fs::write(src.join("runs.py"), script)?;
+    let python = Cmd::new(ctx.env.join("bin/python"))
+        .args(["runs.py"])
+        .env("VIRTUAL_ENV", &ctx.env)
+        .env("ZENML_CONFIG_PATH", &config);
+    let out = base_command(&python, &ctx.scratch)
+        .current_dir(&src)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run the env's python")?;
+    if !out.status.success() {
+        bail!(
+            "making a store with {STORE_RUNS} pipeline runs in {} failed ({}):\n{}",
+            config.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::write(&marker, "")?;
+    Ok(())
+}
+
 /// `zenml stack describe` that finds no server of `kind` (see [`settle_cold_server`]), optionally
 /// beside a process spinning on one core.
 fn cold_case(ctx: &Ctx, name: &'static str, kind: Kind, burner: bool) -> Case {
@@ -766,6 +862,11 @@ fn warm_python_command_server(ctx: &Ctx) -> Result<()> {
 }
 
 fn warm_server_of(ctx: &Ctx, kind: Kind) -> Result<()> {
+    warm_server_with(ctx, kind, None)
+}
+
+/// Waits until a server of `kind` answers, for the benchmark's config dir or `config`.
+fn warm_server_with(ctx: &Ctx, kind: Kind, config: Option<&Path>) -> Result<()> {
     private_dir(&ctx.server_runtime())?;
     let probe = Cmd::new(ctx.zenml())
         .args(["stack", "--help"])
@@ -774,6 +875,10 @@ fn warm_server_of(ctx: &Ctx, kind: Kind) -> Result<()> {
         .env("ZENML_LAUNCHER_RUNTIME_DIR", ctx.server_runtime())
         .env("ZENML_DEBUG_PYTHON", "1")
         .on(kind);
+    let probe = match config {
+        Some(config) => probe.env("ZENML_CONFIG_PATH", config),
+        None => probe,
+    };
     let deadline = Instant::now() + std::time::Duration::from_secs(180);
     loop {
         let out = base_command(&probe, &ctx.scratch)
@@ -840,19 +945,7 @@ fn report_command_servers(ctx: &Ctx) {
             |k| format!("{:.1} MiB", k as f64 / 1024.0),
         );
         let log = std::fs::read_to_string(&files.log).unwrap_or_default();
-        let mut times: Vec<f64> = log
-            .lines()
-            .filter_map(|l| {
-                l.split(": worker ")
-                    .nth(1)?
-                    .split(" ms")
-                    .next()?
-                    .split(' ')
-                    .nth(1)?
-                    .parse()
-                    .ok()
-            })
-            .collect();
+        let mut times = worker_times(&log);
         let n = times.len();
         let (med, max) = if n == 0 {
             (0.0, 0.0)
@@ -868,6 +961,57 @@ fn report_command_servers(ctx: &Ctx) {
             files.name
         );
     }
+}
+
+/// The workers' fork-to-exit times (ms) in (part of) a server's log.
+fn worker_times(log: &str) -> Vec<f64> {
+    log.lines()
+        .filter_map(|l| {
+            l.split(": worker ")
+                .nth(1)?
+                .split(" ms")
+                .next()?
+                .split(' ')
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// The length of each warm server's log now, to read what a case's calls add to them.
+fn server_log_marks(ctx: &Ctx) -> Vec<(PathBuf, u64)> {
+    use zenml_launcher::python::server;
+    server::list(&ctx.server_runtime())
+        .into_iter()
+        .map(|files| {
+            let len = std::fs::metadata(&files.log).map_or(0, |m| m.len());
+            (files.log, len)
+        })
+        .collect()
+}
+
+/// The fork-to-exit median (ms) of the workers whose lines were added to the logs since
+/// `marks` (a case's timed launcher runs: nothing else calls the warm servers meanwhile).
+fn worker_median_since(ctx: &Ctx, marks: &[(PathBuf, u64)]) -> Option<f64> {
+    use std::io::{Read, Seek, SeekFrom};
+    use zenml_launcher::python::server;
+    let mut times = Vec::new();
+    for files in server::list(&ctx.server_runtime()) {
+        let from = marks
+            .iter()
+            .find(|(log, _)| *log == files.log)
+            .map_or(0, |(_, len)| *len);
+        let mut added = String::new();
+        let Ok(mut file) = std::fs::File::open(&files.log) else {
+            continue;
+        };
+        if file.seek(SeekFrom::Start(from)).is_ok() {
+            let _ = file.read_to_string(&mut added);
+        }
+        times.extend(worker_times(&added));
+    }
+    (!times.is_empty()).then(|| median(&mut times))
 }
 
 fn stop_command_servers(ctx: &Ctx) {
@@ -1301,14 +1445,23 @@ fn run(args: &Args) -> Result<bool> {
 
     println!();
     println!(
-        "{:<50} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9}  {:<20} result",
-        "case", "launcher", "reference", "ref/ours", "added ms", "RSS MiB", "ref MiB", "goal"
+        "{:<50} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>8}  {:<20} result",
+        "case",
+        "launcher",
+        "reference",
+        "ref/ours",
+        "added ms",
+        "RSS MiB",
+        "ref MiB",
+        "fork>exit",
+        "goal"
     );
     let mut all_met = true;
     let mut failed = 0;
     for (case, measured) in rows {
         let goal = case.goal.map_or_else(|| "-".to_string(), |g| g.describe());
         let Ok(Measured {
+            worker_ms,
             ours,
             theirs,
             ours_mib,
@@ -1317,8 +1470,8 @@ fn run(args: &Args) -> Result<bool> {
         else {
             failed += 1;
             println!(
-                "{:<50} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9}  {:<20} FAILED (see above)",
-                case.name, "-", "-", "-", "-", "-", "-", goal
+                "{:<50} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>8}  {:<20} FAILED (see above)",
+                case.name, "-", "-", "-", "-", "-", "-", "-", goal
             );
             continue;
         };
@@ -1331,7 +1484,7 @@ fn run(args: &Args) -> Result<bool> {
             None => "-",
         };
         println!(
-            "{:<50} {:>10.1} {:>10.1} {:>7.2}x {:>+9.1} {:>9.1} {:>9.1}  {:<20} {}",
+            "{:<50} {:>10.1} {:>10.1} {:>7.2}x {:>+9.1} {:>9.1} {:>9.1} {:>8}  {:<20} {}",
             case.name,
             ours,
             theirs,
@@ -1339,6 +1492,7 @@ fn run(args: &Args) -> Result<bool> {
             ours - theirs,
             ours_mib,
             theirs_mib,
+            worker_ms.map_or_else(|| "-".to_string(), |ms| format!("{ms:.1}")),
             goal,
             verdict
         );
@@ -1348,12 +1502,13 @@ fn run(args: &Args) -> Result<bool> {
             let met = loaded - linked <= 2.0;
             all_met &= met;
             println!(
-                "{:<50} {:>10.2} {:>10.2} {:>8} {:>+9.2} {:>9} {:>9}  {:<20} {}",
+                "{:<50} {:>10.2} {:>10.2} {:>8} {:>+9.2} {:>9} {:>9} {:>8}  {:<20} {}",
                 LOAD_CASE,
                 loaded,
                 linked,
                 "-",
                 loaded - linked,
+                "-",
                 "-",
                 "-",
                 "adds <= 2 ms",
@@ -1467,6 +1622,8 @@ fn library_load(ctx: &Ctx, runs: usize) -> Result<(f64, f64)> {
 
 /// Medians of one case: wall ms and peak RSS (MiB), launcher and reference.
 struct Measured {
+    /// The served calls' fork-to-exit median (ms), for a case on a warm server.
+    worker_ms: Option<f64>,
     ours: f64,
     theirs: f64,
     ours_mib: f64,
@@ -1488,6 +1645,15 @@ fn measure(case: &Case, args: &Args, ctx: &Ctx) -> Result<Measured> {
         }
         warm_up(&case.reference, scratch)?;
     }
+    let served =
+        case.launcher.env.iter().any(|(k, v)| {
+            k == "ZENML_LAUNCHER_RUNTIME_DIR" && Path::new(v) == ctx.server_runtime()
+        });
+    let marks = if served {
+        server_log_marks(ctx)
+    } else {
+        Vec::new()
+    };
     let (mut ours, mut theirs, mut ours_rss, mut theirs_rss) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.runs {
@@ -1502,6 +1668,11 @@ fn measure(case: &Case, args: &Args, ctx: &Ctx) -> Result<Measured> {
         theirs_rss.push(kib as f64 / 1024.0);
     }
     Ok(Measured {
+        worker_ms: if served {
+            worker_median_since(ctx, &marks)
+        } else {
+            None
+        },
         ours: median(&mut ours),
         theirs: median(&mut theirs),
         ours_mib: median(&mut ours_rss),

@@ -365,6 +365,68 @@ pub fn umask() -> u32 {
     }
 }
 
+unsafe extern "C" {
+    /// The C library's environment: `NAME=value` strings, then a null pointer.
+    static environ: *const *const libc::c_char;
+}
+
+/// The entries of this process's environment exactly as they are (what a parent may put there
+/// includes entries without `=`, with an empty name, or with a name twice, which
+/// `std::env::vars_os` does not show as they are).
+pub fn environ_entries() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    // SAFETY: `environ` is a null-terminated array of NUL-terminated strings, and nothing in
+    // this single-threaded process changes it while it is read.
+    unsafe {
+        let mut entry = environ;
+        while !entry.is_null() && !(*entry).is_null() {
+            out.push(std::ffi::CStr::from_ptr(*entry).to_bytes().to_vec());
+            entry = entry.add(1);
+        }
+    }
+    out
+}
+
+/// The highest signal number Linux has (`SIGRTMAX`).
+const MAX_SIGNAL: libc::c_int = 64;
+
+/// The signals this process ignores (bit `sig - 1`): those its parent left ignored (`nohup`, the
+/// background jobs of a shell without job control), and SIGPIPE, which [`init_process`] ignores
+/// (as Python does at start-up).
+pub fn ignored_signals() -> u64 {
+    let mut mask = 0u64;
+    for sig in 1..=MAX_SIGNAL {
+        // SAFETY: sigaction with a null new action only reads the disposition into `old`.
+        let ignored = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+        };
+        if ignored {
+            mask |= 1 << (sig - 1);
+        }
+    }
+    mask
+}
+
+/// The signals blocked in this (the only) thread, bit `sig - 1`.
+pub fn blocked_signals() -> u64 {
+    let mut mask = 0u64;
+    // SAFETY: sigprocmask with a null new set only reads the mask into `set`, which we own.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        if libc::sigprocmask(libc::SIG_BLOCK, std::ptr::null(), &mut set) != 0 {
+            return 0;
+        }
+        for sig in 1..=MAX_SIGNAL {
+            if libc::sigismember(&set, sig) == 1 {
+                mask |= 1 << (sig - 1);
+            }
+        }
+    }
+    mask
+}
+
 /// The real and effective user and group ids, the supplementary groups, the nice value and every
 /// resource limit: what a forked server cannot take over from its client.
 pub fn process_identity() -> Vec<i64> {
@@ -539,10 +601,14 @@ extern "C" fn forward_signal(sig: libc::c_int) {
     }
 }
 
-/// From now on, the signals in [`FORWARDED_SIGNALS`] go to worker `pid` (its group: `pid`).
-pub fn forward_signals_to(pid: i32) {
+/// From now on, the signals in [`FORWARDED_SIGNALS`] go to worker `pid` (its group: `pid`),
+/// except those in `ignored` (bit `sig - 1`: this process ignores them, and so does the worker).
+pub fn forward_signals_to(pid: i32, ignored: u64) {
     WORKER.store(pid, std::sync::atomic::Ordering::SeqCst);
     for sig in FORWARDED_SIGNALS {
+        if ignored & (1 << (sig - 1)) != 0 {
+            continue;
+        }
         // SAFETY: installs an async-signal-safe handler with a zeroed (then filled) sigaction.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();

@@ -282,9 +282,25 @@ pub fn matches(name: &[u8], patterns: &[&str]) -> bool {
     })
 }
 
-/// Variables with which the server runs nothing: `PYTHONINSPECT` would open a REPL after the
-/// command, in a worker that has no terminal.
-pub const SERVER_DELEGATE_IF_SET: &[&str] = &["PYTHONINSPECT"];
+/// Variables with which the server runs nothing and starts no server: `PYTHONINSPECT` would open
+/// a REPL after the command, in a worker that has no terminal; with `PYTHONFAULTHANDLER` (also
+/// turned on by `PYTHONDEVMODE`) a crash report would show the server's frames and modules;
+/// `PYTHONVERBOSE` and `PYTHONPROFILEIMPORTTIME` print at every import (the warm-up would print
+/// and fail, the CLI prints for the modules a served call would have had preloaded, and with
+/// `PYTHONVERBOSE` ZenML 0.98.0's stderr wrapper prints its own teardown forever);
+/// `PYTHONMALLOCSTATS`, `PYTHONTRACEMALLOC`, `PYTHONDUMPREFS` and `PYTHONSHOWREFCOUNT` report
+/// on the whole process (a worker's is the server's, and it skips finalization's reports).
+pub const SERVER_DELEGATE_IF_SET: &[&str] = &[
+    "PYTHONINSPECT",
+    "PYTHONFAULTHANDLER",
+    "PYTHONDEVMODE",
+    "PYTHONVERBOSE",
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONMALLOCSTATS",
+    "PYTHONTRACEMALLOC",
+    "PYTHONDUMPREFS",
+    "PYTHONSHOWREFCOUNT",
+];
 
 /// Reads a variable as an OS string (never lossy).
 pub fn os(name: &str) -> Option<std::ffi::OsString> {

@@ -318,6 +318,12 @@ fn signals_killed_clients_and_a_killed_server() {
     run.wait_for(PROMPT);
     let worker = run.worker();
     run.signal(libc::SIGUSR1);
+    // The client forwards the signal when it next runs; `finish` closes stdin, and a worker that
+    // read that EOF first would end the prompt itself ("Aborted!", exit 1) on a loaded machine.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while alive(run.child.id()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let (status, out, err) = run.finish();
     if status.signal() != Some(libc::SIGUSR1) || !gone_within(worker, Duration::from_secs(5)) {
         failures.push(format!(
@@ -708,6 +714,29 @@ fn an_edited_zenml_never_runs_old_code_and_idle_servers_exit() {
         "a rewritten migration script: {debug:#?}"
     );
 
+    // What the warm-up compiles or builds once comes from installed files whose change makes
+    // the server stale too: ZenML's schemas (the SQL compiled on a scratch store), its models
+    // (pydantic's deferred builds), and a module only the warm-up imports (ZenML imports it
+    // inside a command).
+    for file in [
+        "zenml/zen_stores/schemas/stack_schemas.py",
+        "zenml/models/v2/core/stack.py",
+        "zenml/zen_stores/migrations/backup/sqlalchemy.py",
+    ] {
+        s.warm(&[]);
+        let path = site.join(file);
+        let text = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &text).unwrap(); // the same bytes, a new write
+        let out = output(&mut s.launcher(&["stack", "describe"], &[]));
+        let (_, debug) = split_debug(&out.stderr);
+        assert!(
+            out.status.success()
+                && debug.iter().any(|l| l.contains("stale"))
+                && tier_taken(&debug) == Some(Tier::Delegated),
+            "a rewritten {file}: {debug:#?}"
+        );
+    }
+
     // An idle timeout: a server started with ZENML_LAUNCHER_SERVER_IDLE_S=2 goes away by itself.
     let idle = Served::with_world(
         World {
@@ -750,6 +779,47 @@ fn an_edited_zenml_never_runs_old_code_and_idle_servers_exit() {
         .filter(|n| !n.to_string_lossy().ends_with(".log"))
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// The warm-up's scratch store (where the SQL every store call runs is compiled once) is the
+/// server's own: made in its TMPDIR and gone once it serves, no descriptor of it left open (a
+/// worker would inherit it), and its SQL kept (the log counts the statements; no warm-up step
+/// failed). The calls' parity with the CLI is the other tests'.
+#[test]
+fn the_warm_up_s_scratch_store_leaves_nothing_behind() {
+    let s = Served::new("server-scratch");
+    let tmp = scratch("server-scratch-tmp");
+    let extra = [("TMPDIR", tmp.to_str().unwrap())];
+    s.warm(&extra);
+    let pid = s.server_pid();
+    let logs = s.logs();
+    assert!(
+        !logs.contains("not warmed") && !logs.contains("SQL:"),
+        "a warm-up step failed: {logs}"
+    );
+    let statements: usize = logs
+        .split("warmed ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no compiled SQL counted in the log: {logs}"));
+    assert!(statements >= 10, "{statements} statements: {logs}");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    let open: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|target| target.starts_with(&tmp) || target.to_string_lossy().contains("zenml.db"))
+        .collect();
+    assert!(open.is_empty(), "the server holds {open:?}");
+    // A served store call still matches the CLI with that TMPDIR.
+    s.compare(&["stack", "describe"], &extra, &[], None, true)
+        .unwrap();
 }
 
 #[test]

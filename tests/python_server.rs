@@ -429,38 +429,11 @@ fn debian_python_without_its_libpython_end_to_end() {
 /// draw, the state of the import and logging locks, and every open descriptor with, for
 /// sockets, their `/proc/net/unix` row.
 fn probe_venv(home: &Path) -> PathBuf {
-    let source_site = site_packages(&zenml_env(ZENML_VERSION));
-    let venv = home.join("probe");
-    make_venv(&base_python(), &venv, &[]);
-    let site = site_packages(&venv);
-    std::fs::write(
-        site.join("00-zenml-env.pth"),
-        format!("{}\n", source_site.display()),
-    )
-    .unwrap();
-    for name in [
-        format!("zenml-{ZENML_VERSION}.dist-info"),
-        "distutils-precedence.pth".into(),
-    ] {
-        let out = output(
-            Command::new("cp")
-                .arg("-a")
-                .arg(source_site.join(&name))
-                .arg(&site),
-        );
-        assert!(
-            out.status.success(),
-            "copying {name}: {}",
-            show(&out.stderr)
-        );
-    }
-    let script = venv.join("bin/zenml");
-    std::fs::write(
-        &script,
-        format!(
-            "#!{}\n{}",
-            venv.join("bin/python").display(),
-            r#"import json, os, random, sys, time
+    scripted_venv(home, "probe", PROBE)
+}
+
+/// The probe's `bin/zenml` (see [`probe_venv`]).
+const PROBE: &str = r#"import json, os, random, sys, time
 import _imp, logging
 me, other = sys.argv[1], sys.argv[2]
 open(me, "w").close()
@@ -489,13 +462,7 @@ report = {
     "logging_lock_free": logging._lock.acquire(blocking=False),
 }
 os.write(1, json.dumps(report).encode())
-"#
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    venv
-}
+"#;
 
 /// A pipe's identity as `/proc/<pid>/fd` shows it.
 fn pipe_name(fd: &impl AsRawFd) -> String {
@@ -613,6 +580,154 @@ fn workers_of_both_kinds_fork_clean() {
         }
         if reports[0]["random"] == reports[1]["random"] || reports[0]["pid"] == reports[1]["pid"] {
             failures.push(format!("{kind}: the same random draw: {reports:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The two kinds of server, as `(name, extra variables)`.
+const KINDS: [(&str, &[(&str, &str)]); 2] = [
+    ("embedded", &[]),
+    (
+        "python",
+        &[(
+            "ZENML_LAUNCHER_EMBED_LIB",
+            "/nonexistent/libzenml_launcher_embed.so",
+        )],
+    ),
+];
+
+/// What the server does around a call to be fast, seen from outside, for each kind:
+/// - the call's worker was forked ahead: it is the master's one child (the spare) before the
+///   call, and the call's debug line names it;
+/// - the worker posts its exit code before it exits: the client ends with that code (7; 256 is
+///   0 as for any process), and a child the command left running in its process group lives on
+///   after the client's exit (as after the CLI's: nothing kills that group);
+/// - a child the command forked without exec, ending through the same `run_program` with its
+///   own code (3), does not speak for the worker (0);
+/// - a spare killed before a call: that call is still served, with its own code (by the spare
+///   forked next, or by a worker forked for it);
+/// - a spare dies with a killed master.
+#[test]
+fn workers_are_forked_ahead_and_end_early() {
+    let home = scratch("forked-ahead");
+    let venv = scripted_venv(
+        &home,
+        "scripted",
+        r#"import os, subprocess, sys, time
+what = sys.argv[1]
+if what == "exit":
+    sys.exit(int(sys.argv[2]))
+if what == "linger":
+    child = subprocess.Popen(
+        ["/bin/sleep", "30"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    with open(sys.argv[2], "w") as f:
+        f.write(str(child.pid))
+    sys.exit(0)
+if what == "forked":
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(0.2)
+        sys.exit(3)
+    os.waitpid(pid, 0)
+    os.write(1, b"parent\n")
+"#,
+    );
+    let children = |pid: u32| -> Vec<u32> {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    };
+    let mut failures = Vec::new();
+    for (kind, extra) in KINDS {
+        let s = Served::with_world(
+            World {
+                cache: home.join("cache"),
+                home: home.clone(),
+                env: venv.clone(),
+            },
+            &format!("ahead-{kind}"),
+        );
+        let call = |args: &[&str]| {
+            let out = output(&mut s.launcher(args, extra));
+            let (_, debug) = split_debug(&out.stderr);
+            (out, debug)
+        };
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while tier_taken(&call(&["exit", "0"]).1) != Some(Tier::Server) {
+            assert!(Instant::now() < deadline, "no {kind} server: {}", s.logs());
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let master = s.server_pid();
+        let spare = || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let [one] = children(master)[..] {
+                    return one;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{kind}: no spare: {:?}",
+                    children(master)
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        for (code, expected) in [(7, 7), (256, 0)] {
+            let ahead = spare();
+            let (out, debug) = call(&["exit", &code.to_string()]);
+            let worker = debug
+                .iter()
+                .find_map(|l| l.split("(worker ").nth(1)?.split(',').next()?.parse().ok());
+            if out.status.code() != Some(expected) || worker != Some(ahead) {
+                failures.push(format!(
+                    "{kind}: exit {code}: {:?}, worker {worker:?}, spare {ahead}: {debug:#?}",
+                    out.status
+                ));
+            }
+        }
+        let pid_file = home.join(format!("{kind}-linger"));
+        let (out, debug) = call(&["linger", pid_file.to_str().unwrap()]);
+        let lingering: u32 = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{kind}: no lingering child: {debug:#?}"));
+        std::thread::sleep(Duration::from_millis(500));
+        if !out.status.success() || !alive(lingering) {
+            failures.push(format!(
+                "{kind}: the command's child did not outlive it: {:?} {debug:#?}",
+                out.status
+            ));
+        }
+        unsafe { libc::kill(lingering as i32, libc::SIGKILL) };
+        let (out, debug) = call(&["forked"]);
+        if out.status.code() != Some(0) || out.stdout != b"parent\n" {
+            failures.push(format!(
+                "{kind}: forked: {:?} {:?} {debug:#?}",
+                out.status,
+                show(&out.stdout)
+            ));
+        }
+        let ahead = spare();
+        unsafe { libc::kill(ahead as i32, libc::SIGKILL) };
+        let (out, debug) = call(&["exit", "5"]);
+        if out.status.code() != Some(5) || tier_taken(&debug) != Some(Tier::Server) {
+            failures.push(format!(
+                "{kind}: after a killed spare: {:?} {debug:#?}",
+                out.status
+            ));
+        }
+        let ahead = spare();
+        unsafe { libc::kill(master as i32, libc::SIGKILL) };
+        if !gone_within(ahead, Duration::from_secs(5)) {
+            failures.push(format!(
+                "{kind}: the spare {ahead} outlived its killed master"
+            ));
+            unsafe { libc::kill(ahead as i32, libc::SIGKILL) };
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -47,6 +47,9 @@ fn prepare(
     if crate::os::stdin_is_background_tty() {
         return Err("a background job reading the terminal".into());
     }
+    if let Some(why) = odd_environment(&crate::os::environ_entries()) {
+        return Err(Declined::new(why));
+    }
     // The server's code: the embedding library when there is one (its kind is decided when the
     // server starts: the python kind when the library cannot serve), else the env's python.
     let code = match in_process::library_for(env) {
@@ -91,8 +94,61 @@ fn names_own_files(arg: &[u8], pid: u32) -> bool {
     })
 }
 
+/// The longest path a Unix socket address holds (`sun_path`, 108 bytes with its NUL).
+const SOCKET_PATH_MAX: usize = 107;
+
+/// Connects to the socket at `path`. A longer path than an address holds is reached through an
+/// `O_PATH` descriptor of its directory, `/proc/self/fd/<n>/<name>` (systemd does the same), the
+/// directory opened without following a symlink (it was checked with lstat just before).
+fn connect(path: &Path) -> std::io::Result<UnixStream> {
+    if path.as_os_str().len() <= SOCKET_PATH_MAX {
+        return UnixStream::connect(path);
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return UnixStream::connect(path);
+    };
+    let dir = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)?;
+    UnixStream::connect(Path::new(&format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name))
+}
+
+/// Why a worker could not take over this environment as it is, if it could not: an entry with
+/// no `=` (the C library's `environ` has it, Python's `os.environ` drops it) or an empty name
+/// (`os.environ` cannot set it), or a name twice (`getenv` and `os.environ` see the first, a
+/// worker setting them one by one would keep the last).
+fn odd_environment(entries: &[Vec<u8>]) -> Option<String> {
+    let mut names = std::collections::HashSet::new();
+    for entry in entries {
+        match entry.iter().position(|&b| b == b'=') {
+            None => {
+                return Some(format!(
+                    "an environment entry without '=' ({:?})",
+                    String::from_utf8_lossy(entry)
+                ));
+            }
+            Some(0) => {
+                return Some(format!(
+                    "an environment entry with an empty name ({:?})",
+                    String::from_utf8_lossy(entry)
+                ));
+            }
+            Some(end) => {
+                if !names.insert(&entry[..end]) {
+                    return Some(format!(
+                        "{} is twice in the environment",
+                        String::from_utf8_lossy(&entry[..end])
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
 fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Result<u8, Declined> {
-    let stream = match UnixStream::connect(&files.socket) {
+    let stream = match connect(&files.socket) {
         Ok(stream) => stream,
         Err(e) => {
             // A socket nobody listens on (ECONNREFUSED) stays: removing it could remove the
@@ -103,7 +159,10 @@ fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Result<
         }
     };
     let mut stream = stream;
-    if let Err(e) = send_request(&mut stream, key, args) {
+    // Read before any handler of ours is installed: what the parent left (and SIGPIPE, ignored
+    // by the launcher as by Python).
+    let ignored = crate::os::ignored_signals();
+    if let Err(e) = send_request(&mut stream, key, args, ignored) {
         return Err(Declined::new(format!("sending the call failed: {e}")));
     }
     let _ = stream.set_read_timeout(Some(ACCEPT_TIMEOUT));
@@ -129,7 +188,7 @@ fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Result<
             )));
         }
     };
-    crate::os::forward_signals_to(pid);
+    crate::os::forward_signals_to(pid, ignored);
     if debug::enabled() {
         let kind = super::info(files)
             .and_then(|info| Some(info.get("kind")?.as_str()?.to_string()))
@@ -165,7 +224,12 @@ fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Result<
     }
 }
 
-fn send_request(stream: &mut UnixStream, key: &Key, args: &[OsString]) -> std::io::Result<()> {
+fn send_request(
+    stream: &mut UnixStream,
+    key: &Key,
+    args: &[OsString],
+    ignored: u64,
+) -> std::io::Result<()> {
     let cwd = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
@@ -190,6 +254,8 @@ fn send_request(stream: &mut UnixStream, key: &Key, args: &[OsString]) -> std::i
         entry.extend_from_slice(value.as_bytes());
         field(&entry);
     }
+    field(format!("{ignored:x}").as_bytes());
+    field(format!("{:x}", crate::os::blocked_signals()).as_bytes());
     let mut header = b"ZLS1".to_vec();
     header.extend_from_slice(&(body.len() as u32).to_be_bytes());
     let sent = crate::os::send_with_fds(stream, &header, &[0, 1, 2, cwd.as_raw_fd()])?;
@@ -301,6 +367,24 @@ fn spawn(key: &Key, files: &ServerFiles) -> std::io::Result<u32> {
 #[cfg(test)]
 mod tests {
     use super::names_own_files;
+
+    #[test]
+    fn environments_a_worker_cannot_take_over() {
+        let odd = |entries: &[&str]| {
+            super::odd_environment(
+                &entries
+                    .iter()
+                    .map(|e| e.as_bytes().to_vec())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(odd(&[]), None);
+        assert_eq!(odd(&["A=1", "B=", "C=x=y", "A B=1", "a=2"]), None);
+        assert!(odd(&["A=1", "NOEQUALS"]).unwrap().contains("without '='"));
+        assert!(odd(&["=x=1"]).unwrap().contains("empty name"));
+        assert!(odd(&["="]).unwrap().contains("empty name"));
+        assert!(odd(&["A=1", "B=2", "A=3"]).unwrap().contains("A is twice"));
+    }
 
     #[test]
     fn arguments_naming_this_process_s_files() {
