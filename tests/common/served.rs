@@ -141,6 +141,45 @@ impl Served {
         }
     }
 
+    /// The pids in the info files of the servers in the runtime dir.
+    pub fn server_pids(&self) -> Vec<u32> {
+        zenml_launcher::python::server::list(&self.runtime)
+            .iter()
+            .filter_map(|files| {
+                let info: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&files.info).ok()?).ok()?;
+                Some(info["pid"].as_u64()? as u32)
+            })
+            .collect()
+    }
+
+    /// Waits (up to a minute) until every call of `s`'s servers has ended and been logged: a
+    /// client has its exit code before its worker is reaped and logged (the worker posts it
+    /// first), so a count of log lines right after a call can miss that call. Settled: no
+    /// server has a child but its spare worker, and the logs read the same twice 100 ms apart.
+    pub fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let children = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .count()
+        };
+        loop {
+            let pids = self.server_pids();
+            let logs = self.logs();
+            std::thread::sleep(Duration::from_millis(100));
+            if pids.iter().all(|&pid| children(pid) <= 1) && self.logs() == logs {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the servers' calls did not end within a minute: {}",
+                self.logs()
+            );
+        }
+    }
+
     pub fn logs(&self) -> String {
         let mut text = String::new();
         for entry in std::fs::read_dir(&self.runtime).unwrap().flatten() {
@@ -379,20 +418,33 @@ impl Running {
         (status, out, err)
     }
 
-    /// The worker's pid, from the launcher's debug line.
+    /// The launcher's debug lines so far.
+    pub fn debug(&self) -> Vec<String> {
+        split_debug(&self.stderr.lock().unwrap()).1
+    }
+
+    /// The worker's pid, from the launcher's debug line (which the client prints once it has
+    /// the pid: maybe after the worker's first output, so it is waited for, until the client
+    /// says which route it took).
     pub fn worker(&self) -> u32 {
-        let err = self.stderr.lock().unwrap().clone();
-        let (_, debug) = split_debug(&err);
-        debug
-            .iter()
-            .find_map(|l| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let debug = self.debug();
+            let pid = debug.iter().find_map(|l| {
                 l.strip_prefix("route: server (worker ")?
                     .split_once(", ")?
                     .0
                     .parse()
                     .ok()
-            })
-            .unwrap_or_else(|| panic!("not served: {debug:#?}"))
+            });
+            match pid {
+                Some(pid) => return pid,
+                None if tier_taken(&debug).is_some() || Instant::now() > deadline => {
+                    panic!("not served: {debug:#?}")
+                }
+                None => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
     }
 }
 
