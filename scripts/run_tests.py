@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 DURATIONS = REPO / "target" / "test-durations.json"
 # The CPU seconds of each binary's last run (user + system, its waited-for children included).
 CPU_TIMES = REPO / "target" / "test-cpu-times.json"
+REFRUN_LOG = REPO / "target" / "test-refrun.log"
 # Before any run has recorded durations: the binaries that took longest on this suite.
 SLOW_FIRST = [
     "command_server",
@@ -84,6 +85,24 @@ def slow_warning(label, took):
             "(split it, or share its Python reference runs: issue #20)")
 
 
+def refrun_summary():
+    """The reference CLI's runs through run_streams (tests/common/refrun.rs logs each): how many
+    were fresh, served by a warm runner, and served and compared with a fresh run."""
+    counts = {}
+    try:
+        lines = REFRUN_LOG.read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        fields = line.split("\t")
+        if len(fields) == 4:
+            event = fields[2].split(" ")[0]
+            counts[event] = counts.get(event, 0) + 1
+    return (f"reference CLI runs (run_streams): {counts.get('fresh', 0)} fresh, "
+            f"{counts.get('served', 0)} warm, {counts.get('sample', 0)} warm and compared with "
+            f"a fresh run, {counts.get('unsure', 0)} warm then fresh (target/test-refrun.log)")
+
+
 def main():
     # A shell starts a background job with SIGINT and SIGQUIT ignored, and an ignored signal
     # stays ignored across exec: the tests that interrupt the CLI need them at their defaults,
@@ -130,6 +149,7 @@ def main():
     except (OSError, ValueError):
         cpu_times = {}
     failed, slow, durations, this_run = [], [], dict(known), {}
+    REFRUN_LOG.unlink(missing_ok=True)
     started = time.monotonic()
 
     def worker():
@@ -179,6 +199,7 @@ def main():
     total = time.monotonic() - started
     print(f"{len(binaries)} test binaries, {jobs} at a time: {total:.0f} s "
           f"(CPU {sum(this_run.values()):.0f} s)")
+    print(refrun_summary())
     for label, took in slow:
         print(slow_warning(label, took))
     if failed:

@@ -53,7 +53,7 @@ impl World {
 
     /// The Python CLI (the env's own bin/zenml).
     fn python(&self, args: &[&str], cwd: &Path, extra: &[(&str, &str)]) -> Output {
-        output(
+        cli_output(
             self.command(&self.env.join("bin/zenml"), cwd, extra)
                 .args(args),
         )

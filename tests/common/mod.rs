@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod names;
+pub mod refrun;
 pub mod served;
 pub mod world;
 
@@ -269,7 +270,40 @@ pub struct Captured {
 /// otherwise empty, as with `clean_command`) through tests/support/ptyrun.py: `ttys` lists the
 /// streams on their own pseudo-terminal of `cols` columns (`"stdin"`, `"stdout"`, `"stderr"`),
 /// `input` is written to stdin (a pipe when stdin is not a tty).
+/// pip's `bin/zenml` script of an env (the reference CLI) goes through `refrun::reference`: warm
+/// once its conditions were seen, with a sample compared with fresh runs.
 pub fn run_streams(cmd: &Command, cols: u16, ttys: &[&str], input: Option<&str>) -> Captured {
+    if refrun::is_pip_script(Path::new(cmd.get_program())) {
+        return refrun::reference(cmd, cols, ttys, input, || {
+            fresh_streams(cmd, cols, ttys, input)
+        });
+    }
+    fresh_streams(cmd, cols, ttys, input)
+}
+
+/// `output` for a run in pipes with stdin on /dev/null, as `Command::output` makes them; pip's
+/// `bin/zenml` script goes through `refrun::reference` as in `run_streams`.
+pub fn cli_output(cmd: &mut Command) -> Output {
+    if !refrun::is_pip_script(Path::new(cmd.get_program())) {
+        return output(cmd);
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let captured = refrun::reference(cmd, 80, &[], None, || fresh_streams(cmd, 80, &[], None));
+    // ptyrun's code: the exit code, or minus the signal that ended the run.
+    let raw = if captured.code < 0 {
+        -captured.code
+    } else {
+        (captured.code & 0xff) << 8
+    };
+    Output {
+        status: std::process::ExitStatus::from_raw(raw),
+        stdout: captured.stdout,
+        stderr: captured.stderr,
+    }
+}
+
+/// `run_streams`, always in a new process.
+pub fn fresh_streams(cmd: &Command, cols: u16, ttys: &[&str], input: Option<&str>) -> Captured {
     let mut runner = Command::new(base_python());
     runner.env_clear();
     for (k, v) in cmd.get_envs() {
@@ -515,4 +549,44 @@ pub fn wait_while_a_server_starts(run_dir: &Path, deadline: std::time::Instant) 
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// A scratch venv on the base Python that sees the provisioned ZenML through a `.pth` line, with
+/// its dist-info (so the launcher serves it), whose `bin/zenml` runs `script` instead of the CLI.
+pub fn scripted_venv(home: &Path, name: &str, script: &str) -> PathBuf {
+    let source_site = site_packages(&zenml_env(ZENML_VERSION));
+    let venv = home.join(name);
+    make_venv(&base_python(), &venv, &[]);
+    let site = site_packages(&venv);
+    std::fs::write(
+        site.join("00-zenml-env.pth"),
+        format!("{}\n", source_site.display()),
+    )
+    .unwrap();
+    for name in [
+        format!("zenml-{ZENML_VERSION}.dist-info"),
+        "distutils-precedence.pth".into(),
+    ] {
+        let out = output(
+            std::process::Command::new("cp")
+                .arg("-a")
+                .arg(source_site.join(&name))
+                .arg(&site),
+        );
+        assert!(
+            out.status.success(),
+            "copying {name}: {}",
+            show(&out.stderr)
+        );
+    }
+    let path = venv.join("bin/zenml");
+    std::fs::write(
+        &path,
+        format!("#!{}\n{script}", venv.join("bin/python").display()),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&path, perms).unwrap();
+    venv
 }
