@@ -274,7 +274,7 @@ fn signals_killed_clients_and_a_killed_server() {
         run.wait_for(PROMPT);
         std::thread::sleep(Duration::from_millis(200));
         run.signal(libc::SIGINT);
-        run.finish()
+        run.finish_after_signal()
     };
     let (a_status, a_out, a_err) = ctrl_c(s.launcher(&delete, &[]));
     let (b_status, b_out, b_err) = ctrl_c(s.python(&delete, &[]));
@@ -318,13 +318,7 @@ fn signals_killed_clients_and_a_killed_server() {
     run.wait_for(PROMPT);
     let worker = run.worker();
     run.signal(libc::SIGUSR1);
-    // The client forwards the signal when it next runs; `finish` closes stdin, and a worker that
-    // read that EOF first would end the prompt itself ("Aborted!", exit 1) on a loaded machine.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while alive(run.child.id()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let (status, out, err) = run.finish();
+    let (status, out, err) = run.finish_after_signal();
     if status.signal() != Some(libc::SIGUSR1) || !gone_within(worker, Duration::from_secs(5)) {
         failures.push(format!(
             "SIGUSR1: client {status:?}, worker alive {}, stdout {:?}, stderr {:?}\nlogs: {}",

@@ -351,7 +351,7 @@ fn debian_python_without_its_libpython_end_to_end() {
         run.wait_for("zl_victim");
         std::thread::sleep(Duration::from_millis(200));
         run.signal(libc::SIGINT);
-        run.finish()
+        run.finish_after_signal()
     };
     let (a_status, a_out, a_err) = ctrl_c(s.launcher(&delete, &[]));
     let (b_status, b_out, b_err) = ctrl_c(s.python(&delete, &[]));
@@ -378,7 +378,7 @@ fn debian_python_without_its_libpython_end_to_end() {
     run.wait_for("zl_victim");
     let worker = run.worker();
     run.signal(libc::SIGUSR1);
-    let (status, _, _) = run.finish();
+    let (status, _, _) = run.finish_after_signal();
     if status.signal() != Some(libc::SIGUSR1) || !gone_within(worker, Duration::from_secs(5)) {
         failures.push(format!(
             "SIGUSR1: client {status:?}, worker alive {}",

@@ -129,9 +129,10 @@ pub fn reference(
     }
     DUE.store(SAMPLE_EVERY - 1, Ordering::SeqCst);
     let fresh = fresh();
+    let comparable = *COMPARABLE.get_or_init(|| world::without_spinner);
     let same = |c: &Captured| Captured {
-        stdout: world::without_spinner(&c.stdout),
-        stderr: world::without_spinner(&c.stderr),
+        stdout: comparable(&c.stdout),
+        stderr: comparable(&c.stderr),
         code: c.code,
     };
     assert!(
@@ -143,6 +144,21 @@ pub fn reference(
     );
     note("sample", cmd);
     fresh
+}
+
+static COMPARABLE: OnceLock<fn(&[u8]) -> Vec<u8>> = OnceLock::new();
+
+/// What a sample compares of both runs' streams in this test binary: by default each stream
+/// without the spinner's frames; a binary whose CLI output holds what differs between any two
+/// fresh runs (rich's random OSC 8 link ids, a token's time left) names the normalizer its own
+/// comparisons with the launcher use, before its first reference run. Called once per binary
+/// (a later call with another function panics).
+pub fn compare_samples_as(normalizer: fn(&[u8]) -> Vec<u8>) {
+    let set = *COMPARABLE.get_or_init(|| normalizer);
+    assert!(
+        std::ptr::fn_addr_eq(set, normalizer),
+        "refrun::compare_samples_as: another normalizer was set (or a reference ran) before"
+    );
 }
 
 /// Appends what happened to a reference call to target/test-refrun.log (the test binary, its

@@ -402,6 +402,18 @@ impl Running {
         assert!(out.status.success());
     }
 
+    /// `finish` after a signal that ends the call: stdin stays open until the call has ended
+    /// (at most 30 s). The client forwards the signal to its worker when it next runs, and a
+    /// worker that read `finish`'s EOF first would end the prompt itself ("Aborted!", exit 1) on
+    /// a loaded machine, where the CLI, signalled directly, never reads that EOF.
+    pub fn finish_after_signal(self) -> (std::process::ExitStatus, Vec<u8>, Vec<u8>) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while alive(self.child.id()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.finish()
+    }
+
     pub fn finish(mut self) -> (std::process::ExitStatus, Vec<u8>, Vec<u8>) {
         drop(self.child.stdin.take());
         let deadline = Instant::now() + Duration::from_secs(60);
