@@ -221,6 +221,7 @@ fn config_race_failure(stderr: &[u8]) -> bool {
 /// `calls` calls from `clients` clients at once, the `n`-th call being `CALLS[n % 4]`; every
 /// `sample`-th call's output kept.
 fn phase(soak: &Soak, clients: usize, calls: usize, sample: usize) -> Result<Phase> {
+    settle(soak)?;
     let before = soak.workers()?.len();
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
@@ -403,6 +404,30 @@ fn leftovers(master: u32, workers: &HashSet<u32>) -> (Vec<u32>, Vec<u32>, Option
         }
     }
     (zombies, orphans, spare)
+}
+
+/// Waits (at most 60 s) until the master has no child but its spare and its log has not changed
+/// for 100 ms: the worker of the last call before (the warm-up's, the previous phase's last) may
+/// be logged after its client exited, and would be counted in the next phase.
+fn settle(soak: &Soak) -> Result<()> {
+    let (files, master) = soak.server()?;
+    let children = || {
+        std::fs::read_to_string(format!("/proc/{master}/task/{master}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = std::fs::read(&files.log)?;
+        std::thread::sleep(Duration::from_millis(100));
+        if children() <= 1 && std::fs::read(&files.log)? == log {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("server {master}'s calls did not end within a minute");
+        }
+    }
 }
 
 fn loadavg() -> String {
