@@ -146,14 +146,17 @@ pub fn reference(
     fresh
 }
 
-static COMPARABLE: OnceLock<fn(&[u8]) -> Vec<u8>> = OnceLock::new();
+/// What a sample compares of one stream.
+type Normalizer = fn(&[u8]) -> Vec<u8>;
+
+static COMPARABLE: OnceLock<Normalizer> = OnceLock::new();
 
 /// What a sample compares of both runs' streams in this test binary: by default each stream
 /// without the spinner's frames; a binary whose CLI output holds what differs between any two
 /// fresh runs (rich's random OSC 8 link ids, a token's time left) names the normalizer its own
 /// comparisons with the launcher use, before its first reference run. Called once per binary
 /// (a later call with another function panics).
-pub fn compare_samples_as(normalizer: fn(&[u8]) -> Vec<u8>) {
+pub fn compare_samples_as(normalizer: Normalizer) {
     let set = *COMPARABLE.get_or_init(|| normalizer);
     assert!(
         std::ptr::fn_addr_eq(set, normalizer),
