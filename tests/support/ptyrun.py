@@ -25,6 +25,42 @@ def make_pty(cols):
     return master, slave
 
 
+def read_all(readers, done):
+    """Reads every reader (fd -> "stdout" or "stderr") to its end and closes it; once nothing is
+    ready and `done()` says the writer ended, drains what is left without blocking, then stops.
+    Also what tests/support/refrunner.py reads a warm call's streams with."""
+    data = {"stdout": b"", "stderr": b""}
+    open_fds = set(readers)
+    while open_fds:
+        ready, _, _ = select.select(list(open_fds), [], [], 0.2)
+        for fd in ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the pty's slave side is closed
+                chunk = b""
+            if chunk:
+                data[readers[fd]] += chunk
+            else:
+                open_fds.discard(fd)
+                os.close(fd)
+        if not ready and done():
+            for fd in list(open_fds):
+                while True:
+                    r, _, _ = select.select([fd], [], [], 0.05)
+                    if not r:
+                        break
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except OSError:
+                        chunk = b""
+                    if not chunk:
+                        break
+                    data[readers[fd]] += chunk
+                open_fds.discard(fd)
+                os.close(fd)
+    return data
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--cols", type=int, default=80)
@@ -71,36 +107,7 @@ def main():
             os.close(stdin_master)
             stdin_master = None
 
-    data = {"stdout": b"", "stderr": b""}
-    open_fds = set(readers)
-    while open_fds:
-        ready, _, _ = select.select(list(open_fds), [], [], 0.2)
-        for fd in ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:  # EIO: the pty's slave side is closed
-                chunk = b""
-            if chunk:
-                data[readers[fd]] += chunk
-            else:
-                open_fds.discard(fd)
-                os.close(fd)
-        if not ready and proc.poll() is not None:
-            # Drain what is left without blocking, then stop.
-            for fd in list(open_fds):
-                while True:
-                    r, _, _ = select.select([fd], [], [], 0.05)
-                    if not r:
-                        break
-                    try:
-                        chunk = os.read(fd, 65536)
-                    except OSError:
-                        chunk = b""
-                    if not chunk:
-                        break
-                    data[readers[fd]] += chunk
-                open_fds.discard(fd)
-                os.close(fd)
+    data = read_all(readers, lambda: proc.poll() is not None)
     code = proc.wait()
     print(json.dumps({
         "stdout": base64.b64encode(data["stdout"]).decode(),

@@ -26,17 +26,17 @@ master imported changed since; the tests then run the call fresh.
 """
 import argparse
 import base64
-import fcntl
 import json
 import os
 import select
 import socket
-import struct
 import subprocess
 import sys
-import termios
 import time
-import tty
+
+# The same pseudo-terminals and the same reading as a fresh run's (this script's directory is
+# sys.path[0]).
+from ptyrun import make_pty, read_all
 
 # The master's code, run by the env's python with `-c` (argv: socket, program, status fd, the
 # dirs it must not read). Only what a worker needs is imported before the program.
@@ -210,13 +210,6 @@ while True:
 '''
 
 
-def make_pty(cols):
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
-    tty.setraw(slave)
-    return master, slave
-
-
 def streams(a):
     """The call's (or the master's) fds 0-2, what this side reads, and what it writes stdin to."""
     child, readers, keep = [], {}, []
@@ -240,39 +233,6 @@ def streams(a):
         child.append(s)
         readers[m] = name
     return child, readers, stdin_writer, keep
-
-
-def read_all(readers, done):
-    """Reads every reader to its end; `done()` says the writer ended, then what is left is
-    drained as ptyrun drains it."""
-    data = {"stdout": b"", "stderr": b""}
-    open_fds = set(readers)
-    while open_fds:
-        ready, _, _ = select.select(list(open_fds), [], [], 0.2)
-        for fd in ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:  # EIO: the pty's slave side is closed
-                chunk = b""
-            if chunk:
-                data[readers[fd]] += chunk
-            else:
-                open_fds.discard(fd)
-        if not ready and done():
-            for fd in list(open_fds):
-                while True:
-                    r, _, _ = select.select([fd], [], [], 0.05)
-                    if not r:
-                        break
-                    try:
-                        chunk = os.read(fd, 65536)
-                    except OSError:
-                        chunk = b""
-                    if not chunk:
-                        break
-                    data[readers[fd]] += chunk
-                open_fds.discard(fd)
-    return data
 
 
 def start(a, cmd):
