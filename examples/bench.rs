@@ -22,8 +22,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/common/tls_server.rs"]
 mod tls_server;
+
+use common::{profile_dir, worker_times};
 
 /// The benchmark's team server (authentication and TLS), once started; stopped by [`stop_server`].
 static TLS_SERVER: std::sync::Mutex<Option<tls_server::TlsServer>> = std::sync::Mutex::new(None);
@@ -963,22 +967,6 @@ fn report_command_servers(ctx: &Ctx) {
     }
 }
 
-/// The workers' fork-to-exit times (ms) in (part of) a server's log.
-fn worker_times(log: &str) -> Vec<f64> {
-    log.lines()
-        .filter_map(|l| {
-            l.split(": worker ")
-                .nth(1)?
-                .split(" ms")
-                .next()?
-                .split(' ')
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .collect()
-}
-
 /// The length of each warm server's log now, to read what a case's calls add to them.
 fn server_log_marks(ctx: &Ctx) -> Vec<(PathBuf, u64)> {
     use zenml_launcher::python::server;
@@ -1305,17 +1293,6 @@ fn median(values: &mut [f64]) -> f64 {
     } else {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
-}
-
-/// `target/<profile>`, from this executable's path (`target/<profile>/examples/bench`).
-fn profile_dir() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("cannot locate the benchmark executable")?;
-    let dir = exe.parent().context("executable without a directory")?;
-    Ok(if dir.file_name() == Some(OsStr::new("examples")) {
-        dir.parent().unwrap().to_path_buf()
-    } else {
-        dir.to_path_buf()
-    })
 }
 
 /// Under `cargo run`, builds the launcher and the helper examples with the same profile and into

@@ -39,6 +39,10 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use zenml_launcher::python::server;
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{profile_dir, worker_times};
+
 #[derive(Parser)]
 #[command(about = "Soak the launcher's command server and compare samples with the Python CLI")]
 struct Args {
@@ -174,20 +178,7 @@ impl Soak {
     fn workers(&self) -> Result<Vec<f64>> {
         let (files, _) = self.server()?;
         let log = std::fs::read_to_string(&files.log)?;
-        Ok(log
-            .lines()
-            .filter(|l| l.contains(": worker ") && l.contains(", status "))
-            .filter_map(|l| {
-                l.split(": worker ")
-                    .nth(1)?
-                    .split(" ms")
-                    .next()?
-                    .split(' ')
-                    .nth(1)?
-                    .parse()
-                    .ok()
-            })
-            .collect())
+        Ok(worker_times(&log))
     }
 }
 
@@ -560,17 +551,6 @@ fn soak_kind(soak: &Soak, args: &Args, table: &mut Vec<String>) -> Result<bool> 
         server::stop(&files, Duration::from_secs(10));
     }
     Ok(ok)
-}
-
-/// `target/<profile>`, from this executable's path (`target/<profile>/examples/soak`).
-fn profile_dir() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("cannot locate the soak executable")?;
-    let dir = exe.parent().context("executable without a directory")?;
-    Ok(if dir.file_name() == Some(OsStr::new("examples")) {
-        dir.parent().unwrap().to_path_buf()
-    } else {
-        dir.to_path_buf()
-    })
 }
 
 /// Under `cargo run`, builds the launcher and the embedding library with the same profile.
