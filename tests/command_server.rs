@@ -687,38 +687,24 @@ fn an_edited_zenml_never_runs_old_code_and_idle_servers_exit() {
         "{debug:#?}"
     );
 
-    // A migration script changed (an upgrade brings new ones): alembic loads them outside
-    // `sys.modules`, and the server's warm revision map must not outlive them.
-    s.warm(&[]);
-    let versions = site.join("zenml/zen_stores/migrations/versions");
-    let script = std::fs::read_dir(&versions)
+    // What the warm-up loads, compiles or builds once comes from installed files whose change
+    // makes the server stale: a migration script (alembic loads them outside `sys.modules`, and
+    // an upgrade brings new ones: the warm revision map must not outlive them), ZenML's schemas
+    // (the SQL compiled on a scratch store), its models (pydantic's deferred builds), and a
+    // module only the warm-up imports (ZenML imports it inside a command).
+    let migration = std::fs::read_dir(site.join("zenml/zen_stores/migrations/versions"))
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|e| e == "py"))
         .expect("a migration script");
-    let text = std::fs::read(&script).unwrap();
-    std::fs::write(&script, &text).unwrap(); // the same bytes, a new write
-    let out = output(&mut s.launcher(&["stack", "describe"], &[]));
-    let (_, debug) = split_debug(&out.stderr);
-    assert!(
-        out.status.success()
-            && debug.iter().any(|l| l.contains("stale"))
-            && tier_taken(&debug) == Some(Tier::Delegated),
-        "a rewritten migration script: {debug:#?}"
-    );
-
-    // What the warm-up compiles or builds once comes from installed files whose change makes
-    // the server stale too: ZenML's schemas (the SQL compiled on a scratch store), its models
-    // (pydantic's deferred builds), and a module only the warm-up imports (ZenML imports it
-    // inside a command).
-    for file in [
-        "zenml/zen_stores/schemas/stack_schemas.py",
-        "zenml/models/v2/core/stack.py",
-        "zenml/zen_stores/migrations/backup/sqlalchemy.py",
+    for path in [
+        migration,
+        site.join("zenml/zen_stores/schemas/stack_schemas.py"),
+        site.join("zenml/models/v2/core/stack.py"),
+        site.join("zenml/zen_stores/migrations/backup/sqlalchemy.py"),
     ] {
         s.warm(&[]);
-        let path = site.join(file);
         let text = std::fs::read(&path).unwrap();
         std::fs::write(&path, &text).unwrap(); // the same bytes, a new write
         let out = output(&mut s.launcher(&["stack", "describe"], &[]));
@@ -727,7 +713,8 @@ fn an_edited_zenml_never_runs_old_code_and_idle_servers_exit() {
             out.status.success()
                 && debug.iter().any(|l| l.contains("stale"))
                 && tier_taken(&debug) == Some(Tier::Delegated),
-            "a rewritten {file}: {debug:#?}"
+            "a rewritten {}: {debug:#?}",
+            path.display()
         );
     }
 
@@ -824,14 +811,7 @@ fn the_admin_binary_lists_and_stops_servers() {
     let admin = PathBuf::from(env!("CARGO_BIN_EXE_zenml-launcher"));
     let run = |args: &[&str]| {
         let like = s.launcher(&[], &[]);
-        let mut cmd = Command::new(&admin);
-        cmd.args(args).env_clear();
-        for (k, v) in like.get_envs() {
-            if let Some(v) = v {
-                cmd.env(k, v);
-            }
-        }
-        output(&mut cmd)
+        output(in_conditions_of(Command::new(&admin).args(args), &like))
     };
     let status = run(&["server", "status"]);
     assert!(status.status.success(), "{}", show(&status.stderr));

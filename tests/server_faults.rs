@@ -115,15 +115,7 @@ fn runs_of(token: &str) -> usize {
 fn rerun<S: AsRef<OsStr>>(like: &Command, argv: impl IntoIterator<Item = S>) -> Command {
     let mut argv = argv.into_iter();
     let mut cmd = Command::new(argv.next().expect("a program"));
-    cmd.args(argv).env_clear();
-    for (k, v) in like.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    if let Some(dir) = like.get_current_dir() {
-        cmd.current_dir(dir);
-    }
+    in_conditions_of(cmd.args(argv), like);
     cmd
 }
 
@@ -250,12 +242,7 @@ fn first_line_only(cmd: &mut Command) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let mut err = child.stderr.take().unwrap();
-    let err = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err.read_to_end(&mut buf);
-        buf
-    });
+    let err = collect_stderr(&mut child);
     let mut out = child.stdout.take().unwrap();
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
@@ -285,18 +272,23 @@ fn reader_gone(cmd: &mut Command) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let mut err = child.stderr.take().unwrap();
-    let err = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err.read_to_end(&mut buf);
-        buf
-    });
+    let err = collect_stderr(&mut child);
     let status = wait_within(&mut child, cmd);
     Output {
         status,
         stdout: Vec::new(),
         stderr: err.join().unwrap(),
     }
+}
+
+/// Reads `child`'s stderr pipe to its end on a thread (so that a full pipe never blocks it).
+fn collect_stderr(child: &mut std::process::Child) -> std::thread::JoinHandle<Vec<u8>> {
+    let mut err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    })
 }
 
 fn wait_within(child: &mut std::process::Child, cmd: &Command) -> std::process::ExitStatus {

@@ -302,19 +302,25 @@ pub fn cli_output(cmd: &mut Command) -> Output {
     }
 }
 
+/// Gives `cmd` exactly the environment `like` sets (the tests' commands start from a cleared
+/// one) and its cwd: a runner, wrapper or rerun in the same conditions as the command it runs.
+pub fn in_conditions_of<'a>(cmd: &'a mut Command, like: &Command) -> &'a mut Command {
+    cmd.env_clear();
+    for (k, v) in like.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    if let Some(dir) = like.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    cmd
+}
+
 /// `run_streams`, always in a new process.
 pub fn fresh_streams(cmd: &Command, cols: u16, ttys: &[&str], input: Option<&str>) -> Captured {
     let mut runner = Command::new(base_python());
-    runner.env_clear();
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            runner.env(k, v);
-        }
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        runner.current_dir(dir);
-    }
-    runner
+    in_conditions_of(&mut runner, cmd)
         .arg(repo().join("tests/support/ptyrun.py"))
         .arg("--cols")
         .arg(cols.to_string());

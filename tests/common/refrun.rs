@@ -296,15 +296,7 @@ fn start(cmd: &Command, cols: u16, ttys: &[&str], input: Option<&str>) -> Runner
     };
     let mut runner = refrunner("start", &socket, cols, ttys, input);
     runner.arg("--").arg(python).arg(cmd.get_program());
-    runner.env_clear();
-    for (k, v) in cmd.get_envs() {
-        if let Some(v) = v {
-            runner.env(k, v);
-        }
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        runner.current_dir(dir);
-    }
+    in_conditions_of(&mut runner, cmd);
     let mut child = runner
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
