@@ -238,6 +238,53 @@ fn logged_in(server: &TlsServer, name: &str, login_extra: &[&str], env: &[(&str,
     w
 }
 
+/// A new world with `w`'s client config (its `zenml-config`: the server's URL, `verify_ssl`, the
+/// API key and token; no path of `w`'s in it), for a slow failure to run beside the other cases:
+/// no two runs share a config dir at once (see below).
+fn clone_of(w: &World, name: &str) -> World {
+    let c = World::bare(name, SERVER_ENV).sharing_cache();
+    let (from, to) = (w.home.join("zenml-config"), c.home.join("zenml-config"));
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+    c
+}
+
+/// `count` clones of `w` (made while no run uses `w`'s config dir).
+fn clones_of(w: &World, name: &str, count: usize) -> Vec<World> {
+    (0..count)
+        .map(|i| clone_of(w, &format!("{name}-{i}")))
+        .collect()
+}
+
+/// The slow failures, each in its own world (`clones_of`) and all at once (each waits out
+/// ZenML's retries, both sides at once).
+fn slow_cases(clones: &[World], cases: &[Slow]) -> Vec<Result<(), String>> {
+    assert_eq!(clones.len(), cases.len(), "a world per slow case");
+    std::thread::scope(|s| {
+        let runs: Vec<_> = cases
+            .iter()
+            .zip(clones)
+            .map(|((args, extra, tier), w)| {
+                s.spawn(move || {
+                    let run = Run {
+                        w,
+                        args,
+                        extra,
+                        ttys: PIPE,
+                    };
+                    run.check(*tier, &|| {}, true)
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    })
+}
+
 /// Sets the stored token's expiry to an hour ago (through ZenML's own credentials store).
 fn expire_token(w: &World, url: &str) {
     w.python(&format!(
@@ -286,8 +333,10 @@ type Slow<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], Tier);
 /// share a config dir at once (beyond the slow failures' two sides, as before). The clients never
 /// touch each other's config: `w` (the CA given at login, expiry and rejection of its token),
 /// `v` (the CA through `REQUESTS_CA_BUNDLE`, the proxy, the rejected certificates) and `n` (no
-/// verification) run side by side, each its cases one after the other. The server's stacks are
-/// all registered before any client compares anything.
+/// verification) run side by side, each its cases one after the other. The slow failures (ZenML
+/// retries for up to half a minute) run at once beside them, each in a copy of its client's
+/// config dir (`clones_of`). The server's stacks are all registered before any client compares
+/// anything.
 #[test]
 fn status_and_stack_list_on_an_authenticated_https_server() {
     // The warm reference runs' samples compare as this test compares with the launcher: rich's
@@ -390,10 +439,6 @@ fn status_and_stack_list_on_an_authenticated_https_server() {
                 (&["stack", "list", "-o", "json"], exempt, PIPE, Tier::Rust),
                 (&["status"], exempt, PIPE, Tier::Rust),
             ];
-            let mut results: Vec<_> = cases
-                .iter()
-                .map(|(args, extra, ttys, tier)| check(&v, args, extra, ttys, *tier))
-                .collect();
             // Certificates ZenML rejects: another CA, or SSL_CERT_FILE (requests ignores it and
             // uses certifi's bundle). Python retries, then prints its error.
             let cert_file = &[("SSL_CERT_FILE", ca.as_str())][..];
@@ -404,16 +449,17 @@ fn status_and_stack_list_on_an_authenticated_https_server() {
                 // requests would use the proxy: left to Python, which fails to connect.
                 (&["stack", "list", "-o", "json"], proxy, Tier::InProcess),
             ];
-            for (args, extra, tier) in &slow {
-                let run = Run {
-                    w: &v,
-                    args,
-                    extra,
-                    ttys: PIPE,
-                };
-                results.push(run.check(*tier, &|| {}, true));
-            }
-            results
+            // They wait out ZenML's retries beside `v`'s other cases, each in a clone of `v`.
+            let clones = clones_of(&v, "tls-b-slow", slow.len());
+            std::thread::scope(|s| {
+                let waiting = s.spawn(|| slow_cases(&clones, &slow));
+                let mut results: Vec<_> = cases
+                    .iter()
+                    .map(|(args, extra, ttys, tier)| check(&v, args, extra, ttys, *tier))
+                    .collect();
+                results.extend(waiting.join().unwrap());
+                results
+            })
         });
 
         let term = &[("TERM", "xterm")][..];
@@ -517,18 +563,14 @@ fn status_and_stack_list_on_an_authenticated_https_server() {
 
     // The server stopped: ZenML retries, then prints its error; the launcher passes the call on.
     server.stop();
-    for (args, tier) in [
-        (&["stack", "list"][..], Tier::InProcess),
-        (&["status"], Tier::Delegated),
-    ] {
-        let run = Run {
-            w: &w,
-            args,
-            extra: &[],
-            ttys: PIPE,
-        };
-        results.push(run.check(tier, &|| {}, true));
-    }
+    let stopped: [Slow; 2] = [
+        (&["stack", "list"], &[], Tier::InProcess),
+        (&["status"], &[], Tier::Delegated),
+    ];
+    results.extend(slow_cases(
+        &clones_of(&w, "tls-a-stopped", stopped.len()),
+        &stopped,
+    ));
     drop(server);
     all_ok(results);
 }
