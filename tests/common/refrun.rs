@@ -185,7 +185,9 @@ fn note(event: &str, cmd: &Command) {
 }
 
 /// The contents of the ZenML state `cmd` works on: every file of its config dir
-/// (`ZENML_CONFIG_PATH`, else `~/.config/zenml`) and of `.zen` in its cwd, by path.
+/// (`ZENML_CONFIG_PATH`, else `~/.config/zenml`) and of `.zen` in its cwd, by path. A ZenML
+/// server's state is not in it: a call that writes to a server must not come here (a sample
+/// would run it twice), so the tests' writes to a server run fresh (`World::zenml`).
 fn state_of(cmd: &Command) -> Vec<(PathBuf, Vec<u8>)> {
     let var = |name: &str| {
         cmd.get_envs()

@@ -85,7 +85,9 @@ impl World {
         cmd
     }
 
-    /// Changes state through the Python CLI.
+    /// Changes state through the Python CLI, always fresh (`output`, not `cli_output`): a warm
+    /// reference run's sample reruns a call that left the config dir as it was, and a write to a
+    /// ZenML server leaves it so (`stack register` on a server ran twice: "already exists").
     pub fn zenml(&self, args: &[&str]) {
         let out = output(&mut self.command(&self.env.join("bin/zenml"), args, &[]));
         assert!(
