@@ -32,6 +32,8 @@ DURATIONS = REPO / "target" / "test-durations.json"
 # The CPU seconds of each binary's last run (user + system, its waited-for children included).
 CPU_TIMES = REPO / "target" / "test-cpu-times.json"
 REFRUN_LOG = REPO / "target" / "test-refrun.log"
+# tests/common's `scratch` dirs.
+SCRATCH = REPO / "target" / "test-tmp"
 # Before any run has recorded durations: the binaries that took longest on this suite.
 SLOW_FIRST = [
     "command_server",
@@ -83,6 +85,50 @@ def test_binaries(selection):
 def slow_warning(label, took):
     return (f"warning: {label} took {took:.0f} s, more than {SLOW_LIMIT // 60} min "
             "(split it, or share its Python reference runs: issue #20)")
+
+
+def clear_ended_scratch():
+    """Removes the scratch dirs (tests/common's `scratch`: target/test-tmp/<name>-<pid>-<n>) of
+    test processes that have ended: each run leaves its worlds, env copies and wheels there
+    (gigabytes), and a process still running (another `cargo test` in this checkout) keeps its
+    own. Returns (dirs removed, bytes freed, dirs that could not be removed)."""
+    import re
+    import stat
+
+    removed, freed, failed = 0, 0, []
+    try:
+        entries = list(SCRATCH.iterdir())
+    except OSError:
+        return removed, freed, failed
+
+    def writable_and_retry(func, path, _exc):
+        # A test's read-only dir (mode 0500, a socket dir of another user's mode): made
+        # writable by its owner (us) once, then the removal is tried again.
+        parent = os.path.dirname(path)
+        os.chmod(parent, os.stat(parent).st_mode | stat.S_IRWXU)
+        func(path)
+
+    for entry in entries:
+        match = re.search(r"-(\d+)-\d+$", entry.name)
+        if not match or not entry.is_dir() or entry.is_symlink():
+            continue
+        if os.path.exists(f"/proc/{match.group(1)}"):
+            continue
+        size = 0
+        for root, _, files in os.walk(entry):
+            for f in files:
+                try:
+                    size += os.lstat(os.path.join(root, f)).st_blocks * 512
+                except OSError:
+                    pass
+        try:
+            shutil.rmtree(entry, onerror=writable_and_retry)
+        except OSError as err:
+            failed.append(f"{entry}: {err}")
+            continue
+        removed += 1
+        freed += size
+    return removed, freed, failed
 
 
 def refrun_summary():
@@ -150,6 +196,13 @@ def main():
         cpu_times = {}
     failed, slow, durations, this_run = [], [], dict(known), {}
     REFRUN_LOG.unlink(missing_ok=True)
+    t0 = time.monotonic()
+    removed, freed, failed_dirs = clear_ended_scratch()
+    if removed or failed_dirs:
+        print(f"removed {removed} scratch dirs of ended test runs from {SCRATCH} "
+              f"({freed / 2**30:.1f} GiB, {time.monotonic() - t0:.0f} s)", flush=True)
+    for line in failed_dirs:
+        print(f"warning: cannot remove {line} (hint: remove it by hand)", flush=True)
     started = time.monotonic()
 
     def worker():

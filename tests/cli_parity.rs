@@ -187,10 +187,12 @@ fn run(
     run_streams(&cmd, cond.cols, &ttys, None)
 }
 
+/// This process's launcher cache for `version`, named as `scratch` names its dirs
+/// (`<name>-<pid>-<n>`: scripts/run_tests.py removes those of ended processes).
 fn cache_dir(version: &str) -> PathBuf {
     repo()
         .join("target/test-tmp")
-        .join(format!("parity-cache-{version}-{}", std::process::id()))
+        .join(format!("parity-cache-{version}-{}-0", std::process::id()))
 }
 
 /// The launcher under `cond`, with the debug lines split off: (capture, route lines).

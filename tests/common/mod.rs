@@ -121,7 +121,8 @@ fn build_companions(bin: &Path) {
     });
 }
 
-/// A fresh directory under target/test-tmp (kept for inspection, wiped at the next run's use).
+/// A fresh directory under target/test-tmp, `<name>-<pid>-<n>` (kept for inspection after the
+/// test; scripts/run_tests.py removes the dirs of ended processes before the next run).
 pub fn scratch(name: &str) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
