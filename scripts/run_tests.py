@@ -91,15 +91,15 @@ def clear_ended_scratch():
     """Removes the scratch dirs (tests/common's `scratch`: target/test-tmp/<name>-<pid>-<n>) of
     test processes that have ended: each run leaves its worlds, env copies and wheels there
     (gigabytes), and a process still running (another `cargo test` in this checkout) keeps its
-    own. Returns (dirs removed, bytes freed, dirs that could not be removed)."""
+    own. Returns (dirs removed, dirs that could not be removed)."""
     import re
     import stat
 
-    removed, freed, failed = 0, 0, []
+    removed, failed = 0, []
     try:
         entries = list(SCRATCH.iterdir())
     except OSError:
-        return removed, freed, failed
+        return removed, failed
 
     def writable_and_retry(func, path, _exc):
         # A test's read-only dir (mode 0500, a socket dir of another user's mode): made
@@ -114,21 +114,13 @@ def clear_ended_scratch():
             continue
         if os.path.exists(f"/proc/{match.group(1)}"):
             continue
-        size = 0
-        for root, _, files in os.walk(entry):
-            for f in files:
-                try:
-                    size += os.lstat(os.path.join(root, f)).st_blocks * 512
-                except OSError:
-                    pass
         try:
             shutil.rmtree(entry, onerror=writable_and_retry)
         except OSError as err:
             failed.append(f"{entry}: {err}")
             continue
         removed += 1
-        freed += size
-    return removed, freed, failed
+    return removed, failed
 
 
 def refrun_summary():
@@ -197,10 +189,10 @@ def main():
     failed, slow, durations, this_run = [], [], dict(known), {}
     REFRUN_LOG.unlink(missing_ok=True)
     t0 = time.monotonic()
-    removed, freed, failed_dirs = clear_ended_scratch()
+    removed, failed_dirs = clear_ended_scratch()
     if removed or failed_dirs:
         print(f"removed {removed} scratch dirs of ended test runs from {SCRATCH} "
-              f"({freed / 2**30:.1f} GiB, {time.monotonic() - t0:.0f} s)", flush=True)
+              f"({time.monotonic() - t0:.0f} s)", flush=True)
     for line in failed_dirs:
         print(f"warning: cannot remove {line} (hint: remove it by hand)", flush=True)
     started = time.monotonic()

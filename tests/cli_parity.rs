@@ -187,12 +187,17 @@ fn run(
     run_streams(&cmd, cond.cols, &ttys, None)
 }
 
-/// This process's launcher cache for `version`, named as `scratch` names its dirs
-/// (`<name>-<pid>-<n>`: scripts/run_tests.py removes those of ended processes).
+/// This process's launcher cache for `version`: one `scratch` dir per version, made at its first
+/// use.
 fn cache_dir(version: &str) -> PathBuf {
-    repo()
-        .join("target/test-tmp")
-        .join(format!("parity-cache-{version}-{}-0", std::process::id()))
+    static DIRS: OnceLock<std::sync::Mutex<std::collections::HashMap<String, PathBuf>>> =
+        OnceLock::new();
+    DIRS.get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(version.to_string())
+        .or_insert_with(|| scratch(&format!("parity-cache-{version}")))
+        .clone()
 }
 
 /// The launcher under `cond`, with the debug lines split off: (capture, route lines).
