@@ -133,7 +133,7 @@ def refrun_summary():
         lines = []
     for line in lines:
         fields = line.split("\t")
-        if len(fields) == 4:
+        if len(fields) >= 4:
             event = fields[2].split(" ")[0]
             counts[event] = counts.get(event, 0) + 1
     return (f"reference CLI runs (run_streams): {counts.get('fresh', 0)} fresh, "

@@ -168,14 +168,14 @@ fn terminals_variables_cwd_and_outside_changes() {
     let in_repo = |args: &[&str]| {
         let mut cmd = s.python(args, &[]);
         cmd.current_dir(&repo);
-        let out = output(&mut cmd);
+        let out = cli_output(&mut cmd);
         assert!(out.status.success(), "{args:?}: {}", show(&out.stderr));
     };
     in_repo(&["init"]);
     in_repo(&["stack", "set", "zl_second"]);
     for dir in [repo.clone(), s.world.home.clone(), repo.clone()] {
         let mine = output(s.launcher(&["stack", "describe"], &[]).current_dir(&dir));
-        let reference = output(s.python(&["stack", "describe"], &[]).current_dir(&dir));
+        let reference = cli_output(s.python(&["stack", "describe"], &[]).current_dir(&dir));
         let (stderr, debug) = split_debug(&mine.stderr);
         if (&mine.stdout, &stderr, mine.status.code())
             != (

@@ -59,6 +59,11 @@ impl World {
         )
     }
 
+    /// The config dir as the Python CLI's first `status` leaves it (`common::world::initialise`).
+    fn initialise(&self) {
+        common::world::initialise(&self.home, &self.env);
+    }
+
     /// Sets state up through the Python CLI; it must succeed.
     fn setup(&self, args: &[&str], cwd: &Path) {
         let out = self.python(args, cwd, &[]);
@@ -141,7 +146,7 @@ fn first_run_is_delegated_and_prints_the_init_lines_once() {
 #[test]
 fn steady_state_widths_and_overrides() {
     let w = World::new("status-steady");
-    w.setup(&["status"], &w.home);
+    w.initialise();
     for cols in ["60", "80", "117", "120", "200"] {
         check(&w, &w.home, &[("COLUMNS", cols)], true);
     }
@@ -166,7 +171,7 @@ fn steady_state_widths_and_overrides() {
 #[test]
 fn repository_subdirectory_and_parent_repos() {
     let w = World::sharing_cache("status-repo");
-    w.setup(&["status"], &w.home);
+    w.initialise();
     let repo = w.home.join("project");
     std::fs::create_dir_all(repo.join("src/deep")).unwrap();
     w.setup(&["init"], &repo);
@@ -189,7 +194,7 @@ fn repository_subdirectory_and_parent_repos() {
 #[test]
 fn non_default_project_and_a_stack_set_with_the_python_cli() {
     let w = World::sharing_cache("status-project");
-    w.setup(&["status"], &w.home);
+    w.initialise();
     // `--set`: made active by the run that creates it (`client.set_active_project` and
     // `client.activate_stack`, what `project set` and `stack set` run).
     w.setup(&["project", "register", "p2", "--set"], &w.home);
@@ -207,7 +212,7 @@ fn non_default_project_and_a_stack_set_with_the_python_cli() {
 #[test]
 fn store_locked_by_a_writer_is_never_corrupted() {
     let w = World::sharing_cache("status-lock");
-    w.setup(&["status"], &w.home);
+    w.initialise();
     let db = w.config.join("local_stores/default_zen_store/zenml.db");
     let dump = |db: &Path| {
         let out = output(Command::new(base_python()).args([
@@ -291,7 +296,7 @@ fn check_tty(w: &World, cwd: &Path, cols: u16, extra: &[(&str, &str)]) {
 #[test]
 fn terminal_widths_no_color_and_a_repository() {
     let w = World::sharing_cache("status-tty");
-    w.setup(&["status"], &w.home);
+    w.initialise();
     for cols in [60, 80, 120] {
         check_tty(&w, &w.home, cols, &[]);
     }
@@ -327,7 +332,7 @@ fn terminal_widths_no_color_and_a_repository() {
 /// brings the 200-column run back.
 fn names_of_any_script(name: &str, from: usize, names: &[&str]) {
     let w = World::sharing_cache(name);
-    w.setup(&["status"], &w.home);
+    w.initialise();
     for (i, name) in names.iter().enumerate() {
         let i = from + i;
         w.setup(

@@ -271,10 +271,11 @@ pub struct Captured {
 /// otherwise empty, as with `clean_command`) through tests/support/ptyrun.py: `ttys` lists the
 /// streams on their own pseudo-terminal of `cols` columns (`"stdin"`, `"stdout"`, `"stderr"`),
 /// `input` is written to stdin (a pipe when stdin is not a tty).
-/// pip's `bin/zenml` script of an env (the reference CLI) goes through `refrun::reference`: warm
-/// once its conditions were seen, with a sample compared with fresh runs.
+/// pip's `bin/zenml` script of an env (the reference CLI), run directly or through a wrapper
+/// declared with `refrun::runs_its_arguments`, goes through `refrun::reference`: warm once its
+/// conditions were seen, with a sample compared with fresh runs.
 pub fn run_streams(cmd: &Command, cols: u16, ttys: &[&str], input: Option<&str>) -> Captured {
-    if refrun::is_pip_script(Path::new(cmd.get_program())) {
+    if refrun::reference_parts(cmd).is_some() {
         return refrun::reference(cmd, cols, ttys, input, || {
             fresh_streams(cmd, cols, ttys, input)
         });
@@ -285,7 +286,7 @@ pub fn run_streams(cmd: &Command, cols: u16, ttys: &[&str], input: Option<&str>)
 /// `output` for a run in pipes with stdin on /dev/null, as `Command::output` makes them; pip's
 /// `bin/zenml` script goes through `refrun::reference` as in `run_streams`.
 pub fn cli_output(cmd: &mut Command) -> Output {
-    if !refrun::is_pip_script(Path::new(cmd.get_program())) {
+    if refrun::reference_parts(cmd).is_none() {
         return output(cmd);
     }
     use std::os::unix::process::ExitStatusExt;

@@ -7,7 +7,7 @@
 //! terminals and their columns, and whether stdin is a pipe. The first call of a key runs fresh;
 //! the second starts a runner for the key (with that environment, cwd and kinds of streams, so
 //! that start-up and import-time decisions are a fresh run's) and is served; later ones are
-//! served. Every fifth served call of the process (the first included) is also run fresh, and a
+//! served. Every tenth served call of the process (the first included) is also run fresh, and a
 //! difference fails the test: the runner's answers are proven on every run of the suite, not
 //! assumed. A call the runner cannot vouch for (an uncaught exception, a signal, a module file
 //! changed since its warm-up, a warm-up that read the world's files or printed) runs fresh.
@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::*;
 
 /// Every how many served calls one is also run fresh and compared.
-const SAMPLE_EVERY: usize = 5;
+const SAMPLE_EVERY: usize = 10;
 
 /// What the runner of one key is.
 enum Runner {
@@ -46,6 +46,36 @@ type Slot = Arc<Mutex<Runner>>;
 fn runners() -> &'static Mutex<HashMap<Vec<u8>, Slot>> {
     static RUNNERS: OnceLock<Mutex<HashMap<Vec<u8>, Slot>>> = OnceLock::new();
     RUNNERS.get_or_init(Default::default)
+}
+
+fn wrappers() -> &'static Mutex<Vec<PathBuf>> {
+    static WRAPPERS: OnceLock<Mutex<Vec<PathBuf>>> = OnceLock::new();
+    WRAPPERS.get_or_init(Default::default)
+}
+
+/// Declares `wrapper` a program that runs its arguments as they are, in other conditions of its
+/// own (tests/python_server.rs's mount namespace without Debian's libpython): a call of
+/// `wrapper <pip's script> ARGS…` is then a reference run too, and its runner is started through
+/// the same wrapper (so the runner's master and its workers run in those conditions).
+pub fn runs_its_arguments(wrapper: &Path) {
+    let mut list = wrappers().lock().unwrap();
+    if !list.iter().any(|w| w == wrapper) {
+        list.push(wrapper.to_path_buf());
+    }
+}
+
+/// The wrapper `cmd` goes through (see `runs_its_arguments`), if any, and pip's script it runs,
+/// when `cmd` is a reference run: pip's script, directly or through a declared wrapper.
+pub fn reference_parts(cmd: &Command) -> Option<(Option<PathBuf>, PathBuf)> {
+    let program = Path::new(cmd.get_program());
+    if is_pip_script(program) {
+        return Some((None, program.to_path_buf()));
+    }
+    if !wrappers().lock().unwrap().iter().any(|w| w == program) {
+        return None;
+    }
+    let script = Path::new(cmd.get_args().next()?);
+    is_pip_script(script).then(|| (Some(program.to_path_buf()), script.to_path_buf()))
 }
 
 /// pip's console script of ZenML (what the tests compare with), not a launcher, a wrapper or a
@@ -79,33 +109,43 @@ pub fn reference(
     if std::env::var_os("ZENML_LAUNCHER_TEST_FRESH").is_some_and(|v| v == "1") {
         return fresh();
     }
-    let key = key_of(cmd, cols, ttys, input);
+    let Some(parts) = reference_parts(cmd) else {
+        return fresh();
+    };
+    let key = key_of(cmd, &parts.1, cols, ttys, input);
+    let key_id = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        format!("{:016x}", h.finish())
+    };
+    let note = |event: &str, cmd: &Command| note(event, &key_id, cmd);
     let slot = runners()
         .lock()
         .unwrap()
         .entry(key)
         .or_insert_with(|| Arc::new(Mutex::new(Runner::Seen(0))))
         .clone();
-    let socket = {
+    let (socket, why) = {
         let mut runner = slot.lock().unwrap();
         match &*runner {
             Runner::Seen(0) => {
                 *runner = Runner::Seen(1);
-                None
+                (None, "fresh first")
             }
             Runner::Seen(_) => {
-                *runner = start(cmd, cols, ttys, input);
+                *runner = start(cmd, &parts, cols, ttys, input);
                 match &*runner {
-                    Runner::Up { socket, .. } => Some(socket.clone()),
-                    _ => None,
+                    Runner::Up { socket, .. } => (Some(socket.clone()), ""),
+                    _ => (None, "fresh refused"),
                 }
             }
-            Runner::Up { socket, .. } => Some(socket.clone()),
-            Runner::Off => None,
+            Runner::Up { socket, .. } => (Some(socket.clone()), ""),
+            Runner::Off => (None, "fresh refused"),
         }
     };
     let Some(socket) = socket else {
-        note("fresh", cmd);
+        note(why, cmd);
         return fresh();
     };
     // A sample is due every SAMPLE_EVERY served calls, taken by the first call from then on
@@ -114,7 +154,8 @@ pub fn reference(
     static DUE: AtomicUsize = AtomicUsize::new(0);
     let due = DUE.load(Ordering::SeqCst) == 0;
     let before = due.then(|| state_of(cmd));
-    let Some(served) = call(&socket, cmd, cols, ttys, input, &slot) else {
+    let args = cmd.get_args().skip(usize::from(parts.0.is_some()));
+    let Some(served) = call(&socket, args, cols, ttys, input, &slot) else {
         note("unsure", cmd);
         return fresh();
     };
@@ -165,12 +206,13 @@ pub fn compare_samples_as(normalizer: Normalizer) {
 }
 
 /// Appends what happened to a reference call to target/test-refrun.log (the test binary, its
-/// pid, the event and the arguments, tab-separated; scripts/run_tests.py sums them up): how many calls were served, sampled and why some were not.
-fn note(event: &str, cmd: &Command) {
+/// pid, the event, the arguments and a hash of the call's key, tab-separated;
+/// scripts/run_tests.py sums them up): how many calls were served, sampled and why some were not.
+fn note(event: &str, key_id: &str, cmd: &Command) {
     use std::io::Write;
     let exe = std::env::current_exe().unwrap_or_default();
     let line = format!(
-        "{}\t{}\t{event}\t{:?}\n",
+        "{}\t{}\t{event}\t{:?}\t{key_id}\n",
         exe.file_name().unwrap_or_default().to_string_lossy(),
         std::process::id(),
         cmd.get_args().collect::<Vec<_>>()
@@ -223,8 +265,9 @@ fn state_of(cmd: &Command) -> Vec<(PathBuf, Vec<u8>)> {
     files
 }
 
-/// The conditions a runner is made for: the program, the environment, the cwd and the streams.
-fn key_of(cmd: &Command, cols: u16, ttys: &[&str], input: Option<&str>) -> Vec<u8> {
+/// The conditions a runner is made for: the program (and the script a wrapper runs), the
+/// environment, the cwd and the streams.
+fn key_of(cmd: &Command, script: &Path, cols: u16, ttys: &[&str], input: Option<&str>) -> Vec<u8> {
     let mut env: Vec<(OsString, OsString)> = cmd
         .get_envs()
         .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
@@ -236,6 +279,7 @@ fn key_of(cmd: &Command, cols: u16, ttys: &[&str], input: Option<&str>) -> Vec<u
         key.extend_from_slice(bytes);
     };
     put(cmd.get_program().as_bytes());
+    put(script.as_os_str().as_bytes());
     for (k, v) in &env {
         put(k.as_bytes());
         put(v.as_bytes());
@@ -267,10 +311,24 @@ fn kinds(ttys: &[&str], input: Option<&str>) -> (&'static str, &'static str, &'s
     (stdin, tty("stdout"), tty("stderr"))
 }
 
-/// The refrunner command for `what` with the streams of the key.
-fn refrunner(what: &str, socket: &Path, cols: u16, ttys: &[&str], input: Option<&str>) -> Command {
+/// The refrunner command for `what` with the streams of the key (through `wrapper`, if any).
+fn refrunner(
+    what: &str,
+    wrapper: Option<&Path>,
+    socket: &Path,
+    cols: u16,
+    ttys: &[&str],
+    input: Option<&str>,
+) -> Command {
     let (stdin, stdout, stderr) = kinds(ttys, input);
-    let mut runner = Command::new(base_python());
+    let mut runner = match wrapper {
+        Some(wrapper) => {
+            let mut runner = Command::new(wrapper);
+            runner.arg(base_python());
+            runner
+        }
+        None => Command::new(base_python()),
+    };
     runner
         .arg(repo().join("tests/support/refrunner.py"))
         .arg(what)
@@ -281,13 +339,21 @@ fn refrunner(what: &str, socket: &Path, cols: u16, ttys: &[&str], input: Option<
     runner
 }
 
-/// Starts the runner of `cmd`'s key, in `cmd`'s environment and cwd.
-fn start(cmd: &Command, cols: u16, ttys: &[&str], input: Option<&str>) -> Runner {
+/// Starts the runner of `cmd`'s key, in `cmd`'s environment and cwd (through its wrapper, if
+/// any: `parts` are `reference_parts`).
+fn start(
+    cmd: &Command,
+    parts: &(Option<PathBuf>, PathBuf),
+    cols: u16,
+    ttys: &[&str],
+    input: Option<&str>,
+) -> Runner {
+    let (wrapper, script) = parts;
     static COUNT: AtomicUsize = AtomicUsize::new(0);
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| scratch("refrun"));
     let socket = dir.join(format!("{}.sock", COUNT.fetch_add(1, Ordering::SeqCst)));
-    let python = std::fs::read(cmd.get_program()).ok().and_then(|text| {
+    let python = std::fs::read(script).ok().and_then(|text| {
         let line = text.split(|&b| b == b'\n').next()?.strip_prefix(b"#!")?;
         Some(PathBuf::from(std::ffi::OsStr::from_bytes(
             line.trim_ascii(),
@@ -296,8 +362,8 @@ fn start(cmd: &Command, cols: u16, ttys: &[&str], input: Option<&str>) -> Runner
     let Some(python) = python else {
         return Runner::Off;
     };
-    let mut runner = refrunner("start", &socket, cols, ttys, input);
-    runner.arg("--").arg(python).arg(cmd.get_program());
+    let mut runner = refrunner("start", wrapper.as_deref(), &socket, cols, ttys, input);
+    runner.arg("--").arg(python).arg(script);
     in_conditions_of(&mut runner, cmd);
     let mut child = runner
         .stdin(Stdio::piped())
@@ -328,19 +394,19 @@ fn start(cmd: &Command, cols: u16, ttys: &[&str], input: Option<&str>) -> Runner
 
 /// One served call, or `None` when the runner cannot vouch for it (a stale or gone runner is
 /// replaced at the key's next call).
-fn call(
+fn call<'a>(
     socket: &Path,
-    cmd: &Command,
+    args: impl Iterator<Item = &'a std::ffi::OsStr>,
     cols: u16,
     ttys: &[&str],
     input: Option<&str>,
     slot: &Slot,
 ) -> Option<Captured> {
-    let mut runner = refrunner("call", socket, cols, ttys, input);
+    let mut runner = refrunner("call", None, socket, cols, ttys, input);
     if let Some(text) = input {
         runner.arg("--input").arg(text);
     }
-    runner.arg("--").args(cmd.get_args());
+    runner.arg("--").args(args);
     runner.env_clear().env("PATH", "/usr/bin:/bin");
     let out = output(&mut runner);
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {

@@ -47,11 +47,87 @@ pub fn shared_cache() -> PathBuf {
         .clone()
 }
 
+/// Makes `home`'s config dir (`home/zenml-config`, empty or missing) what the first `zenml
+/// status` of `env`'s Python CLI leaves there: config.yaml and the local store. That run is made
+/// once per process and env, in a template world of its own (the same command as `World::new`
+/// ran in every world before, fresh); each world gets a copy, with the template's config dir in
+/// config.yaml (`url`, `database`, `backup_directory`) replaced by its own. The store holds no
+/// path (the local artifact store's is derived from the config dir at run time), and the copy
+/// is checked to hold no byte of the template's path. The IDs in it (user, project, stack) are
+/// the template's, in every world of the process: each world is still a state the CLI made,
+/// read by the launcher and the CLI alike. A home whose path YAML would write quoted gets its
+/// own fresh first run instead. Tests of first runs make their worlds' first run themselves.
+pub fn initialise(home: &Path, env: &Path) {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static TEMPLATES: OnceLock<Mutex<HashMap<PathBuf, PathBuf>>> = OnceLock::new();
+    let first_run = |home: PathBuf| {
+        World {
+            cache: home.join("cache"),
+            home,
+            env: env.to_path_buf(),
+        }
+        .zenml(&["status"])
+    };
+    let plain = |p: &Path| {
+        p.to_str().is_some_and(|s| {
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+        })
+    };
+    if !plain(home) {
+        return first_run(home.to_path_buf());
+    }
+    let template = {
+        let mut templates = TEMPLATES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        templates
+            .entry(env.to_path_buf())
+            .or_insert_with(|| {
+                let home = scratch("world-template");
+                first_run(home.clone());
+                home
+            })
+            .clone()
+    };
+    let (from, to) = (template.join("zenml-config"), home.join("zenml-config"));
+    let (old, new) = (from.to_str().unwrap(), to.to_str().unwrap());
+    let mut dirs = vec![PathBuf::new()];
+    while let Some(rel) = dirs.pop() {
+        std::fs::create_dir_all(to.join(&rel)).unwrap();
+        for entry in std::fs::read_dir(from.join(&rel)).unwrap() {
+            let entry = entry.unwrap();
+            let rel = rel.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                dirs.push(rel);
+                continue;
+            }
+            let mut bytes = std::fs::read(from.join(&rel)).unwrap();
+            if rel == Path::new("config.yaml") {
+                bytes = show(&bytes).replace(old, new).into_bytes();
+            }
+            let marker = template.to_str().unwrap().as_bytes();
+            assert!(
+                !bytes.windows(marker.len()).any(|w| w == marker),
+                "the template world's {} names its own path: a copy would not be a state the CLI \
+                 makes (initialise needs another rewrite)",
+                rel.display()
+            );
+            std::fs::write(to.join(&rel), bytes).unwrap();
+            std::fs::set_permissions(to.join(&rel), entry.metadata().unwrap().permissions())
+                .unwrap();
+        }
+    }
+}
+
 impl World {
-    /// A private config with the local store, initialised by the Python CLI.
+    /// A private config with the local store, as the Python CLI's first `status` leaves it
+    /// (`initialise`).
     pub fn new(name: &str) -> World {
         let w = World::bare(name, ZENML_VERSION);
-        w.zenml(&["status"]);
+        initialise(&w.home, &w.env);
         w
     }
 
@@ -85,16 +161,36 @@ impl World {
         cmd
     }
 
-    /// Changes state through the Python CLI, always fresh (`output`, not `cli_output`): a warm
-    /// reference run's sample reruns a call that left the config dir as it was, and a write to a
-    /// ZenML server leaves it so (`stack register` on a server ran twice: "already exists").
+    /// Changes state through the Python CLI. Fresh (`output`, not `cli_output`) unless the
+    /// world's config names the local store only (`writes_stay_local`). A warm reference run's
+    /// sample reruns a call that left the config dir as it was: a write to a ZenML server leaves
+    /// it so (`stack register` on a server ran twice: "already exists"), while a write to the
+    /// local store changes the store's file, which a sample checks first (`refrun::reference`).
     pub fn zenml(&self, args: &[&str]) {
-        let out = output(&mut self.command(&self.env.join("bin/zenml"), args, &[]));
+        let mut cmd = self.command(&self.env.join("bin/zenml"), args, &[]);
+        let out = if self.writes_stay_local() {
+            cli_output(&mut cmd)
+        } else {
+            output(&mut cmd)
+        };
         assert!(
             out.status.success(),
             "zenml {args:?}: {}",
             show(&out.stderr)
         );
+    }
+
+    /// Whether the config exists and names the local SQLite store only (not when there is no
+    /// config yet, a ZenML server, or a config that cannot be read).
+    fn writes_stay_local(&self) -> bool {
+        let Ok(text) = std::fs::read_to_string(self.home.join("zenml-config/config.yaml")) else {
+            return false;
+        };
+        let mut urls = text
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("url: "))
+            .peekable();
+        urls.peek().is_some() && urls.all(|url| url.starts_with("sqlite:"))
     }
 
     /// Runs a Python script with ZenML's client in the test config (a file: ZenML needs a source

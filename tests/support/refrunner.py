@@ -2,7 +2,7 @@
 
 It shares no code with the launcher's command server (src/python/command_server.py): the tests
 compare the launcher against its output, so it is kept as small as a check can read, and its
-answers are compared with fresh `bin/zenml` runs (tests/common/refrun.rs samples every fifth).
+answers are compared with fresh `bin/zenml` runs (tests/common/refrun.rs samples every tenth).
 
     python refrunner.py start --socket S --cols N --stdin K --stdout K --stderr K -- PYTHON PROGRAM
     python refrunner.py call  --socket S --cols N --stdin K --stdout K --stderr K [--input T] -- ARGS...
