@@ -61,6 +61,7 @@ class _ZlServer:
         self.workers = {}  # pid -> client connection (None once the worker reported its end)
         self.started = {}  # pid -> fork time
         self.slots = {}  # pid -> its slot on the board (`ended`), of a worker or the spare
+        self.tells_client = set()  # pids of spares handed a call: they send P themselves
         self.spare = None  # (pid, control socket) of the worker forked ahead (`make_spare`)
 
     def log(self, message):
@@ -365,9 +366,13 @@ class _ZlServer:
             if pid == 0:
                 return
             slot = self.slots.pop(pid, None)
+            state = None
             if slot is not None:  # the process is gone: its slot is free again
+                state = struct.unpack_from("<I", self.board, 8 * slot)[0]
                 struct.pack_into("<II", self.board, 8 * slot, 0, 0)
                 self.free_slots.append(slot)
+            told = pid in self.tells_client
+            self.tells_client.discard(pid)
             if self.spare is not None and self.spare[0] == pid:
                 self.log(f"the spare worker {pid} ended before a call, status {status}")
                 self.spare[1].close()
@@ -378,6 +383,8 @@ class _ZlServer:
             elapsed = (time.monotonic() - self.started.pop(pid)) * 1000
             self.log(f"worker {pid}: {elapsed:.1f} ms, status {status}")
             if conn is not None:  # else the worker reported its exit code (`ended`)
+                if told and state == 1:  # a spare killed before it sent its pid
+                    self.frame(conn, b"P", struct.pack(">i", pid))
                 if os.WIFSIGNALED(status):
                     self.frame(conn, b"K", struct.pack(">i", os.WTERMSIG(status)))
                 else:
@@ -534,7 +541,9 @@ class _ZlServer:
         import time
 
         pid = self.hand_off(conn, request)
-        if pid is None:
+        if pid is not None:
+            self.tells_client.add(pid)  # the spare sends P itself
+        else:
             slot = self.free_slots.pop() if self.free_slots else None  # see `ended`
             if slot is not None:
                 struct.pack_into("<II", self.board, 8 * slot, 1, 0)
@@ -551,7 +560,7 @@ class _ZlServer:
                 self.slots[pid] = slot
         for fd in request["fds"]:
             os.close(fd)
-        if not self.frame(conn, b"P", struct.pack(">i", pid)):
+        if pid not in self.tells_client and not self.frame(conn, b"P", struct.pack(">i", pid)):
             os.killpg(pid, signal.SIGKILL)
         self.workers[pid] = conn
         self.started[pid] = time.monotonic()
@@ -569,6 +578,7 @@ class _ZlServer:
         import os
         import signal
         import socket
+        import struct
 
         if self.spare is not None or self.stop or not self.free_slots:
             return None
@@ -585,6 +595,12 @@ class _ZlServer:
                 if os.getppid() != master:
                     os._exit(0)
                 conn, request = self.wait_for_call(theirs)
+                # This process tells the client its pid (P) itself: the client need not wait
+                # for the master to be scheduled again after the confirmation. A client already
+                # gone: the call is not run.
+                if not self.frame(conn, b"P", struct.pack(">i", os.getpid())):
+                    os._exit(0)
+                struct.pack_into("<I", self.board, 8 * slot, 5)  # P sent
                 request["end"] = (self.board, slot, master)
                 return (conn, request)
             except BaseException:  # noqa: BLE001 - retired, or the master is gone
