@@ -130,6 +130,31 @@ def clear_ended_scratch():
     return removed, failed
 
 
+def machine_cpu():
+    """(busy, all) jiffies of every core since boot, from /proc/stat's first line."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest times are already in user and nice
+    return total - idle, total
+
+
+def machine_summary(before, after, wall):
+    """How busy the machine's cores were while the binaries ran: the room a third job would
+    have (the CPU of the servers that detach from a binary is counted here, not in its own)."""
+    if not before or not after:
+        return "machine CPU: /proc/stat unreadable"
+    busy, total = after[0] - before[0], after[1] - before[1]
+    hz = os.sysconf("SC_CLK_TCK")
+    cores = os.cpu_count() or 1
+    share = busy / total if total else 0.0
+    return (f"machine CPU while they ran: {busy / hz:.0f} s busy of {wall * cores:.0f} s on "
+            f"{cores} cores ({share:.0%}; other processes of the machine included)")
+
+
 def refrun_summary():
     """The reference CLI's runs through run_streams (tests/common/refrun.rs logs each): how many
     were fresh, served by a warm runner, and served and compared with a fresh run."""
@@ -203,6 +228,7 @@ def main():
     for line in failed_dirs:
         print(f"warning: cannot remove {line} (hint: remove it by hand)", flush=True)
     started = time.monotonic()
+    cpu_before = machine_cpu()
 
     def worker():
         while True:
@@ -212,8 +238,8 @@ def main():
                 name, label, exe = queue.pop(0)
             t0 = time.monotonic()
             proc = subprocess.Popen(
-                [exe], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+                [exe], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
             out = proc.stdout.read()
             proc.stdout.close()
@@ -251,6 +277,7 @@ def main():
     total = time.monotonic() - started
     print(f"{len(binaries)} test binaries, {jobs} at a time: {total:.0f} s "
           f"(CPU {sum(this_run.values()):.0f} s)")
+    print(machine_summary(cpu_before, machine_cpu(), total))
     print(refrun_summary())
     for label, took in slow:
         print(slow_warning(label, took))
