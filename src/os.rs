@@ -551,6 +551,14 @@ pub fn wait_for_exit(pid: i32, max: std::time::Duration) {
     }
 }
 
+/// Whether child `pid` of this process has ended (it is reaped then), without waiting.
+pub fn child_ended(pid: i32) -> bool {
+    let mut status = 0;
+    // SAFETY: waitpid with WNOHANG on one pid writes only the status we own.
+    let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    rc == pid || (rc < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
+}
+
 /// This process's parent.
 pub fn parent_pid() -> i32 {
     // SAFETY: getppid cannot fail.

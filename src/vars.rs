@@ -29,7 +29,11 @@ pub const ZENML_LAUNCHER_CACHE_DIR: &str = "ZENML_LAUNCHER_CACHE_DIR";
 pub const ZENML_LAUNCHER_EMBED_LIB: &str = "ZENML_LAUNCHER_EMBED_LIB";
 
 // The command server (python/server/).
-/// `0` turns the command server off (every call it would serve is delegated).
+/// `0` turns the command server off (every call it would serve is delegated). `wait`: a call
+/// that finds no server starts one and waits for it (up to the server module's
+/// `WAIT_FOR_START_S`, 120 s) instead of being delegated while it warms up (one Python start
+/// instead of two, for scripts and CI jobs that run many commands); a failed start still
+/// delegates.
 pub const ZENML_LAUNCHER_SERVER: &str = "ZENML_LAUNCHER_SERVER";
 /// Seconds an idle server waits for a call before it exits (default 3600, the server module's
 /// `DEFAULT_IDLE_S`).

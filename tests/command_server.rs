@@ -843,6 +843,98 @@ fn the_admin_binary_lists_and_stops_servers() {
     );
 }
 
+/// `ZENML_LAUNCHER_SERVER=wait`: a call that finds no server starts one, waits for it and is
+/// served by it, with the CLI's bytes; when that server dies before it listens, the call stops
+/// waiting and is delegated (the CLI's bytes again), without waiting out its limit.
+#[test]
+fn a_first_call_that_waits_is_served_and_delegated_when_the_start_dies() {
+    let s = Served::new("server-wait");
+    let args = ["stack", "--help"];
+    type Extra = Vec<(&'static str, &'static str)>;
+    let compare = |extra: Extra, tier: Tier, says: &str| {
+        let mut waiting = extra.clone();
+        waiting.push(("ZENML_LAUNCHER_SERVER", "wait"));
+        let cmd = s.launcher(&args, &waiting);
+        let started = Instant::now();
+        let mine = std::thread::spawn(move || {
+            let mut cmd = cmd;
+            output(&mut cmd)
+        });
+        (mine, started, tier, says.to_string(), extra)
+    };
+    let finish = |(mine, started, tier, says, extra): (
+        std::thread::JoinHandle<std::process::Output>,
+        Instant,
+        Tier,
+        String,
+        Extra,
+    )| {
+        let mine = mine.join().unwrap();
+        let took = started.elapsed();
+        let reference = cli_output(&mut s.python(&args, &extra));
+        let (stderr, debug) = split_debug(&mine.stderr);
+        assert_eq!(
+            (show(&mine.stdout), show(&stderr), mine.status.code()),
+            (
+                show(&reference.stdout),
+                show(&reference.stderr),
+                reference.status.code()
+            ),
+            "{extra:?}: {debug:#?}"
+        );
+        assert_eq!(tier_taken(&debug), Some(tier), "{extra:?}: {debug:#?}");
+        assert!(
+            debug.iter().any(|l| l.contains(&says)),
+            "{extra:?}: no {says:?} in {debug:#?}"
+        );
+        took
+    };
+    finish(compare(vec![], Tier::Server, "waited for it"));
+    // Another key (another width): its server is killed while it warms up.
+    let call = compare(
+        vec![("COLUMNS", "71")],
+        Tier::Delegated,
+        "ended without listening",
+    );
+    // The first server's processes (its master, workers and spare) name its files; the new
+    // server's name another key's.
+    let first = zenml_launcher::python::server::list(&s.runtime)
+        .pop()
+        .expect("the first server")
+        .name;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let victim = loop {
+        let starting: Vec<u32> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains(s.runtime.to_str().unwrap())
+                        && c.contains(".starting")
+                        && !c.contains(&first)
+                })
+            })
+            .collect();
+        if let [pid] = starting[..] {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no server starting: {starting:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // SAFETY: a signal to the server process found above.
+    unsafe { libc::kill(victim as i32, libc::SIGKILL) };
+    let took = finish(call);
+    assert!(
+        took < Duration::from_secs(zenml_launcher::python::server::WAIT_FOR_START_S),
+        "the call waited {took:?} for a server that was gone"
+    );
+}
+
 /// The store's migrations as the CLI runs them, though the server loads alembic's revision map
 /// and the heads' revision walk once in its warm-up: the same bytes, exit code and resulting
 /// `alembic_version` as the Python CLI for a store made by ZenML 0.85.0 (the first served call

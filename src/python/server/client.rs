@@ -154,8 +154,20 @@ fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Result<
             // A socket nobody listens on (ECONNREFUSED) stays: removing it could remove the
             // live socket a new server has just renamed into its place. The next server's
             // rename replaces it.
-            let started = start_server(key, files);
-            return Err(Declined::new(format!("no server ({e}); {started}")));
+            let wait = super::waits_for_start();
+            let (started, pid) = start_server(key, files, wait);
+            if !wait {
+                return Err(Declined::new(format!("no server ({e}); {started}")));
+            }
+            match wait_for_start(files, pid, Duration::from_secs(super::WAIT_FOR_START_S)) {
+                Ok(stream) => {
+                    debug::line(format!("server: no server ({e}); {started}; waited for it"));
+                    stream
+                }
+                Err(why) => {
+                    return Err(Declined::new(format!("no server ({e}); {started}; {why}")));
+                }
+            }
         }
     };
     let mut stream = stream;
@@ -224,6 +236,42 @@ fn connect_and_run(key: &Key, files: &ServerFiles, args: &[OsString]) -> Result<
     }
 }
 
+/// Connects once the server of `files` listens (`ZENML_LAUNCHER_SERVER=wait`). Gives up, saying
+/// why, when its start failed, when it ended without listening (the server this call started,
+/// `pid`, exited; or no marker and no socket that answers), or after `limit`.
+fn wait_for_start(
+    files: &ServerFiles,
+    pid: Option<u32>,
+    limit: Duration,
+) -> Result<UnixStream, String> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Ok(stream) = connect(&files.socket) {
+            return Ok(stream);
+        }
+        if let Some(pid) = pid.filter(|pid| crate::os::child_ended(*pid as i32)) {
+            return connect(&files.socket)
+                .map_err(|e| format!("server {pid} ended without listening ({e})"));
+        }
+        match Marker::read(&files.marker) {
+            Ok(Marker::Failed(why)) => {
+                return Err(format!("its start failed ({})", why.trim_end()));
+            }
+            Ok(Marker::Starting) => {}
+            // No marker: the server is listening (its socket is renamed into place before the
+            // marker goes), or it ended. One more try tells which.
+            Err(_) => {
+                return connect(&files.socket)
+                    .map_err(|e| format!("the server ended without listening ({e})"));
+            }
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(format!("not listening after {} s", limit.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn send_request(
     stream: &mut UnixStream,
     key: &Key,
@@ -276,8 +324,10 @@ fn read_frame(stream: &mut UnixStream) -> std::io::Result<(u8, Vec<u8>)> {
 }
 
 /// Starts the server for `key` in the background, unless one is warming up or failed lately.
-/// Returns what happened, for the debug line.
-fn start_server(key: &Key, files: &ServerFiles) -> String {
+/// Returns what happened, for the debug line, and the pid of the server it started. `wait`: this
+/// call waits for the server (`ZENML_LAUNCHER_SERVER=wait`), which then warms up at once instead
+/// of after this call.
+fn start_server(key: &Key, files: &ServerFiles, wait: bool) -> (String, Option<u32>) {
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -293,14 +343,15 @@ fn start_server(key: &Key, files: &ServerFiles) -> String {
                 .unwrap_or_default();
             match Marker::read(&files.marker).unwrap_or(Marker::Starting) {
                 Marker::Failed(why) if age.as_secs() < super::FAILED_GRACE_S => {
-                    return format!(
+                    let why = format!(
                         "its last start failed ({}): not retried for {} s",
                         why.trim_end(),
                         super::FAILED_GRACE_S
                     );
+                    return (why, None);
                 }
                 Marker::Starting if age.as_secs() < super::STARTING_GRACE_S => {
-                    return "a server is starting".into();
+                    return ("a server is starting".into(), None);
                 }
                 _ => {}
             }
@@ -312,7 +363,7 @@ fn start_server(key: &Key, files: &ServerFiles) -> String {
                 .open(&files.marker)
                 .is_err()
             {
-                return "a server is starting".into();
+                return ("a server is starting".into(), None);
             }
         }
     }
@@ -325,16 +376,18 @@ fn start_server(key: &Key, files: &ServerFiles) -> String {
             let _ = std::fs::remove_file(&files.socket);
         }
     }
-    match spawn(key, files) {
-        Ok(pid) => format!("started server {pid} in the background"),
+    match spawn(key, files, wait) {
+        Ok(pid) => (format!("started server {pid} in the background"), Some(pid)),
         Err(e) => {
             Marker::write_failed(&files.marker, &e.to_string());
-            format!("starting a server failed: {e}")
+            (format!("starting a server failed: {e}"), None)
         }
     }
 }
 
-fn spawn(key: &Key, files: &ServerFiles) -> std::io::Result<u32> {
+/// `wait`: the call waits for the server, which must not wait for the call to end first (0 is no
+/// process's pid: `serve_main` then starts at once).
+fn spawn(key: &Key, files: &ServerFiles, wait: bool) -> std::io::Result<u32> {
     let exe = std::env::current_exe()?;
     let log = std::fs::OpenOptions::new()
         .write(true)
@@ -350,7 +403,11 @@ fn spawn(key: &Key, files: &ServerFiles) -> std::io::Result<u32> {
         .arg(&key.id)
         .arg(idle.to_string())
         .arg(&files.marker)
-        .arg(std::process::id().to_string())
+        .arg(if wait {
+            "0".to_string()
+        } else {
+            std::process::id().to_string()
+        })
         .env(vars::ZENML_LAUNCHER_SERVE, "1")
         .env_remove(vars::ZENML_DEBUG_PYTHON)
         .env_remove(vars::ZENML_COMPLETE)

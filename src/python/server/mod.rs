@@ -47,6 +47,9 @@ pub const WARM_UP_WAIT_S: u64 = 30;
 pub const STARTING_GRACE_S: u64 = 120;
 /// After a failed start, the key's calls are delegated for this long without another attempt.
 pub const FAILED_GRACE_S: u64 = 600;
+/// With `ZENML_LAUNCHER_SERVER=wait`, how long a call waits for the server it started (or found
+/// starting) before it is delegated.
+pub const WAIT_FOR_START_S: u64 = 120;
 /// The start-up marker of a server (`ServerFiles::marker`, `<name>.starting`): created empty by
 /// the call that starts the server (it is warming up), removed by the server once its socket is
 /// in place, or rewritten as `failed: <why>` when the start failed (the key's calls are then
@@ -96,6 +99,11 @@ impl Marker {
 pub const SERVE_SYMBOL: &std::ffi::CStr = c"zenml_launcher_embedded_serve";
 
 /// Whether the server may be used at all (`ZENML_LAUNCHER_SERVER=0` turns it off).
+/// Whether a call that finds no server waits for the one it starts (`ZENML_LAUNCHER_SERVER=wait`).
+pub fn waits_for_start() -> bool {
+    vars::os(vars::ZENML_LAUNCHER_SERVER).is_some_and(|v| v == "wait")
+}
+
 pub fn enabled() -> Result<(), Declined> {
     if vars::os(vars::ZENML_LAUNCHER_SERVER).is_some_and(|v| v == "0") {
         return Err(Declined::new(format!("{}=0", vars::ZENML_LAUNCHER_SERVER)));
