@@ -115,17 +115,21 @@ impl Served {
             .zenml(&["stack", "register", name, "-o", "default", "-a", "default"]);
     }
 
-    /// Makes sure the server for `extra`'s key is up: calls until one says `route: server`,
-    /// waiting while a server warms up rather than calling meanwhile (each such call is
-    /// delegated: one more Python start). Normally two calls: the one that starts the server
-    /// (delegated), and a served one.
+    /// Makes sure the server for `extra`'s key is up: calls with `ZENML_LAUNCHER_SERVER=wait`
+    /// (the call that finds no server waits for the one it starts, and is served: one Python
+    /// start, not a delegated call beside the warm-up) until one says `route: server`, waiting
+    /// while a server warms up rather than calling meanwhile. Normally one call. The default, a
+    /// first call delegated while the server warms up, is what tests/install.rs and
+    /// tests/python_server.rs's first calls check.
     pub fn warm(&self, extra: &[(&str, &str)]) {
         // Generous: on a loaded machine a delegated call alone can take most of a minute.
         let deadline = Instant::now() + Duration::from_secs(400);
+        let mut waiting = extra.to_vec();
+        waiting.push(("ZENML_LAUNCHER_SERVER", "wait"));
         loop {
             let out = output_within(
-                &mut self.launcher(&["stack", "--help"], extra),
-                Duration::from_secs(60),
+                &mut self.launcher(&["stack", "--help"], &waiting),
+                Duration::from_secs(180),
             );
             let (_, debug) = split_debug(&out.stderr);
             if tier_taken(&debug) == Some(Tier::Server) {
