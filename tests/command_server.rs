@@ -850,28 +850,14 @@ fn the_admin_binary_lists_and_stops_servers() {
 fn a_first_call_that_waits_is_served_and_delegated_when_the_start_dies() {
     let s = Served::new("server-wait");
     let args = ["stack", "--help"];
-    type Extra = Vec<(&'static str, &'static str)>;
-    let compare = |extra: Extra, tier: Tier, says: &str| {
-        let mut waiting = extra.clone();
-        waiting.push(("ZENML_LAUNCHER_SERVER", "wait"));
-        let cmd = s.launcher(&args, &waiting);
-        let started = Instant::now();
-        let mine = std::thread::spawn(move || {
-            let mut cmd = cmd;
-            output(&mut cmd)
-        });
-        (mine, started, tier, says.to_string(), extra)
+    let waiting = |extra: &[(&'static str, &'static str)]| {
+        let mut vars = extra.to_vec();
+        vars.push(("ZENML_LAUNCHER_SERVER", "wait"));
+        s.launcher(&args, &vars)
     };
-    let finish = |(mine, started, tier, says, extra): (
-        std::thread::JoinHandle<std::process::Output>,
-        Instant,
-        Tier,
-        String,
-        Extra,
-    )| {
-        let mine = mine.join().unwrap();
-        let took = started.elapsed();
-        let reference = cli_output(&mut s.python(&args, &extra));
+    // The CLI's bytes, the tier taken, and the debug line that says why.
+    let check = |mine: std::process::Output, extra: &[(&str, &str)], tier: Tier, says: &str| {
+        let reference = cli_output(&mut s.python(&args, extra));
         let (stderr, debug) = split_debug(&mine.stderr);
         assert_eq!(
             (show(&mine.stdout), show(&stderr), mine.status.code()),
@@ -884,18 +870,21 @@ fn a_first_call_that_waits_is_served_and_delegated_when_the_start_dies() {
         );
         assert_eq!(tier_taken(&debug), Some(tier), "{extra:?}: {debug:#?}");
         assert!(
-            debug.iter().any(|l| l.contains(&says)),
+            debug.iter().any(|l| l.contains(says)),
             "{extra:?}: no {says:?} in {debug:#?}"
         );
-        took
     };
-    finish(compare(vec![], Tier::Server, "waited for it"));
-    // Another key (another width): its server is killed while it warms up.
-    let call = compare(
-        vec![("COLUMNS", "71")],
-        Tier::Delegated,
-        "ended without listening",
+    check(
+        output(&mut waiting(&[])),
+        &[],
+        Tier::Server,
+        "waited for it",
     );
+    // Another key (another width): its server is killed while it warms up.
+    let extra = [("COLUMNS", "71")];
+    let mut call = waiting(&extra);
+    let started = Instant::now();
+    let call = std::thread::spawn(move || output(&mut call));
     // The first server's processes (its master, workers and spare) name its files; the new
     // server's name another key's.
     let first = zenml_launcher::python::server::list(&s.runtime)
@@ -928,11 +917,13 @@ fn a_first_call_that_waits_is_served_and_delegated_when_the_start_dies() {
     };
     // SAFETY: a signal to the server process found above.
     unsafe { libc::kill(victim as i32, libc::SIGKILL) };
-    let took = finish(call);
+    let mine = call.join().unwrap();
+    let took = started.elapsed();
     assert!(
         took < Duration::from_secs(zenml_launcher::python::server::WAIT_FOR_START_S),
         "the call waited {took:?} for a server that was gone"
     );
+    check(mine, &extra, Tier::Delegated, "ended without listening");
 }
 
 /// The store's migrations as the CLI runs them, though the server loads alembic's revision map
