@@ -9,9 +9,9 @@
 //! import-time decisions are a fresh run's) and is served, as are later ones. (A runner's
 //! warm-up and one served call cost about what one fresh run costs, so a key called once costs
 //! the same either way, and each later call saves a Python start: measured on the suite, 157
-//! keys, 82 of them called once.) Every tenth served call of the process (the first included) is also run fresh, and a
-//! difference fails the test: the runner's answers are proven on every run of the suite, not
-//! assumed. A call the runner cannot vouch for (an uncaught exception, a signal, a module file
+//! keys, 82 of them called once.) Every tenth served call of the process (the first included)
+//! is also run fresh, and a difference fails the test: the runner's answers are proven on every
+//! run of the suite, not assumed. A call the runner cannot vouch for (an uncaught exception, a signal, a module file
 //! changed since its warm-up, a warm-up that read the world's files or printed) runs fresh.
 //! `ZENML_LAUNCHER_TEST_FRESH=1` runs every reference fresh.
 

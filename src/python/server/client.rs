@@ -249,21 +249,21 @@ fn wait_for_start(
         if let Ok(stream) = connect(&files.socket) {
             return Ok(stream);
         }
-        if let Some(pid) = pid.filter(|pid| crate::os::child_ended(*pid as i32)) {
-            return connect(&files.socket)
-                .map_err(|e| format!("server {pid} ended without listening ({e})"));
-        }
-        match Marker::read(&files.marker) {
+        let ended = match Marker::read(&files.marker) {
             Ok(Marker::Failed(why)) => {
                 return Err(format!("its start failed ({})", why.trim_end()));
             }
-            Ok(Marker::Starting) => {}
+            // The server this call started exited (it is our child), or a server that another
+            // call started is still warming up.
+            Ok(Marker::Starting) => pid.is_some_and(|pid| crate::os::child_ended(pid as i32)),
             // No marker: the server is listening (its socket is renamed into place before the
-            // marker goes), or it ended. One more try tells which.
-            Err(_) => {
-                return connect(&files.socket)
-                    .map_err(|e| format!("the server ended without listening ({e})"));
-            }
+            // marker goes), or it ended.
+            Err(_) => true,
+        };
+        if ended {
+            // One more try tells which.
+            return connect(&files.socket)
+                .map_err(|e| format!("the server ended without listening ({e})"));
         }
         if std::time::Instant::now() >= deadline {
             return Err(format!("not listening after {} s", limit.as_secs()));

@@ -98,12 +98,12 @@ impl Marker {
 /// The C entry point of the embedding library that runs a server.
 pub const SERVE_SYMBOL: &std::ffi::CStr = c"zenml_launcher_embedded_serve";
 
-/// Whether the server may be used at all (`ZENML_LAUNCHER_SERVER=0` turns it off).
 /// Whether a call that finds no server waits for the one it starts (`ZENML_LAUNCHER_SERVER=wait`).
 pub fn waits_for_start() -> bool {
     vars::os(vars::ZENML_LAUNCHER_SERVER).is_some_and(|v| v == "wait")
 }
 
+/// Whether the server may be used at all (`ZENML_LAUNCHER_SERVER=0` turns it off).
 pub fn enabled() -> Result<(), Declined> {
     if vars::os(vars::ZENML_LAUNCHER_SERVER).is_some_and(|v| v == "0") {
         return Err(Declined::new(format!("{}=0", vars::ZENML_LAUNCHER_SERVER)));
